@@ -1,0 +1,36 @@
+# Everything a fresh machine needs: `make run` serves, `make test` tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint demo bench system-deps clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	# torch first and pinned: the CPU wheel on disk; otherwise pip would pull a multi-GB CUDA build.
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e ".[hf,postgres,tensorboard,wandb,plot,dev]"
+	touch $(STAMP)
+
+run: install
+	HF_HUB_OFFLINE=1 $(VENV)/bin/losswatch serve --host $(HOST) --port $(PORT)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+test: install system-deps
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q tests
+
+lint: install
+	$(VENV)/bin/ruff check monitor api callbacks tests bench
+
+bench: install
+	HF_HUB_OFFLINE=1 $(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .losswatch .pytest_cache

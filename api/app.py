@@ -1,0 +1,53 @@
+"""The app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from api.limits import BodyLimit
+from api.routes import decisions, health, metrics, pages, runs
+from monitor import errors
+from monitor.db import make_engine, prepare
+from monitor.settings import Settings
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Invalid: 422,
+    errors.Conflict: 409,
+    errors.LimitExceeded: 413,
+    errors.SchemaBehind: 503,
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.url)
+        prepare(engine, settings.url)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(title="losswatch", version="0.1.0", lifespan=lifespan,
+                  description="Training monitor and early-stopping service")
+    app.state.settings = settings
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @app.exception_handler(errors.LossWatchError)
+    async def _domain_error(_: Request, exc: errors.LossWatchError) -> JSONResponse:
+        code = next((c for t, c in STATUS.items() if isinstance(exc, t)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    for module in (runs, metrics, decisions):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.include_router(pages.router)
+    return app

@@ -1,0 +1,16 @@
+"""What routes get from the app: the engine and the settings, built once in the lifespan."""
+
+from __future__ import annotations
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from monitor.settings import Settings
+
+
+def engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Engine
+
+from api import deps
+from api.schemas import IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, SeriesOut, out
+from monitor.downsample import minmax_indices
+from monitor.errors import Invalid, LimitExceeded
+from monitor.settings import Settings
+from monitor.smoothing import smooth
+from monitor.store import ingest, series
+from monitor.store.runs import get_run
+from monitor.store.values import PointIn
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.post("/runs/{run_id}/metrics", response_model=IngestOut)
+def post_metrics(run_id: str, body: MetricsIn, engine: Engine = Depends(deps.engine),
+                 settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+    if len(body.points) > settings.max_batch_points:
+        raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
+                            f"this one has {len(body.points)}")
+    points = []
+    for i, p in enumerate(body.points):
+        if len(p.key) > settings.max_key_length:
+            raise LimitExceeded(f"points[{i}].key is longer than max_key_length ({settings.max_key_length})")
+        if p.step > settings.max_step:
+            raise Invalid(f"points[{i}].step {p.step} is beyond max_step ({settings.max_step})")
+        points.append(PointIn(p.key, p.step, p.value, p.time))
+    result = ingest.ingest(engine, run_id=run_id, points=points, batch_id=body.batch_id,
+                           max_keys_per_run=settings.max_keys_per_run)
+    return {"accepted": result.accepted, "duplicates": result.duplicates, "overwritten": result.overwritten,
+            "decision": result.decision.to_dict()}
+
+
+@router.get("/runs/{run_id}/metrics", response_model=KeysOut)
+def list_keys(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    with engine.connect() as conn:
+        get_run(conn, run_id=run_id)
+        keys = series.key_summaries(conn, run_id=run_id)
+    for k in keys:
+        k["last"] = out(k["last"])
+    return {"keys": keys}
+
+
+@router.get("/runs/{run_id}/metrics/{key:path}", response_model=SeriesOut)
+def get_series(
+    run_id: str,
+    key: str,
+    smoothing: float = Query(default=0.6, ge=0.0, lt=1.0, allow_inf_nan=False),
+    smoothing_mode: Literal["tensorboard", "llamafactory", "none"] = "tensorboard",
+    max_points: int = Query(default=1000, ge=2),
+    since_step: int | None = Query(default=None, ge=-1),
+    engine: Engine = Depends(deps.engine),
+    settings: Settings = Depends(deps.settings),
+) -> dict[str, Any]:
+    max_points = min(max_points, settings.max_query_points)
+    with engine.connect() as conn:
+        s = series.read_series(conn, run_id=run_id, key=key)
+    # Smoothing runs over the whole series, so a live poll with since_step sees the same curve.
+    smoothed = smooth(s.values, mode=smoothing_mode, weight=smoothing)
+    lo = 0 if since_step is None else int(np.searchsorted(s.steps, since_step, side="right"))
+    idx = lo + minmax_indices(s.values[lo:], max_points)
+    points = [
+        {"step": int(s.steps[i]), "value": out(float(s.values[i])), "smoothed": out(float(smoothed[i])),
+         "time": float(s.times[i])}
+        for i in idx
+    ]
+    total = int(s.steps.size - lo)
+    return {"key": key, "total": total, "downsampled": len(points) < total, "smoothing": smoothing,
+            "smoothing_mode": smoothing_mode, "points": points}
+
+
+@router.post("/runs/{run_id}/rewind", response_model=RewindOut)
+def rewind(run_id: str, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    return series.rewind(engine, run_id=run_id, step=body.step)

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy import Engine
+
+from api import deps
+from api.schemas import RunCreate, RunDetail, RunList, RunOut, RunPatch, out
+from monitor.store import decisions, runs, series
+
+router = APIRouter(tags=["runs"])
+
+
+@router.post("/runs", status_code=201, response_model=RunOut)
+def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    run, created = runs.create_run(
+        engine, name=body.name, project=body.project, run_id=body.id, config=body.config,
+        early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,
+        mirrors=list(body.mirrors),
+    )
+    if not created:
+        response.status_code = 200
+    return run
+
+
+@router.get("/runs", response_model=RunList)
+def list_runs(project: str | None = Query(default=None, max_length=200),
+              status: str | None = Query(default=None, max_length=16),
+              engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    return {"runs": runs.list_runs(engine, project=project, status=status)}
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail)
+def get_run(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    with engine.connect() as conn:
+        run = runs.get_run(conn, run_id=run_id)
+        keys = series.key_summaries(conn, run_id=run_id)
+        decision = decisions.current(conn, run)
+    for k in keys:
+        k["last"] = out(k["last"])
+    return {**run, "keys": keys, "decision": decision.to_dict(), "mirror_state": []}
+
+
+@router.patch("/runs/{run_id}", response_model=RunOut)
+def patch_run(run_id: str, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    return runs.set_status(engine, run_id=run_id, status=body.status)

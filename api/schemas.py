@@ -1,0 +1,168 @@
+"""Request and response bodies. Non-finite numbers travel as "NaN", "Infinity", "-Infinity"."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+
+from monitor.policy import Policy
+
+NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+_SPELLED = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _number(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise ValueError("a value must be a number or one of \"NaN\", \"Infinity\", \"-Infinity\", not a boolean")
+    if isinstance(v, (int, float)):
+        return float(v)
+    if isinstance(v, str) and v in _SPELLED:
+        return _SPELLED[v]
+    raise ValueError("a value must be a number or one of \"NaN\", \"Infinity\", \"-Infinity\"")
+
+
+Number = Annotated[float, BeforeValidator(_number)]
+JsonNumber = float | NonFinite
+
+
+def out(v: float | None) -> float | str | None:
+    if v is None or math.isfinite(v):
+        return v
+    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunCreate(Strict):
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+    project: str = Field(default="default", min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    config: dict[str, Any] = Field(default_factory=dict)
+    early_stopping: Policy | None = None
+    mirrors: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, max_length=2)
+
+
+class RunPatch(Strict):
+    status: Literal["running", "finished", "failed", "stopped"]
+
+
+class PointIn(Strict):
+    key: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    step: StrictInt = Field(ge=0)
+    value: Number
+    time: Number | None = None
+
+
+class MetricsIn(Strict):
+    points: list[PointIn]
+    batch_id: str | None = Field(default=None, min_length=1, max_length=128)
+
+
+class RewindIn(Strict):
+    step: StrictInt = Field(ge=0)
+
+
+class StopIn(Strict):
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReplayIn(Strict):
+    early_stopping: Policy = Field(default_factory=Policy)
+
+
+class DecisionOut(BaseModel):
+    should_stop: bool
+    reason: Literal["none", "patience_exhausted", "plateau", "stopping_threshold", "divergence_threshold",
+                    "non_finite", "manual"]
+    message: str
+    step: int | None
+    best_step: int | None
+    best_value: float | None
+    monitor: str
+    checks: int = 0
+
+
+class DecisionEvent(DecisionOut):
+    created_at: float
+
+
+class KeySummary(BaseModel):
+    key: str
+    count: int
+    first_step: int | None
+    last_step: int | None
+    last: JsonNumber | None
+    min: float | None
+    min_step: int | None
+    max: float | None
+    max_step: int | None
+    nonfinite: int = 0
+
+
+class RunOut(BaseModel):
+    id: str
+    project: str
+    name: str
+    status: str
+    config: dict[str, Any]
+    early_stopping: dict[str, Any] | None
+    mirrors: list[Any]
+    stop_requested: str | None
+    created_at: float
+    ended_at: float | None
+
+
+class RunDetail(RunOut):
+    keys: list[KeySummary]
+    decision: DecisionOut
+    mirror_state: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RunList(BaseModel):
+    runs: list[RunOut]
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+    overwritten: int
+    decision: DecisionOut
+
+
+class KeysOut(BaseModel):
+    keys: list[KeySummary]
+
+
+class PointOut(BaseModel):
+    step: int
+    value: JsonNumber
+    smoothed: JsonNumber
+    time: float
+
+
+class SeriesOut(BaseModel):
+    key: str
+    total: int
+    downsampled: bool
+    smoothing: float
+    smoothing_mode: str
+    points: list[PointOut]
+
+
+class RewindOut(BaseModel):
+    deleted: int
+    step: int
+    decision: DecisionOut
+
+
+class DecisionsOut(BaseModel):
+    decisions: list[DecisionEvent]
+
+
+class ReplayOut(BaseModel):
+    checks: list[DecisionOut]
+    stop: DecisionOut | None

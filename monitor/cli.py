@@ -1,0 +1,71 @@
+"""The `losswatch` command: thin over the library and the REST API."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from monitor.settings import Settings
+
+app = typer.Typer(help="losswatch: watch training losses and stop runs at the right time.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to bind"),
+    port: int = typer.Option(8000, help="port to bind"),
+    database_url: str | None = typer.Option(None, help="SQLAlchemy URL (default: SQLite in --data-dir)"),
+    data_dir: Path | None = typer.Option(None, help="where the SQLite file and mirrors live"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes (use PostgreSQL for more than 1)"),
+) -> None:
+    """Serve the API and the dashboard.
+
+    Example: losswatch serve --port 8000 --data-dir ./lw-data
+    """
+    import uvicorn
+
+    from monitor import db
+    from monitor.errors import SchemaBehind
+
+    if database_url:
+        os.environ["LOSSWATCH_DATABASE_URL"] = database_url
+    if data_dir:
+        os.environ["LOSSWATCH_DATA_DIR"] = str(data_dir)
+    settings = Settings()
+    engine = db.make_engine(settings.url)
+    try:
+        db.prepare(engine, settings.url)
+    except SchemaBehind as exc:
+        typer.echo(f"losswatch: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    # An import string, so that every worker process builds its own app (and engine) from the env.
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: str | None = typer.Option(None, help="SQLAlchemy URL")) -> None:
+    """Upgrade the database schema to this version's head.
+
+    Example: losswatch db upgrade --database-url sqlite:///lw.db
+    """
+    from monitor import db
+
+    settings = Settings()
+    url = database_url or settings.url
+    if url.startswith("sqlite"):
+        Path(url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    db.upgrade(url)
+    typer.echo(f"database at head ({db.head_revision(url)})")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    sys.exit(app())

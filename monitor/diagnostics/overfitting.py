@@ -1,0 +1,134 @@
+"""Overfitting: validation getting worse while training keeps getting better.
+
+Numbers follow Prechelt, "Early Stopping - But When?" (1998):
+GL(t) = 100 * (E_va(t) / E_opt(t) - 1), the generalization loss in percent above the best
+validation value so far; P_k(t) = 1000 * (sum of the last k training values / (k * their min) - 1),
+the training progress over a strip of k evaluations; PQ = GL / P_k, the progress quotient.
+Training values "at" an evaluation are the mean of the training points logged in the strip since
+the previous evaluation, as Prechelt's per-strip training error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .robust import noise_sigma
+
+# Prechelt's most sensitive generalization-loss criterion is GL_1: validation 1% above its best.
+# Below that the rise is too small to act on, whatever its significance.
+GL_THRESHOLD = 1.0
+
+# The rise above the best must also exceed 3 noise standard deviations of the validation curve:
+# the best is the minimum of noisy readings (biased low by ~1.5-2 sigma over a dozen evaluations),
+# so smaller rises are what noise alone produces.
+NOISE_K = 3.0
+
+# Prechelt's strip length.
+STRIP_K = 5
+
+# The current validation level is the median of the last 3 evaluations, so one unlucky evaluation
+# cannot declare overfitting and one lucky one cannot hide it.
+CURRENT_EVALS = 3
+
+# Training counts as falling when its level dropped by more than 2 standard errors since the best
+# evaluation (a one-sided test at about the 2% level).
+TRAIN_SE_K = 2.0
+
+
+def train_at_evals(
+    eval_steps: np.ndarray, train_steps: np.ndarray, train_values: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean training value and number of training points in each strip (previous eval, this eval]."""
+    cs = np.concatenate(([0.0], np.cumsum(train_values)))
+    idx = np.searchsorted(train_steps, eval_steps, side="right")
+    prev = np.concatenate(([0], idx[:-1]))
+    count = idx - prev
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (cs[idx] - cs[prev]) / count
+    return np.where(count > 0, mean, np.nan), count
+
+
+def _ratio_pct(cur: float, best: float) -> float | None:
+    return 100.0 * (cur - best) / abs(best) if best != 0.0 else None
+
+
+def overfitting(
+    eval_steps: np.ndarray,
+    eval_x: np.ndarray,
+    eval_sign: float,
+    train_steps: np.ndarray,
+    train_values: np.ndarray,
+    eval_recent_slope: float | None,
+) -> dict[str, Any]:
+    """Read the validation/training pair. `eval_x` is oriented lower-is-better (negated for
+    accuracy-like metrics); GL is then the relative worsening from the best, in percent, which for
+    a positive loss is exactly Prechelt's GL. `train_values` is a training loss (lower is better).
+    `eval_recent_slope` is the oriented Theil-Sen slope of the validation's recent window.
+    """
+    out: dict[str, Any] = {
+        "detected": False,
+        "best_step": None,
+        "best_value": None,
+        "latest_value": None,
+        "current_value": None,
+        "generalization_loss": None,
+        "generalization_loss_current": None,
+        "rise_over_noise": None,
+        "validation_rising": False,
+        "train_at_best": None,
+        "train_now": None,
+        "train_falling": False,
+        "training_progress": None,
+        "progress_quotient": None,
+        "strip_k": STRIP_K,
+        "thresholds": {"generalization_loss": GL_THRESHOLD, "noise_k": NOISE_K},
+    }
+    if eval_x.size < 2:
+        return out
+    b = int(np.argmin(eval_x))
+    best = float(eval_x[b])
+    latest = float(eval_x[-1])
+    current = float(np.median(eval_x[-CURRENT_EVALS:]))
+    gl = _ratio_pct(latest, best)
+    gl_current = _ratio_pct(current, best)
+    noise = noise_sigma(eval_x)
+    rise = current - best
+    rising = rise > NOISE_K * noise and eval_recent_slope is not None and eval_recent_slope > 0
+    out.update(
+        best_step=int(eval_steps[b]),
+        best_value=eval_sign * best,
+        latest_value=eval_sign * latest,
+        current_value=eval_sign * current,
+        generalization_loss=gl,
+        generalization_loss_current=gl_current,
+        rise_over_noise=rise / noise if noise > 0 else None,
+        validation_rising=bool(rising),
+    )
+
+    t_mean, t_count = train_at_evals(eval_steps, train_steps, train_values)
+    tail = slice(max(0, eval_x.size - CURRENT_EVALS), eval_x.size)
+    have_now = np.isfinite(t_mean[tail])
+    if not math.isfinite(t_mean[b]) or not have_now.any():
+        return out
+    t_best = float(t_mean[b])
+    counts_now = t_count[tail][have_now]
+    t_now = float(np.average(t_mean[tail][have_now], weights=counts_now))
+    t_noise = noise_sigma(train_values)
+    se = t_noise * math.sqrt(1.0 / t_count[b] + 1.0 / counts_now.sum())
+    # The best evaluation must lie before the current ones for "since the best" to mean anything.
+    falling = b < eval_x.size - 1 and t_best - t_now > TRAIN_SE_K * se
+    out.update(train_at_best=t_best, train_now=t_now, train_falling=bool(falling))
+
+    strips = t_mean[np.isfinite(t_mean)][-STRIP_K:]
+    if strips.size and strips.min() > 0:
+        progress = 1000.0 * (strips.sum() / (strips.size * strips.min()) - 1.0)
+        out["training_progress"] = progress
+        if gl is not None and progress > 0:
+            out["progress_quotient"] = gl / progress
+    out["detected"] = bool(
+        rising and falling and gl_current is not None and gl_current > GL_THRESHOLD
+    )
+    return out

@@ -1,0 +1,159 @@
+"""`diagnose`: every diagnostic of one metric series, as one JSON-ready dict.
+
+Cost: O(n) passes over the whole series (sorting check, finiteness, EMA in C); everything
+super-linear runs on bounded samples - Theil-Sen on <= 1000 evenly thinned points per window,
+spikes on the last 4096 points, noise on the last 4096 points of the recent window, levels on
+<= 4096 thinned points - so a 1M-point series takes well under a second.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .advice import advise
+from .overfitting import overfitting
+from .series import Series, is_eval_key, is_schedule_key, prepare
+from .spikes import find_spikes
+from .state import classify
+from .summary import LANGS, summarize
+from .trend import window_trend
+from .volatility import tensorboard_ema, volatility
+
+
+def jsonable(obj: Any) -> Any:
+    """Plain Python types only, NaN/Inf as None, so json.dumps(..., allow_nan=False) works."""
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    return obj
+
+
+def _non_finite_name(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str) -> dict[str, Any]:
+    values = series.values[series.finite]
+    steps = series.fsteps
+    last_raw = float(series.values[-1]) if series.values.size else None
+    facts: dict[str, Any] = {
+        "mode": mode,
+        "role": "eval" if is_eval_key(key) else "train",
+        "schedule": is_schedule_key(key),
+        "n_points": int(series.values.size),
+        "n_finite": series.n,
+        "n_non_finite": int(series.values.size - series.n),
+        "first_step": int(series.steps[0]) if series.steps.size else None,
+        "last_step": int(series.steps[-1]) if series.steps.size else None,
+        "first_value": float(values[0]) if values.size else None,
+        "last_value": last_raw,
+        "latest_non_finite": (
+            _non_finite_name(last_raw) if last_raw is not None and not math.isfinite(last_raw) else None
+        ),
+        "last_smoothed": float(smoothed[-1]) if smoothed.size else None,
+        "best_value": None,
+        "best_step": None,
+    }
+    if values.size:
+        # Float residue of the EMA's geometric decay (1e-24 after a drop to exactly 0) is not what
+        # anyone reads off the chart: below 1e-9 of the series' magnitude it is the last value.
+        scale = float(np.abs(values).max())
+        if abs(facts["last_smoothed"] - float(values[-1])) <= 1e-9 * scale:
+            facts["last_smoothed"] = float(values[-1])
+        b = int(np.argmin(series.x))
+        facts.update(best_value=float(values[b]), best_step=int(steps[b]))
+    return facts
+
+
+def _overfitting(
+    series: Series, key: str, mode: str, companion: tuple[object, object] | None, recent: dict[str, Any]
+) -> tuple[dict[str, Any] | None, bool]:
+    """The validation/training read, and whether the run has a validation series at all.
+
+    For a validation key the companion is the training loss; for any other key the companion is
+    the validation series of the same metric (so it shares `mode`) and the key is the training one.
+    """
+    key_is_eval = is_eval_key(key)
+    if companion is None:
+        return None, key_is_eval
+    other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
+    if key_is_eval:
+        ev, tr = series, other
+        ev_slope = recent["slope_per_1k_steps"]
+    else:
+        ev, tr = other, series
+        ev_n = ev.recent_size()
+        ev_slope = window_trend(ev.fsteps[-ev_n:], ev.values[ev.finite][-ev_n:])["slope_per_1k_steps"]
+    has_eval = ev.n > 0
+    if ev.n < 2 or tr.n < 2:
+        return None, has_eval
+    oriented_slope = ev.sign * ev_slope if ev_slope is not None else None
+    result = overfitting(ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope)
+    result["validation"] = "key" if key_is_eval else "companion"
+    return result, has_eval
+
+
+def diagnose(
+    steps: object,
+    values: object,
+    *,
+    key: str,
+    mode: str = "min",
+    companion: tuple[object, object] | None = None,
+    config: Mapping[str, Any] | None = None,
+    lang: str = "en",
+) -> dict[str, Any]:
+    """Diagnose one metric series.
+
+    `steps` (int64) and `values` (float64, NaN/Inf allowed) are the series, in any order; a step
+    logged twice keeps its last value. `mode` is "min" for losses, "max" for accuracy-like metrics.
+    `companion` is an optional (steps, values) pair: the training loss for a validation key, the
+    validation series for a training key. `config` is the run's TrainingArguments as a dict.
+    Returns {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "summary"},
+    JSON-ready (plain types, no NaN/Inf).
+    """
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
+    series = prepare(steps, values, mode)
+    steps_f = series.fsteps
+    values_f = series.values[series.finite]
+    window = series.recent_size()
+    smoothed = tensorboard_ema(values_f)
+
+    overall = window_trend(steps_f, values_f)
+    recent = window_trend(steps_f[-window:], values_f[-window:])
+    vol = volatility(values_f[-window:], smoothed[-window:])
+    spikes = find_spikes(steps_f, series.x, series.sign)
+    overfit, has_eval = _overfitting(series, key, mode, companion, recent)
+    reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
+
+    trend = _series_facts(series, smoothed, key, mode)
+    trend.update(reading.as_dict(series.sign))
+    trend.update(overall=overall, recent=recent)
+    result = jsonable(
+        {
+            "key": key,
+            "state": reading.state,
+            "trend": trend,
+            "volatility": vol,
+            "spikes": spikes,
+            "overfitting": overfit,
+            "advice": advise(config, key=key, has_eval=has_eval, n_points=series.n, lang=lang),
+        }
+    )
+    result["summary"] = summarize(result, lang)
+    return result

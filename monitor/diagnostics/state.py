@@ -1,0 +1,160 @@
+"""The one-word reading of a curve, for any key, with the reasons behind it.
+
+Rules, checked in this order (values oriented so that lower is better):
+
+1. non_finite: the latest reading is NaN or +-Inf - the run is numerically broken now.
+2. insufficient_data: fewer than MIN_POINTS finite readings - no trend test can be significant.
+3. schedules (learning rate, epoch) are set, not learned: only "improving" (still changing) or
+   "plateaued" (constant) apply.
+4. overfitting: a validation key whose rise above its best is real (see overfitting.py) while the
+   training companion fell since that best.
+5. diverging: the recent level sits far above the best level - beyond DIVERGE_NOISE_K noise
+   standard deviations *and* more than DIVERGE_RELATIVE of the best's magnitude.
+6. unstable: the swings dominate - many spikes, or high volatility with no significant direction
+   and noise that is a sizeable part of everything the curve has moved.
+7. improving: the recent Theil-Sen slope is significantly in the good direction and the fitted
+   change over the window exceeds one reading's noise.
+8. plateaued: everything else - the recent change is not significant or smaller than the noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .robust import rolling_median, thin_indices
+from .series import MIN_POINTS, Series, is_eval_key, is_schedule_key
+from .spikes import MAX_SCAN
+
+STATES = (
+    "insufficient_data",
+    "improving",
+    "plateaued",
+    "diverging",
+    "overfitting",
+    "unstable",
+    "non_finite",
+)
+
+# The recent level is the median of the last 10 readings (fewer on a short window): a majority
+# of them must be up before the curve counts as up, so a burst of one or two spikes cannot.
+LEVEL_POINTS = 10
+
+# The best level is the lowest median of 5 consecutive readings, so a single lucky reading cannot
+# set it; the very first reading also counts, because it is the model before training: a loss
+# that ends far above where it started has diverged even if it never went below its start.
+BEST_WIDTH = 5
+
+# Levels over long series are read on an evenly thinned copy of at most this many readings.
+LEVEL_MAX_POINTS = 4096
+
+# "Far above": 5 noise standard deviations (a median of 10 readings has a standard error of
+# ~0.4 sigma, so this is > 10 standard errors - never noise) ...
+DIVERGE_NOISE_K = 5.0
+# ... and 25% above the best's magnitude: minibatch noise, epoch-boundary bumps and mild
+# overfitting move a loss by a few percent; a quarter means much of what was learned is lost.
+# Both are needed: the noise test alone fires on tiny rises of very smooth curves, the relative
+# test alone on curves whose level is close to 0.
+DIVERGE_RELATIVE = 0.25
+
+# Unstable by spikes: at least 3 spikes in the recent window, and at least 1% of its scanned readings.
+# With a 5-sigma threshold Gaussian noise gives ~3e-7 spikes per reading, so 3 are never chance.
+SPIKES_MIN = 3
+SPIKES_FRACTION = 0.01
+
+# Unstable by noise: volatility "high" (cv >= 10%), no significant direction, and noise at least
+# a tenth of the curve's whole range. The last condition keeps a loss that converged close to 0
+# (where any scatter is large relative to the level) from reading as unstable.
+UNSTABLE_RANGE_FRACTION = 0.10
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The state and the quantities it was decided on (oriented: lower is better)."""
+
+    state: str
+    start_level: float | None = None
+    best_level: float | None = None
+    recent_level: float | None = None
+    rise: float | None = None
+    curve_range: float | None = None
+    change_over_noise: float | None = None
+
+    def as_dict(self, sign: float) -> dict[str, Any]:
+        def orig(v: float | None) -> float | None:
+            return None if v is None else sign * v
+
+        return {
+            "start_level": orig(self.start_level),
+            "best_level": orig(self.best_level),
+            "recent_level": orig(self.recent_level),
+            "rise_above_best": self.rise,
+            "change_over_noise": self.change_over_noise,
+        }
+
+
+def _levels(x: np.ndarray, window: int) -> tuple[float, float, float, float]:
+    """Start, best and recent level and the range of levels of the oriented finite values."""
+    thinned = x[thin_indices(x.size, LEVEL_MAX_POINTS)]
+    medians = rolling_median(thinned, BEST_WIDTH)
+    start = float(x[0])
+    best = min(start, float(medians.min()))
+    recent = float(np.median(x[-min(window, LEVEL_POINTS) :]))
+    curve_range = float(max(medians.max(), start) - medians.min())
+    return start, best, recent, curve_range
+
+
+def classify(
+    series: Series,
+    *,
+    key: str,
+    recent: dict[str, Any],
+    vol: dict[str, Any],
+    spikes: dict[str, Any],
+    overfit: dict[str, Any] | None,
+) -> Reading:
+    """Decide the state of `series` from its recent trend, volatility, spikes and overfitting."""
+    if series.values.size and not series.finite[-1]:
+        return Reading("non_finite")
+    if series.n < MIN_POINTS:
+        return Reading("insufficient_data")
+
+    x = series.x
+    window = series.recent_size()
+    start, best, level, curve_range = _levels(x, window)
+    rise = level - best
+    noise = float(vol["noise_std"])
+    slope = recent["slope_per_1k_steps"]
+    change = recent["change"]
+    oriented_change = series.sign * change if change is not None else 0.0
+    change_over_noise = abs(oriented_change) / noise if noise > 0 else None
+    beyond_noise = abs(oriented_change) > noise
+    facts = {
+        "start_level": start,
+        "best_level": best,
+        "recent_level": level,
+        "rise": rise,
+        "curve_range": curve_range,
+        "change_over_noise": change_over_noise,
+    }
+    moving = bool(recent["significant"]) and beyond_noise
+    improving = moving and slope is not None and series.sign * slope < 0
+
+    if is_schedule_key(key):
+        return Reading("improving" if moving else "plateaued", **facts)
+    if overfit is not None and overfit.get("detected") and is_eval_key(key):
+        return Reading("overfitting", **facts)
+    if rise > DIVERGE_NOISE_K * noise and rise > DIVERGE_RELATIVE * abs(best):
+        return Reading("diverging", **facts)
+
+    start_step = recent["start_step"]
+    recent_spikes = [s for s in spikes["items"] if start_step is not None and s["step"] >= start_step]
+    if len(recent_spikes) >= max(SPIKES_MIN, SPIKES_FRACTION * min(window, MAX_SCAN)):
+        return Reading("unstable", **facts)
+    if vol["level"] == "high" and not improving and noise >= UNSTABLE_RANGE_FRACTION * curve_range:
+        return Reading("unstable", **facts)
+    if improving:
+        return Reading("improving", **facts)
+    return Reading("plateaued", **facts)

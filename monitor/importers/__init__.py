@@ -1,0 +1,82 @@
+"""Read finished (or running) training logs into losswatch points, and upload them.
+
+`read_log` accepts a HuggingFace `trainer_state.json`, a LLaMA-Factory `trainer_log.jsonl`,
+a TensorBoard events file, or a folder holding one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from . import hf_state, llamafactory, tensorboard
+from .base import ImportedLog, Point
+from .errors import LogImportError, UnreadableLog, UploadError
+from .upload import upload
+
+__all__ = ["ImportedLog", "LogImportError", "Point", "UnreadableLog", "UploadError", "read_log", "upload"]
+
+# What a training output folder holds, in the order it is preferred: the Trainer's own state is
+# complete and already consistent across resumes; LLaMA-Factory's log exists while training runs.
+_FOLDER_FILES = ("trainer_state.json", "trainer_log.jsonl")
+_EXPECTED = "expected a trainer_state.json, a trainer_log.jsonl or TensorBoard event files"
+
+
+def read_log(path: str | Path) -> ImportedLog:
+    """Read one training log, whatever its format; raise UnreadableLog with the reason otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise UnreadableLog(path, "no such file or directory")
+    if path.is_dir():
+        return _read_folder(path)
+    if tensorboard.is_event_file(path):
+        return tensorboard.read(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UnreadableLog(path, exc.strerror or str(exc)) from exc
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: editors on Windows prepend a BOM
+    except UnicodeDecodeError as exc:
+        raise UnreadableLog(path, f"not a UTF-8 text file; {_EXPECTED}") from exc
+    if not text.strip():
+        raise UnreadableLog(path, "the file is empty")
+    log = _parse_text(path, text)
+    log.fingerprint = hashlib.sha256(raw).hexdigest()
+    return log
+
+
+def _read_folder(path: Path) -> ImportedLog:
+    for name in _FOLDER_FILES:
+        if (path / name).is_file():
+            log = read_log(path / name)
+            log.notes.insert(0, f"read {name} of the folder")
+            return log
+    if not any(p.is_file() for p in path.rglob(f"*{tensorboard.EVENT_FILE_MARK}*")):
+        raise UnreadableLog(path, f"nothing to import in this folder; {_EXPECTED}")
+    return tensorboard.read(path)
+
+
+def _parse_text(path: Path, text: str) -> ImportedLog:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as whole:
+        # Not one JSON document: it may still be JSON lines, if its first line is an object.
+        first = next(line for line in text.splitlines() if line.strip())
+        try:
+            head = json.loads(first)
+        except json.JSONDecodeError:
+            head = None
+        if isinstance(head, dict):
+            return llamafactory.parse(path, text)
+        raise UnreadableLog(
+            path, f"not valid JSON ({whole.msg} at line {whole.lineno}, column {whole.colno})"
+        ) from whole
+    if isinstance(data, dict):
+        if "log_history" in data:
+            return hf_state.parse(path, data)
+        if "current_steps" in data:  # a trainer_log.jsonl of a single line is also one JSON document
+            return llamafactory.parse(path, text)
+        raise UnreadableLog(path, "JSON object without log_history (not a trainer_state.json)")
+    raise UnreadableLog(path, f"JSON {type(data).__name__} at the top level; {_EXPECTED}")

@@ -1,0 +1,203 @@
+"""One function per way of judging a check. Each mutates the state and returns the decision.
+
+The compat rules repeat their library's arithmetic operation for operation, so that float rounding
+at a near-tie falls the same way as in the original.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from monitor.policy import Decision, Reason
+
+if TYPE_CHECKING:
+    from monitor.stopping import Stopper, StopState
+
+
+def hf_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    """transformers' EarlyStoppingCallback, then the Trainer's own best-metric update.
+
+    The callback compares against `state.best_metric` *before* the Trainer raises it, and the Trainer
+    raises it on any strict improvement, even one the threshold did not count.
+    """
+    p = s.policy
+    better = (lambda a, b: a > b) if p.mode == "max" else (lambda a, b: a < b)
+    if st.hf_best is None or (better(value, st.hf_best) and abs(value - st.hf_best) > p.min_delta):
+        st.wait = 0
+    else:
+        st.wait += 1
+    if st.hf_best is None:
+        st.hf_best = -math.inf if p.mode == "max" else math.inf
+    if better(value, st.hf_best):
+        st.hf_best = value
+        st.best, st.best_raw, st.best_step = value, value, step
+    if st.wait >= p.patience:
+        msg = (f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} for {st.wait} evaluations; "
+               f"best {s.fmt(st.best_raw)} at step {st.best_step}")
+        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
+    return _running(s, st, step, value)
+
+
+def lightning_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    """Lightning's EarlyStopping._evaluate_stopping_criteria, in its order and with its strict tests."""
+    p = s.policy
+    better = (lambda a, b: a > b) if p.mode == "max" else (lambda a, b: a < b)
+    signed_delta = p.min_delta if p.mode == "max" else -p.min_delta
+    best = st.best if st.best is not None else (-math.inf if p.mode == "max" else math.inf)
+    if p.check_finite and not math.isfinite(value):
+        return _non_finite(s, st, step, value)
+    if p.stopping_threshold is not None and better(value, p.stopping_threshold):
+        return _threshold(s, st, step, value)
+    if p.divergence_threshold is not None and better(-value, -p.divergence_threshold):
+        return _diverged(s, st, step, value)
+    if better(value - signed_delta, best):
+        st.best, st.best_raw, st.best_step, st.wait = value, value, step, 0
+        return _running(s, st, step, value)
+    st.wait += 1
+    if st.wait >= p.patience:
+        msg = (f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} in the last {st.wait} "
+               f"records; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
+    return _running(s, st, step, value)
+
+
+def native_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    p = s.policy
+    if not math.isfinite(value):
+        if p.check_finite:
+            return _non_finite(s, st, step, value)
+        st.wait += 1
+        return _patience_or_running(s, st, step, value)
+    if p.stopping_threshold is not None and s.sign * (p.stopping_threshold - value) > 0:
+        return _threshold(s, st, step, value)
+    if p.divergence_threshold is not None and s.sign * (value - p.divergence_threshold) > 0:
+        return _diverged(s, st, step, value)
+
+    judged = _smooth(st, value, p.smoothing)
+    st.recent.append(judged)
+    st.recent_steps.append(step)
+    del st.recent[: -s.keep], st.recent_steps[: -s.keep]
+    delta = _delta(s, st.best)
+    if st.best is None or s.sign * (st.best - judged) > delta:
+        st.best, st.best_raw, st.best_step = judged, value, step
+        if p.rule == "best":
+            st.wait = 0
+    elif p.rule == "best":
+        st.wait += 1
+
+    if p.rule == "window":
+        return _window(s, st, step, value, delta)
+    if p.rule == "trend":
+        return _trend(s, st, step, value)
+    return _patience_or_running(s, st, step, value)
+
+
+def _window(s: Stopper, st: StopState, step: int, value: float, delta: float) -> Decision:
+    """scikit-learn's rule: stop when none of the last `patience` values beats the one before them."""
+    p = s.policy
+    if len(st.recent) <= p.patience:
+        st.wait = 0
+        return _running(s, st, step, value)
+    ref = st.recent[-(p.patience + 1)]
+    window = st.recent[-p.patience:]
+    st.wait = 0 if any(s.sign * (ref - v) > delta for v in window) else p.patience
+    if st.wait and _may_stop(s, step):
+        ref_step = st.recent_steps[-(p.patience + 1)]
+        msg = (f"none of the last {p.patience} values of {p.monitor} beat {s.fmt(ref)} (step {ref_step}) by "
+               f"more than {s.fmt(delta)}; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
+    return _running(s, st, step, value)
+
+
+def _trend(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    """Stop once the robust slope of the last `trend_window` checks has not been significantly
+    improving for `patience` checks in a row."""
+    p = s.policy
+    n = min(len(st.recent), p.trend_window)
+    if n < p.trend_window:
+        st.wait = 0
+        return _running(s, st, step, value)
+    y = np.asarray(st.recent[-n:], dtype=float) * s.sign
+    x = np.asarray(st.recent_steps[-n:], dtype=float)
+    if np.ptp(x) == 0:
+        x = np.arange(n, dtype=float)
+    slope, _, _, high = stats.theilslopes(y, x, alpha=0.90)
+    gain = -slope * (x[-1] - x[0])
+    improving = high < 0 and gain > _delta(s, st.best)
+    st.wait = 0 if improving else st.wait + 1
+    if st.wait >= p.patience and _may_stop(s, step):
+        msg = (f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
+               f"{s.sign * slope * 1000:+.3g} per 1k steps over the last {n} checks; best "
+               f"{s.fmt(st.best_raw)} at step {st.best_step}")
+        return s.decision(Reason.PLATEAU, msg, step, st, stop=True)
+    return _running(s, st, step, value)
+
+
+def guard_training_loss(s: Stopper, st: StopState, step: int, value: float) -> Decision | None:
+    """The training loss is watched even when it is not the monitor: a NaN or Inf loss ends the run."""
+    if s.policy.check_finite and not math.isfinite(value):
+        msg = f"training loss is {value} at step {step}; the run cannot recover from a non-finite loss"
+        return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
+    return None
+
+
+def _patience_or_running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    p = s.policy
+    if st.wait >= p.patience and _may_stop(s, step):
+        msg = (f"{p.monitor} did not improve by more than {s.fmt(_delta(s, st.best))} for {st.wait} "
+               f"evaluations; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
+    return _running(s, st, step, value)
+
+
+def _running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    p = s.policy
+    msg = (f"{p.monitor} {s.fmt(value)} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}; "
+           f"{st.wait} of {p.patience} checks without improvement")
+    if st.wait >= p.patience and not _may_stop(s, step):
+        msg += f"; too early to judge: no stop before step {p.min_steps}"
+    return s.decision(Reason.NONE, msg, step, st, stop=False)
+
+
+def _non_finite(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    msg = f"{s.policy.monitor} is {value} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}"
+    return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
+
+
+def _threshold(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    p = s.policy
+    word = "below" if p.mode == "min" else "above"
+    msg = f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the stopping threshold {p.stopping_threshold}"
+    return s.decision(Reason.STOPPING_THRESHOLD, msg, step, st, stop=True)
+
+
+def _diverged(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+    p = s.policy
+    word = "above" if p.mode == "min" else "below"
+    msg = (f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the divergence threshold "
+           f"{p.divergence_threshold}; best {s.fmt(st.best_raw)} at step {st.best_step}")
+    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
+
+
+def _may_stop(s: Stopper, step: int) -> bool:
+    return step >= s.policy.min_steps
+
+
+def _delta(s: Stopper, best: float | None) -> float:
+    p = s.policy
+    if p.delta_mode == "rel":
+        # Relative to |best| so that a negative metric (a log-likelihood, a reward) is handled too.
+        return p.min_delta * abs(best) if best is not None else 0.0
+    return p.min_delta
+
+
+def _smooth(st: StopState, value: float, weight: float) -> float:
+    if weight <= 0:
+        return value
+    st.ema = st.ema * weight + (1 - weight) * value
+    st.ema_n += 1
+    return st.ema / (1 - weight**st.ema_n)

@@ -1,0 +1,35 @@
+"""The one settings object; every part of losswatch gets it passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOSSWATCH_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".losswatch"), description="where the SQLite file and mirrors live")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Bounds on what one request may carry; each breach is a 413/422 naming the limit.
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_batch_points: int = 50_000
+    max_key_length: int = 200
+    max_name_length: int = 200
+    max_step: int = 10**12
+    max_keys_per_run: int = 1_000
+    max_query_points: int = 100_000
+
+    default_max_points: int = 1_000
+    default_smoothing: float = 0.6
+
+    @property
+    def url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'losswatch.db').resolve()}"

@@ -1,0 +1,1 @@
+"""Store functions: keyword-only arguments, values or domain errors back, no HTTP."""

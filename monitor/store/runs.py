@@ -1,0 +1,122 @@
+"""Projects and runs."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select, update
+
+from monitor.db import writer
+from monitor.errors import Conflict, Invalid, NotFound
+from monitor.models import Project, Run
+from monitor.policy import Decision
+from monitor.store import decisions
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+STATUSES = ("running", "finished", "failed", "stopped")
+
+
+def ensure_project(conn: Connection, name: str) -> int:
+    pid = conn.scalar(select(Project.id).where(Project.name == name))
+    if pid is None:
+        pid = conn.execute(Project.__table__.insert().values(name=name)).inserted_primary_key[0]
+    return int(pid)
+
+
+def run_dict(row: Any, project: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "project": project,
+        "name": row.name,
+        "status": row.status,
+        "config": row.config or {},
+        "early_stopping": row.early_stopping,
+        "mirrors": row.mirrors or [],
+        "stop_requested": row.stop_requested,
+        "created_at": row.created_at,
+        "ended_at": row.ended_at,
+    }
+
+
+def create_run(
+    engine: Engine,
+    *,
+    name: str,
+    project: str = "default",
+    run_id: str | None = None,
+    config: dict[str, Any] | None = None,
+    early_stopping: dict[str, Any] | None = None,
+    mirrors: list[str] | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Create a run, or return the existing one with that id (a resume). The bool says "created"."""
+    if run_id is not None and not RUN_ID.match(run_id):
+        raise Invalid("run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with "
+                      "a letter or digit")
+    with writer(engine).begin() as conn:
+        pid = ensure_project(conn, project)
+        if run_id is not None:
+            row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
+            if row is not None:
+                if row.project_id != pid:
+                    raise Conflict(f"run {run_id!r} exists in another project")
+                if row.status != "running":
+                    # A resumed run is running again; the ended mark belonged to the earlier attempt.
+                    conn.execute(update(Run).where(Run.id == run_id).values(status="running", ended_at=None))
+                row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
+                return run_dict(row, project), False
+        rid = run_id or uuid.uuid4().hex[:16]
+        conn.execute(Run.__table__.insert().values(
+            id=rid, project_id=pid, name=name, status="running", config=config or {},
+            early_stopping=early_stopping, mirrors=mirrors or [], created_at=time.time(),
+        ))
+        row = conn.execute(select(Run.__table__).where(Run.id == rid)).first()
+        return run_dict(row, project), True
+
+
+def _select_runs():  # type: ignore[no-untyped-def]
+    return select(Run.__table__, Project.name.label("project_name")).join(Project, Project.id == Run.project_id)
+
+
+def get_run(conn: Connection, *, run_id: str) -> dict[str, Any]:
+    row = conn.execute(_select_runs().where(Run.id == run_id)).first()
+    if row is None:
+        raise NotFound(f"no run with id {run_id!r}")
+    return run_dict(row, row.project_name)
+
+
+def list_runs(engine: Engine, *, project: str | None = None, status: str | None = None,
+              limit: int = 1000) -> list[dict[str, Any]]:
+    q = _select_runs()
+    if project:
+        q = q.where(Project.name == project)
+    if status:
+        q = q.where(Run.status == status)
+    q = q.order_by(Run.created_at.desc()).limit(limit)
+    with engine.connect() as conn:
+        return [run_dict(r, r.project_name) for r in conn.execute(q)]
+
+
+def set_status(engine: Engine, *, run_id: str, status: str) -> dict[str, Any]:
+    if status not in STATUSES:
+        raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    with writer(engine).begin() as conn:
+        get_run(conn, run_id=run_id)
+        ended = None if status == "running" else time.time()
+        conn.execute(update(Run).where(Run.id == run_id).values(status=status, ended_at=ended))
+        return get_run(conn, run_id=run_id)
+
+
+def request_stop(engine: Engine, *, run_id: str, reason: str | None) -> Decision:
+    """A person asks the run to stop; the next decision the trainer reads says `manual`."""
+    with writer(engine).begin() as conn:
+        conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
+        get_run(conn, run_id=run_id)
+        why = (reason or "").strip()[:500] or "stop requested by a person"
+        conn.execute(update(Run).where(Run.id == run_id).values(stop_requested=why))
+        run = get_run(conn, run_id=run_id)
+        decision = decisions.current(conn, run)
+        decisions.record(conn, run_id, decision)
+        return decision

@@ -1,0 +1,90 @@
+"""Reading a key's points back, and the per-key summaries of a run."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, delete, select
+
+from monitor.db import writer
+from monitor.errors import NotFound
+from monitor.models import FLAG_FINITE, MetricKey, MetricPoint, MetricSummary, Run
+from monitor.store import decisions, summaries
+from monitor.store.runs import get_run
+from monitor.store.values import decode, decode_array
+
+
+@dataclass
+class Series:
+    steps: np.ndarray
+    values: np.ndarray
+    times: np.ndarray
+
+
+def key_id(conn: Connection, *, run_id: str, key: str) -> int:
+    kid = conn.scalar(select(MetricKey.id).where(MetricKey.run_id == run_id, MetricKey.name == key))
+    if kid is None:
+        get_run(conn, run_id=run_id)
+        raise NotFound(f"run {run_id!r} has no metric {key!r}")
+    return int(kid)
+
+
+def read_series(conn: Connection, *, run_id: str, key: str, since_step: int | None = None) -> Series:
+    kid = key_id(conn, run_id=run_id, key=key)
+    t = MetricPoint.__table__
+    q = select(t.c.step, t.c.value, t.c.flag, t.c.wall_time).where(t.c.key_id == kid)
+    if since_step is not None:
+        q = q.where(t.c.step > since_step)
+    rows = conn.execute(q.order_by(t.c.step)).all()
+    n = len(rows)
+    if not n:
+        empty = np.empty(0)
+        return Series(empty.astype(np.int64), empty, empty)
+    steps, values, flags, times = zip(*rows, strict=True)
+    vals = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    return Series(np.array(steps, dtype=np.int64), decode_array(vals, np.array(flags, dtype=np.int8)),
+                  np.array(times, dtype=np.float64))
+
+
+def key_summaries(conn: Connection, *, run_id: str) -> list[dict[str, Any]]:
+    q = (select(MetricKey.name, MetricSummary.__table__)
+         .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
+         .where(MetricKey.run_id == run_id).order_by(MetricKey.name))
+    rows = conn.execute(q).all()
+    out = []
+    for s in rows:
+        out.append({
+            "key": s.name, "count": s.count, "first_step": s.first_step, "last_step": s.last_step,
+            "last": decode(s.last_value, s.last_flag) if s.last_step is not None else None,
+            "min": s.min_value, "min_step": s.min_step, "max": s.max_value, "max_step": s.max_step,
+            "nonfinite": s.nonfinite,
+        })
+    return out
+
+
+def rewind(engine: Engine, *, run_id: str, step: int) -> dict[str, Any]:
+    """Delete every point after `step` (a resume from an earlier checkpoint), as TensorBoard purges."""
+    with writer(engine).begin() as conn:
+        conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
+        run = get_run(conn, run_id=run_id)
+        kids = conn.execute(select(MetricKey.id).where(MetricKey.run_id == run_id)).scalars().all()
+        t = MetricPoint.__table__
+        deleted = 0
+        for kid in kids:
+            n = conn.execute(delete(t).where(t.c.key_id == kid, t.c.step > step)).rowcount
+            if n:
+                deleted += n
+                summaries.recompute(conn, kid)
+        stopper = decisions.Stopper(decisions.policy_of(run))
+        state = decisions.replay_stored(conn, run_id, stopper)
+        decisions.save_state(conn, run_id, state)
+        decision = decisions.with_manual(run, stopper.current(state))
+        decisions.record(conn, run_id, decision)
+        return {"deleted": deleted, "step": step, "decision": decision.to_dict(), "at": time.time()}
+
+
+__all__ = ["FLAG_FINITE", "Series", "key_id", "key_summaries", "read_series", "rewind"]

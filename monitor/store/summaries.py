@@ -1,0 +1,70 @@
+"""Per-key summaries, kept in the same transaction as the points they describe."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select, update
+
+from monitor.models import FLAG_FINITE, MetricPoint, MetricSummary
+
+FIELDS = ("count", "first_step", "last_step", "last_value", "last_flag", "min_value", "min_step",
+          "max_value", "max_step", "nonfinite")
+
+
+def load(conn: Connection, key_id: int) -> dict[str, Any] | None:
+    row = conn.execute(select(MetricSummary.__table__).where(MetricSummary.key_id == key_id)).first()
+    if row is None:
+        return None
+    return {f: getattr(row, f) for f in FIELDS}
+
+
+def _save(conn: Connection, key_id: int, values: dict[str, Any], exists: bool) -> None:
+    if exists:
+        conn.execute(update(MetricSummary).where(MetricSummary.key_id == key_id).values(**values))
+    else:
+        conn.execute(MetricSummary.__table__.insert().values(key_id=key_id, **values))
+
+
+def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: list[dict[str, Any]]) -> None:
+    """Fold newly inserted rows into the summary without reading the points table."""
+    s = dict(summary) if summary else {"count": 0, "first_step": None, "last_step": None, "last_value": None,
+                                       "last_flag": FLAG_FINITE, "min_value": None, "min_step": None,
+                                       "max_value": None, "max_step": None, "nonfinite": 0}
+    s["count"] += len(rows)
+    for r in rows:
+        step, value, flag = r["step"], r["value"], r["flag"]
+        if s["first_step"] is None or step < s["first_step"]:
+            s["first_step"] = step
+        if s["last_step"] is None or step >= s["last_step"]:
+            s["last_step"], s["last_value"], s["last_flag"] = step, value, flag
+        if flag != FLAG_FINITE:
+            s["nonfinite"] += 1
+            continue
+        if s["min_value"] is None or value < s["min_value"]:
+            s["min_value"], s["min_step"] = value, step
+        if s["max_value"] is None or value > s["max_value"]:
+            s["max_value"], s["max_step"] = value, step
+    _save(conn, key_id, s, summary is not None)
+
+
+def recompute(conn: Connection, key_id: int) -> None:
+    """After an overwrite or a rewind the extremes may have gone: read them again from the points."""
+    t = MetricPoint.__table__
+    agg = conn.execute(select(func.count(), func.min(t.c.step), func.max(t.c.step),
+                              func.sum(case((t.c.flag != FLAG_FINITE, 1), else_=0)))
+                       .where(t.c.key_id == key_id)).one()
+    exists = load(conn, key_id) is not None
+    if not agg[0]:
+        conn.execute(MetricSummary.__table__.delete().where(MetricSummary.key_id == key_id))
+        return
+    last = conn.execute(select(t.c.value, t.c.flag).where(t.c.key_id == key_id, t.c.step == agg[2])).one()
+    finite = (t.c.key_id == key_id) & (t.c.flag == FLAG_FINITE)
+    lo = conn.execute(select(t.c.value, t.c.step).where(finite).order_by(t.c.value, t.c.step).limit(1)).first()
+    hi = conn.execute(select(t.c.value, t.c.step).where(finite).order_by(t.c.value.desc(), t.c.step)
+                      .limit(1)).first()
+    _save(conn, key_id, {
+        "count": agg[0], "first_step": agg[1], "last_step": agg[2], "last_value": last.value,
+        "last_flag": last.flag, "min_value": lo.value if lo else None, "min_step": lo.step if lo else None,
+        "max_value": hi.value if hi else None, "max_step": hi.step if hi else None, "nonfinite": agg[3] or 0,
+    }, exists)

@@ -1,0 +1,43 @@
+"""Conversion between floats and the (value, flag) pair the points table stores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF
+
+
+@dataclass(frozen=True)
+class PointIn:
+    key: str
+    step: int
+    value: float
+    time: float | None = None
+
+
+def encode(value: float) -> tuple[float | None, int]:
+    if math.isfinite(value):
+        return value, FLAG_FINITE
+    if math.isnan(value):
+        return None, FLAG_NAN
+    return None, FLAG_POSINF if value > 0 else FLAG_NEGINF
+
+
+_DECODE = {FLAG_NAN: math.nan, FLAG_POSINF: math.inf, FLAG_NEGINF: -math.inf}
+
+
+def decode(value: float | None, flag: int) -> float:
+    if flag == FLAG_FINITE and value is not None:
+        return float(value)
+    return _DECODE.get(flag, math.nan)
+
+
+def decode_array(values: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    out = values.astype(np.float64, copy=True)
+    out[flags == FLAG_NAN] = np.nan
+    out[flags == FLAG_POSINF] = np.inf
+    out[flags == FLAG_NEGINF] = -np.inf
+    return out

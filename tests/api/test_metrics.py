@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+from fastapi.testclient import TestClient
+
+from monitor.smoothing import tensorboard_ema
+
+
+@pytest.fixture
+def rid(client: TestClient) -> str:
+    return client.post("/api/v1/runs", json={"name": "m"}).json()["id"]
+
+
+def post(client: TestClient, rid: str, points: list[dict], **extra):
+    return client.post(f"/api/v1/runs/{rid}/metrics", json={"points": points, **extra})
+
+
+def pts(key: str, steps, f=lambda s: 1.0 / s) -> list[dict]:
+    return [{"key": key, "step": s, "value": f(s)} for s in steps]
+
+
+def test_metrics_ingest_counts_duplicates_and_overwrites(client: TestClient, rid: str) -> None:
+    r = post(client, rid, pts("loss", range(1, 11)))
+    assert r.json()["accepted"] == 10 and r.json()["duplicates"] == 0
+    r = post(client, rid, pts("loss", range(5, 16)))
+    assert (r.json()["accepted"], r.json()["duplicates"], r.json()["overwritten"]) == (5, 6, 0)
+    r = post(client, rid, pts("loss", [3, 4], lambda s: 9.0))
+    assert (r.json()["accepted"], r.json()["duplicates"], r.json()["overwritten"]) == (0, 0, 2)
+    keys = client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"]
+    assert keys[0]["count"] == 15 and keys[0]["max"] == 9.0 and keys[0]["max_step"] == 3
+    series = client.get(f"/api/v1/runs/{rid}/metrics/loss", params={"smoothing_mode": "none"}).json()
+    assert [p["value"] for p in series["points"]][:5] == [1.0, 0.5, 9.0, 9.0, 0.2]
+
+
+def test_metrics_retried_batch_changes_nothing(client: TestClient, rid: str) -> None:
+    first = post(client, rid, pts("loss", range(1, 51)), batch_id="b-1").json()
+    again = post(client, rid, pts("loss", range(1, 51), lambda s: 7.0), batch_id="b-1").json()
+    assert first["accepted"] == 50 and again["accepted"] == 0 and again["overwritten"] == 0
+    values = [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/loss").json()["points"]]
+    assert 7.0 not in values and len(values) == 50
+
+
+def test_metrics_non_finite_round_trip(client: TestClient, rid: str) -> None:
+    r = post(client, rid, [{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": "NaN"},
+                           {"key": "loss", "step": 3, "value": "Infinity"},
+                           {"key": "loss", "step": 4, "value": "-Infinity"}])
+    assert r.status_code == 200
+    got = client.get(f"/api/v1/runs/{rid}/metrics/loss").json()["points"]
+    assert [p["value"] for p in got] == [1.0, "NaN", "Infinity", "-Infinity"]
+    summary = client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"][0]
+    assert summary["last"] == "-Infinity" and summary["min"] == 1.0 and summary["nonfinite"] == 3
+
+
+@pytest.mark.parametrize("bad,needle", [
+    ({"key": "loss", "step": -1, "value": 1.0}, "greater than or equal to 0"),
+    ({"key": "loss", "step": 1.5, "value": 1.0}, "step"),
+    ({"key": "loss", "step": "3", "value": 1.0}, "step"),
+    ({"key": "", "step": 1, "value": 1.0}, "key"),
+    ({"key": "   ", "step": 1, "value": 1.0}, "key"),
+    ({"key": "loss", "step": 1, "value": "abc"}, "NaN"),
+    ({"key": "loss", "step": 1, "value": True}, "boolean"),
+    ({"key": "loss", "step": 1}, "value"),
+    ({"key": "loss", "step": 10**13, "value": 1.0}, "max_step"),
+    ({"key": "k" * 201, "step": 1, "value": 1.0}, "key"),
+], ids=["negative-step", "float-step", "string-step", "empty-key", "blank-key", "bad-string-value",
+        "bool-value", "missing-value", "huge-step", "long-key"])
+def test_metrics_bad_point_is_4xx_and_nothing_is_stored(client: TestClient, rid: str, bad: dict, needle: str) -> None:
+    r = post(client, rid, [{"key": "loss", "step": 1, "value": 1.0}, bad])
+    assert 400 <= r.status_code < 500
+    assert needle in r.text
+    assert client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"] == []
+
+
+def test_metrics_malformed_json_is_422(client: TestClient, rid: str) -> None:
+    r = client.post(f"/api/v1/runs/{rid}/metrics", content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+
+
+def test_metrics_oversize_batch_is_413_naming_the_limit(client: TestClient, rid: str, settings) -> None:
+    n = settings.max_batch_points + 1
+    r = post(client, rid, pts("loss", range(1, n + 1)))
+    assert r.status_code == 413 and "max_batch_points" in r.json()["detail"]
+    assert client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"] == []
+
+
+def test_metrics_body_limit_is_413(tmp_path, sqlite_url) -> None:
+    from api.app import create_app
+    from monitor.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=sqlite_url, max_body_bytes=1000))) as c:
+        rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
+        r = post(c, rid, pts("loss", range(1, 200)))
+        assert r.status_code == 413 and "max_body_bytes" in r.json()["detail"]
+
+
+def test_metrics_smoothing_is_over_the_whole_series_then_downsampled(client: TestClient, rid: str) -> None:
+    values = [2.0 + math.sin(s / 7.0) + (5.0 if s == 777 else 0.0) for s in range(1, 3001)]
+    post(client, rid, [{"key": "loss", "step": s, "value": v} for s, v in zip(range(1, 3001), values, strict=True)])
+    body = client.get(f"/api/v1/runs/{rid}/metrics/loss", params={"max_points": 100, "smoothing": 0.9}).json()
+    assert body["total"] == 3000 and body["downsampled"] and len(body["points"]) <= 100
+    steps = [p["step"] for p in body["points"]]
+    assert steps[0] == 1 and steps[-1] == 3000 and 777 in steps
+    ref = tensorboard_ema(values, 0.9)
+    for p in body["points"]:
+        assert p["smoothed"] == pytest.approx(ref[p["step"] - 1], rel=1e-12)
+
+
+def test_metrics_since_step_returns_only_newer_points(client: TestClient, rid: str) -> None:
+    post(client, rid, pts("loss", range(1, 21)))
+    body = client.get(f"/api/v1/runs/{rid}/metrics/loss", params={"since_step": 15}).json()
+    assert [p["step"] for p in body["points"]] == [16, 17, 18, 19, 20]
+
+
+def test_metrics_llamafactory_mode(client: TestClient, rid: str) -> None:
+    post(client, rid, pts("loss", range(1, 11)))
+    body = client.get(f"/api/v1/runs/{rid}/metrics/loss", params={"smoothing_mode": "llamafactory"}).json()
+    assert body["points"][0]["smoothed"] == pytest.approx(1.0)
+
+
+def test_metrics_unknown_key_is_404(client: TestClient, rid: str) -> None:
+    r = client.get(f"/api/v1/runs/{rid}/metrics/nope")
+    assert r.status_code == 404 and "nope" in r.json()["detail"]
+
+
+def test_metrics_rewind_deletes_later_points_and_fixes_summaries(client: TestClient, rid: str) -> None:
+    post(client, rid, pts("loss", range(1, 101)) + pts("eval_loss", range(10, 101, 10), lambda s: s / 100))
+    r = client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 40})
+    assert r.status_code == 200 and r.json()["deleted"] == 60 + 6
+    keys = {k["key"]: k for k in client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"]}
+    assert keys["loss"]["count"] == 40 and keys["loss"]["last_step"] == 40
+    assert keys["eval_loss"]["count"] == 4 and keys["eval_loss"]["max_step"] == 40
+    again = post(client, rid, pts("loss", range(41, 51), lambda s: 5.0)).json()
+    assert again["accepted"] == 10

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_runs_create_returns_201_and_resume_returns_200(client: TestClient) -> None:
+    r = client.post("/api/v1/runs", json={"id": "abc", "name": "first", "project": "p1"})
+    assert r.status_code == 201 and r.json()["id"] == "abc" and r.json()["project"] == "p1"
+    again = client.post("/api/v1/runs", json={"id": "abc", "name": "first", "project": "p1"})
+    assert again.status_code == 200 and again.json()["id"] == "abc"
+
+
+def test_runs_same_id_in_another_project_is_a_conflict(client: TestClient) -> None:
+    client.post("/api/v1/runs", json={"id": "abc", "name": "x", "project": "p1"})
+    r = client.post("/api/v1/runs", json={"id": "abc", "name": "x", "project": "p2"})
+    assert r.status_code == 409 and "another project" in r.json()["detail"]
+
+
+def test_runs_list_filters_by_project_and_status(client: TestClient) -> None:
+    a = client.post("/api/v1/runs", json={"name": "a", "project": "p1"}).json()["id"]
+    client.post("/api/v1/runs", json={"name": "b", "project": "p2"})
+    client.patch(f"/api/v1/runs/{a}", json={"status": "finished"})
+    assert [r["name"] for r in client.get("/api/v1/runs", params={"project": "p1"}).json()["runs"]] == ["a"]
+    assert [r["name"] for r in client.get("/api/v1/runs", params={"status": "running"}).json()["runs"]] == ["b"]
+    assert len(client.get("/api/v1/runs").json()["runs"]) == 2
+
+
+def test_runs_get_has_keys_and_decision(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "a"}).json()["id"]
+    client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": 2.0}]})
+    body = client.get(f"/api/v1/runs/{rid}").json()
+    assert body["keys"][0]["key"] == "loss" and body["keys"][0]["count"] == 1
+    assert body["decision"]["should_stop"] is False and body["decision"]["monitor"] == "eval_loss"
+
+
+def test_runs_patch_rejects_unknown_status(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "a"}).json()["id"]
+    r = client.patch(f"/api/v1/runs/{rid}", json={"status": "exploded"})
+    assert r.status_code == 422
+
+
+def test_runs_policy_is_validated(client: TestClient) -> None:
+    r = client.post("/api/v1/runs", json={"name": "a", "early_stopping": {"patience": 0}})
+    assert r.status_code == 422 and "patience" in r.text
+    r = client.post("/api/v1/runs", json={"name": "a", "early_stopping": {"patient": 3}})
+    assert r.status_code == 422 and "patient" in r.text
+
+
+def test_runs_bad_id_is_rejected(client: TestClient) -> None:
+    r = client.post("/api/v1/runs", json={"id": "../etc", "name": "a"})
+    assert r.status_code == 422 and "run id" in r.json()["detail"]
+
+
+def test_runs_unknown_is_404(client: TestClient) -> None:
+    for method, path in [("get", "/api/v1/runs/nope"), ("get", "/api/v1/runs/nope/metrics"),
+                         ("get", "/api/v1/runs/nope/decision"), ("get", "/api/v1/runs/nope/decisions"),
+                         ("get", "/api/v1/runs/nope/metrics/loss")]:
+        assert getattr(client, method)(path).status_code == 404, path
+    assert client.patch("/api/v1/runs/nope", json={"status": "finished"}).status_code == 404
+
+
+def test_index_page_lists_runs(client: TestClient) -> None:
+    client.post("/api/v1/runs", json={"name": "visible-run"})
+    page = client.get("/")
+    assert page.status_code == 200 and "visible-run" in page.text

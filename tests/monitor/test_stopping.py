@@ -1,0 +1,100 @@
+"""The native rules, table-driven over small loss sequences with readable ids."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from monitor.policy import Policy, Reason
+from monitor.stopping import Stopper, StopState
+
+
+def run(values: list[float], steps: list[int] | None = None, **policy) -> tuple[int | None, Reason]:
+    stopper = Stopper(Policy(**policy))
+    state = StopState()
+    for step, value in zip(steps or range(1, len(values) + 1), values, strict=True):
+        d = stopper.check(state, step=step, value=value)
+        if d.should_stop:
+            return step, d.reason
+    return None, Reason.NONE
+
+
+CASES = [
+    # id, values, policy, expected stop step, reason
+    ("best-improving-never-stops", [5, 4, 3, 2, 1], dict(rule="best", patience=1), None, Reason.NONE),
+    ("best-patience-1", [5, 4, 4.5], dict(rule="best", patience=1), 3, Reason.PATIENCE_EXHAUSTED),
+    ("best-patience-3", [5, 4, 4.5, 4.2, 4.1], dict(rule="best", patience=3), 5, Reason.PATIENCE_EXHAUSTED),
+    ("best-min-delta-abs", [5, 4.99, 4.98, 4.97], dict(rule="best", patience=2, min_delta=0.05), 3,
+     Reason.PATIENCE_EXHAUSTED),
+    ("best-min-delta-rel", [100, 99.5, 99.0, 98.5], dict(rule="best", patience=2, min_delta=0.01,
+                                                           delta_mode="rel"), 3, Reason.PATIENCE_EXHAUSTED),
+    ("best-rel-negative-metric", [-100, -101.5, -103, -104.5], dict(rule="best", patience=1, min_delta=0.01,
+                                                                    delta_mode="rel"), None, Reason.NONE),
+    ("best-mode-max", [0.1, 0.2, 0.3, 0.25, 0.2], dict(rule="best", patience=2, mode="max"), 5,
+     Reason.PATIENCE_EXHAUSTED),
+    ("best-smoothing-absorbs-one-bump", [5, 4, 3, 3.2, 2.5, 2.0], dict(rule="best", patience=1, smoothing=0.5),
+     None, Reason.NONE),
+    ("non-finite-nan", [5, 4, math.nan], dict(), 3, Reason.NON_FINITE),
+    ("non-finite-inf", [5, math.inf], dict(), 2, Reason.NON_FINITE),
+    ("non-finite-unchecked-counts-as-no-improvement", [5, math.nan, math.nan], dict(check_finite=False,
+                                                                                     patience=2), 3,
+     Reason.PATIENCE_EXHAUSTED),
+    ("stopping-threshold", [5, 3, 0.9], dict(stopping_threshold=1.0), 3, Reason.STOPPING_THRESHOLD),
+    ("divergence-threshold", [5, 3, 12], dict(divergence_threshold=10.0), 3, Reason.DIVERGENCE_THRESHOLD),
+    ("order-nonfinite-before-threshold", [5, math.nan], dict(stopping_threshold=1.0), 2, Reason.NON_FINITE),
+    ("window-outlier-as-reference-stops", [5, 1, 4.9, 4.8, 4.7, 4.8, 4.9, 5.0],
+     dict(rule="window", patience=3), 5, Reason.PATIENCE_EXHAUSTED),
+    ("window-outlier-inside-window-keeps-going", [5, 4.9, 1, 4.8, 4.7],
+     dict(rule="window", patience=3), None, Reason.NONE),
+    ("window-steady-decline-never-stops", [5, 4.9, 4.8, 4.7, 4.6, 4.5, 4.4], dict(rule="window", patience=2),
+     None, Reason.NONE),
+    ("trend-flat-stops-as-plateau", [3, 2, 1.5] + [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0],
+     dict(rule="trend", patience=2, trend_window=5), 8, Reason.PLATEAU),
+    ("trend-noisy-decline-keeps-going", [2.0 - 0.05 * i + (0.04 if i % 2 else -0.04) for i in range(20)],
+     dict(rule="trend", patience=2, trend_window=6), None, Reason.NONE),
+]
+
+
+@pytest.mark.parametrize("values,policy,stop,reason", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_native_rules(values: list[float], policy: dict, stop: int | None, reason: Reason) -> None:
+    assert run(values, **policy) == (stop, reason)
+
+
+def test_min_steps_holds_a_patience_stop_until_warm_up_ends() -> None:
+    steps = [100, 200, 300, 400, 500]
+    assert run([5, 6, 7, 8, 9], steps, patience=1, min_steps=400) == (400, Reason.PATIENCE_EXHAUSTED)
+
+
+def test_stop_is_sticky() -> None:
+    stopper = Stopper(Policy(patience=1))
+    state = StopState()
+    stopper.check(state, step=1, value=1.0)
+    first = stopper.check(state, step=2, value=2.0)
+    later = stopper.check(state, step=3, value=0.1)
+    assert first.should_stop and later.should_stop and later.step == 2
+
+
+def test_message_carries_the_numbers() -> None:
+    stopper = Stopper(Policy(patience=2, min_delta=0.001))
+    state = StopState()
+    for step, v in [(1500, 1.6), (3000, 1.5518), (4500, 1.56), (6000, 1.57)]:
+        d = stopper.check(state, step=step, value=v)
+    assert d.should_stop
+    assert d.message == ("eval_loss did not improve by more than 0.001 for 2 evaluations; "
+                         "best 1.552 at step 3000")
+    assert (d.best_step, d.best_value) == (3000, 1.5518)
+
+
+def test_training_loss_nan_is_guarded_when_monitoring_eval() -> None:
+    stopper = Stopper(Policy())
+    state = StopState()
+    assert not stopper.observe(state, key="loss", step=1, value=2.0).should_stop
+    d = stopper.observe(state, key="loss", step=2, value=math.nan)
+    assert d.should_stop and d.reason is Reason.NON_FINITE
+
+
+def test_state_round_trips_through_json_with_infinities() -> None:
+    state = StopState(best=math.inf, hf_best=-math.inf, last_value=math.nan)
+    back = StopState.from_dict(state.to_dict())
+    assert back.best == math.inf and back.hf_best == -math.inf and math.isnan(back.last_value)
