@@ -64,6 +64,9 @@ class MetricsIn(Strict):
 
 class RewindIn(Strict):
     step: StrictInt = Field(ge=0)
+    # A spool replays its rewinds; with an id, a replayed rewind is a no-op and cannot delete points
+    # that were sent after it.
+    rewind_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 
 class StopIn(Strict):
@@ -156,6 +159,7 @@ class SeriesOut(BaseModel):
 class RewindOut(BaseModel):
     deleted: int
     step: int
+    replayed: bool = False
     decision: DecisionOut
 
 

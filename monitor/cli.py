@@ -67,5 +67,18 @@ def db_upgrade(database_url: str | None = typer.Option(None, help="SQLAlchemy UR
     typer.echo(f"database at head ({db.head_revision(url)})")
 
 
+def _register_commands() -> None:
+    import importlib
+    import pkgutil
+
+    from monitor import commands
+
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"monitor.commands.{info.name}").register(app)
+
+
+_register_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry
     sys.exit(app())

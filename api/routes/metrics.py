@@ -78,4 +78,4 @@ def get_series(
 
 @router.post("/runs/{run_id}/rewind", response_model=RewindOut)
 def rewind(run_id: str, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
-    return series.rewind(engine, run_id=run_id, step=body.step)
+    return series.rewind(engine, run_id=run_id, step=body.step, rewind_id=body.rewind_id)

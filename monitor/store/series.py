@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, select
 
 from monitor.db import writer
 from monitor.errors import NotFound
-from monitor.models import FLAG_FINITE, MetricKey, MetricPoint, MetricSummary, Run
+from monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
 from monitor.store import decisions, summaries
 from monitor.store.runs import get_run
 from monitor.store.values import decode, decode_array
@@ -66,11 +66,22 @@ def key_summaries(conn: Connection, *, run_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def rewind(engine: Engine, *, run_id: str, step: int) -> dict[str, Any]:
-    """Delete every point after `step` (a resume from an earlier checkpoint), as TensorBoard purges."""
+def rewind(engine: Engine, *, run_id: str, step: int, rewind_id: str | None = None) -> dict[str, Any]:
+    """Delete every point after `step` (a resume from an earlier checkpoint), as TensorBoard purges.
+
+    With a `rewind_id`, doing it again is a no-op (it shares the batch-id ledger with ingest)."""
     with writer(engine).begin() as conn:
         conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
         run = get_run(conn, run_id=run_id)
+        if rewind_id is not None:
+            ledger_id = f"rewind:{rewind_id}"
+            seen = conn.scalar(select(IngestBatch.points).where(IngestBatch.run_id == run_id,
+                                                                IngestBatch.batch_id == ledger_id))
+            if seen is not None:
+                decision = decisions.current(conn, run)
+                return {"deleted": 0, "step": step, "replayed": True, "decision": decision.to_dict()}
+            conn.execute(IngestBatch.__table__.insert().values(run_id=run_id, batch_id=ledger_id, points=0,
+                                                               created_at=time.time()))
         kids = conn.execute(select(MetricKey.id).where(MetricKey.run_id == run_id)).scalars().all()
         t = MetricPoint.__table__
         deleted = 0
@@ -84,7 +95,7 @@ def rewind(engine: Engine, *, run_id: str, step: int) -> dict[str, Any]:
         decisions.save_state(conn, run_id, state)
         decision = decisions.with_manual(run, stopper.current(state))
         decisions.record(conn, run_id, decision)
-        return {"deleted": deleted, "step": step, "decision": decision.to_dict(), "at": time.time()}
+        return {"deleted": deleted, "step": step, "replayed": False, "decision": decision.to_dict()}
 
 
 __all__ = ["FLAG_FINITE", "Series", "key_id", "key_summaries", "read_series", "rewind"]

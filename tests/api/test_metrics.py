@@ -133,3 +133,16 @@ def test_metrics_rewind_deletes_later_points_and_fixes_summaries(client: TestCli
     assert keys["eval_loss"]["count"] == 4 and keys["eval_loss"]["max_step"] == 40
     again = post(client, rid, pts("loss", range(41, 51), lambda s: 5.0)).json()
     assert again["accepted"] == 10
+
+
+def test_metrics_replayed_rewind_is_a_no_op(client: TestClient, rid: str) -> None:
+    post(client, rid, pts("loss", range(1, 101)), batch_id="a")
+    assert client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 50, "rewind_id": "r1"}).json()["deleted"] == 50
+    post(client, rid, pts("loss", range(51, 81), lambda s: 3.0), batch_id="b")
+    # The whole spool again: batch a, rewind r1, batch b. Nothing may change.
+    post(client, rid, pts("loss", range(1, 101)), batch_id="a")
+    again = client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 50, "rewind_id": "r1"}).json()
+    post(client, rid, pts("loss", range(51, 81), lambda s: 3.0), batch_id="b")
+    assert again["replayed"] is True and again["deleted"] == 0
+    keys = client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"]
+    assert keys[0]["count"] == 80 and keys[0]["last_step"] == 80 and keys[0]["last"] == 3.0

@@ -1,0 +1,45 @@
+"""`losswatch import`: a client of the REST API, like the trainer plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("import")
+    def import_logs(
+        paths: list[Path] = typer.Argument(..., help="trainer_state.json, trainer_log.jsonl or a TensorBoard folder"),
+        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
+        project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project to import into"),
+        name: str | None = typer.Option(None, help="run name (default: from the file's folder)"),
+        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        progress: bool = typer.Option(True, help="show a progress bar"),
+    ) -> None:
+        """Import finished runs' logs; importing the same file twice changes nothing.
+
+        Example: losswatch import output/trainer_state.json saves/qwen/trainer_log.jsonl --project sft
+        """
+        import httpx
+
+        from monitor.errors import LossWatchError
+        from monitor.importers import read_log, upload
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        failed = False
+        with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as client:
+            for path in paths:
+                try:
+                    log = read_log(path)
+                    result = upload(log, client=client, project=project, name=name, progress=progress)
+                except (LossWatchError, httpx.HTTPError) as exc:
+                    typer.echo(f"losswatch import: {exc}", err=True)
+                    failed = True
+                    continue
+                typer.echo(f"{path}: run {result['run_id']}: {result['points']} points, {result['accepted']} new, "
+                           f"{result['duplicates']} already there, {result['overwritten']} replaced")
+                for note in log.notes:
+                    typer.echo(f"  {note}")
+        if failed:
+            raise typer.Exit(1)

@@ -1,0 +1,292 @@
+"""The state, on synthetic series built to have it and on the shared real curves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from monitor.diagnostics import diagnose
+
+from .conftest import Loader
+
+Case = Callable[[], tuple[np.ndarray, np.ndarray, dict[str, Any]]]
+
+
+def _steps(n: int, every: int = 10) -> np.ndarray:
+    return np.arange(1, n + 1, dtype=np.int64) * every
+
+
+def _decay(s: np.ndarray, start: float = 2.5, floor: float = 1.0, tau: float = 800.0) -> np.ndarray:
+    return floor + (start - floor) * np.exp(-s / tau)
+
+
+def improving_on_noisy_decay():
+    s = _steps(200)
+    return s, _decay(s) + np.random.default_rng(1).normal(0, 0.03, s.size), {"key": "loss"}
+
+
+def improving_on_smooth_eval():
+    s = _steps(12, every=500)
+    return s, _decay(s, 1.8, 1.1, 3000.0), {"key": "eval_loss"}
+
+
+def improving_accuracy_in_max_mode():
+    s = _steps(40, every=100)
+    acc = 0.9 - 0.5 * np.exp(-s / 2500.0) + np.random.default_rng(2).normal(0, 0.005, s.size)
+    return s, acc, {"key": "eval_accuracy", "mode": "max"}
+
+
+def plateaued_on_flat_noise_after_drop():
+    s = _steps(300)
+    return s, _decay(s, tau=100.0) + np.random.default_rng(3).normal(0, 0.02, s.size), {"key": "loss"}
+
+
+def plateaued_on_constant_zero():
+    s = _steps(100)
+    v = np.zeros(s.size)
+    v[0] = 0.03
+    return s, v, {"key": "loss"}
+
+
+def plateaued_on_tiny_drift_below_noise():
+    # A drift of 0.2 sigma over the window: significant with 4000 points, invisible on the chart.
+    s = _steps(4000, every=1)
+    v = 2.0 - 2e-6 * s + np.random.default_rng(4).normal(0, 0.1, s.size)
+    return s, v, {"key": "loss"}
+
+
+def plateaued_on_constant_learning_rate():
+    s = _steps(50)
+    return s, np.full(s.size, 2e-5), {"key": "learning_rate"}
+
+
+def improving_on_learning_rate_warmup():
+    # A schedule rising during warm-up is by design, never "diverging".
+    s = _steps(30)
+    return s, 1e-7 * s, {"key": "learning_rate"}
+
+
+def diverging_on_lr_blowup():
+    s = _steps(200)
+    v = _decay(s) + np.random.default_rng(5).normal(0, 0.03, s.size)
+    v[150:] = 7.5 + np.random.default_rng(6).normal(0, 0.3, 50)
+    return s, v, {"key": "loss"}
+
+
+def diverging_on_slow_climb():
+    s = _steps(300)
+    v = _decay(s, tau=300.0)
+    v[200:] += np.linspace(0, 0.8, 100)
+    return s, v + np.random.default_rng(7).normal(0, 0.02, s.size), {"key": "loss"}
+
+
+def diverging_on_accuracy_collapse():
+    s = _steps(60, every=100)
+    acc = np.where(s < 4000, 0.85, 0.12) + np.random.default_rng(8).normal(0, 0.004, s.size)
+    return s, acc, {"key": "eval_accuracy", "mode": "max"}
+
+
+def improving_despite_single_early_spike():
+    s = _steps(200)
+    v = _decay(s) + np.random.default_rng(9).normal(0, 0.03, s.size)
+    v[12] = 25.0
+    return s, v, {"key": "loss"}
+
+
+def plateaued_despite_spike_at_last_point():
+    s = _steps(300)
+    v = _decay(s, tau=100.0) + np.random.default_rng(10).normal(0, 0.02, s.size)
+    v[-1] = 9.0
+    return s, v, {"key": "loss"}
+
+
+def _overfit_pair(train_falls: bool = True):
+    rng = np.random.default_rng(11)
+    es = _steps(20, every=500)
+    ev = 1.2 + 0.5 * np.exp(-es / 2000.0) + 4e-9 * (es - 4000.0).clip(0) ** 2 + rng.normal(0, 0.002, es.size)
+    ts = _steps(1000)
+    tv = (_decay(ts, 2.2, 0.4, 3000.0) if train_falls else np.full(ts.size, 1.3)) + rng.normal(0, 0.03, ts.size)
+    return es, ev, ts, tv
+
+
+def overfitting_on_u_shaped_eval_with_falling_train():
+    es, ev, ts, tv = _overfit_pair()
+    return es, ev, {"key": "eval_loss", "companion": (ts, tv)}
+
+
+def plateaued_on_u_shaped_eval_with_flat_train():
+    # The same validation curve, but training no longer improves: a rise, not overfitting.
+    es, ev, ts, tv = _overfit_pair(train_falls=False)
+    return es, ev, {"key": "eval_loss", "companion": (ts, tv)}
+
+
+def plateaued_on_u_shaped_eval_without_companion():
+    es, ev, _, _ = _overfit_pair()
+    return es, ev, {"key": "eval_loss"}
+
+
+def unstable_on_directionless_swings():
+    s = _steps(300)
+    v = 2.0 + np.random.default_rng(12).normal(0, 0.5, s.size)
+    return s, np.abs(v), {"key": "loss"}
+
+
+def unstable_on_repeated_spikes():
+    s = _steps(400)
+    v = _decay(s, tau=200.0) + np.random.default_rng(13).normal(0, 0.01, s.size)
+    v[[320, 340, 355, 370, 390]] += 3.0
+    return s, v, {"key": "loss"}
+
+
+def non_finite_on_trailing_nan():
+    s = _steps(50)
+    v = _decay(s)
+    v[-1] = np.nan
+    return s, v, {"key": "loss"}
+
+
+def non_finite_on_trailing_inf():
+    s = _steps(50)
+    v = _decay(s)
+    v[-2:] = np.inf
+    return s, v, {"key": "loss"}
+
+
+def improving_despite_recovered_nan():
+    s = _steps(200)
+    v = _decay(s) + np.random.default_rng(14).normal(0, 0.01, s.size)
+    v[[40, 90]] = np.nan
+    return s, v, {"key": "loss"}
+
+
+def insufficient_data_on_four_points():
+    s = _steps(4)
+    return s, np.array([2.0, 1.8, 1.7, 1.6]), {"key": "loss"}
+
+
+def insufficient_data_on_mostly_nan():
+    s = _steps(9)
+    v = np.array([2.0, np.nan, 1.8, np.nan, np.inf, 1.7, np.nan, np.nan, 1.6])
+    return s, v, {"key": "eval_loss"}
+
+
+def insufficient_data_on_empty_series():
+    return np.array([], dtype=np.int64), np.array([], dtype=np.float64), {"key": "loss"}
+
+
+CASES: list[tuple[str, Case]] = [
+    ("improving", improving_on_noisy_decay),
+    ("improving", improving_on_smooth_eval),
+    ("improving", improving_accuracy_in_max_mode),
+    ("improving", improving_on_learning_rate_warmup),
+    ("improving", improving_despite_single_early_spike),
+    ("improving", improving_despite_recovered_nan),
+    ("plateaued", plateaued_on_flat_noise_after_drop),
+    ("plateaued", plateaued_on_constant_zero),
+    ("plateaued", plateaued_on_tiny_drift_below_noise),
+    ("plateaued", plateaued_on_constant_learning_rate),
+    ("plateaued", plateaued_despite_spike_at_last_point),
+    ("plateaued", plateaued_on_u_shaped_eval_with_flat_train),
+    ("plateaued", plateaued_on_u_shaped_eval_without_companion),
+    ("diverging", diverging_on_lr_blowup),
+    ("diverging", diverging_on_slow_climb),
+    ("diverging", diverging_on_accuracy_collapse),
+    ("overfitting", overfitting_on_u_shaped_eval_with_falling_train),
+    ("unstable", unstable_on_directionless_swings),
+    ("unstable", unstable_on_repeated_spikes),
+    ("non_finite", non_finite_on_trailing_nan),
+    ("non_finite", non_finite_on_trailing_inf),
+    ("insufficient_data", insufficient_data_on_four_points),
+    ("insufficient_data", insufficient_data_on_mostly_nan),
+    ("insufficient_data", insufficient_data_on_empty_series),
+]
+
+
+@pytest.mark.parametrize(("expected", "case"), [pytest.param(e, c, id=c.__name__) for e, c in CASES])
+def test_state(expected: str, case: Case) -> None:
+    steps, values, kwargs = case()
+    result = diagnose(steps, values, **kwargs)
+    assert result["state"] == expected, result["summary"]
+
+
+def test_single_early_spike_is_listed_as_a_spike() -> None:
+    steps, values, kwargs = improving_despite_single_early_spike()
+    spikes = diagnose(steps, values, **kwargs)["spikes"]
+    assert [p["step"] for p in spikes["items"]] == [int(steps[12])]
+    assert spikes["items"][0]["value"] == 25.0
+
+
+def test_spike_at_last_point_is_listed() -> None:
+    steps, values, kwargs = plateaued_despite_spike_at_last_point()
+    assert diagnose(steps, values, **kwargs)["spikes"]["items"][-1]["step"] == int(steps[-1])
+
+
+def test_training_key_reports_the_companion_validation_overfitting() -> None:
+    es, ev, ts, tv = _overfit_pair()
+    result = diagnose(ts, tv, key="loss", companion=(es, ev))
+    assert result["state"] == "improving"
+    assert result["overfitting"]["detected"] is True
+    assert result["overfitting"]["validation"] == "companion"
+    assert "overfitting" in result["summary"]
+
+
+# Readings of the shared real curves (see ../shared/curves/README.md for what each one does).
+REAL: list[tuple[str, str, str | None, set[str]]] = [
+    ("03", "eval_loss", "loss", {"overfitting", "plateaued"}),
+    ("03", "loss", "eval_loss", {"improving"}),
+    ("05", "loss", None, {"diverging"}),
+    ("06", "loss", None, {"plateaued"}),
+    ("08", "loss", None, {"plateaued"}),
+    ("10", "eval_loss", "loss", {"overfitting"}),
+    ("12", "eval_loss", "loss", {"improving", "plateaued"}),
+    ("14", "eval_loss", "loss", {"improving"}),
+    ("14", "loss", "eval_loss", {"improving"}),
+    ("17", "eval_loss", "loss", {"improving"}),
+    ("17", "loss", "eval_loss", {"improving"}),
+    ("20", "loss", None, {"improving"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("prefix", "key", "companion", "expected"),
+    [pytest.param(*row, id=f"{row[0]}_{row[1]}") for row in REAL],
+)
+def test_state_on_real_curve(
+    curve: Loader, prefix: str, key: str, companion: str | None, expected: set[str]
+) -> None:
+    steps, values = curve(prefix, key)
+    other = curve(prefix, companion) if companion else None
+    result = diagnose(steps, values, key=key, companion=other)
+    assert result["state"] in expected, result["summary"]
+
+
+def test_real_curve_10_eval_without_companion_is_not_improving(curve: Loader) -> None:
+    steps, values = curve("10", "eval_loss")
+    assert diagnose(steps, values, key="eval_loss")["state"] not in ("improving", "overfitting")
+
+
+def test_real_curve_10_overfitting_numbers(curve: Loader) -> None:
+    result = diagnose(*curve("10", "eval_loss"), key="eval_loss", companion=curve("10", "loss"))
+    o = result["overfitting"]
+    assert (o["best_step"], o["best_value"]) == (4500, pytest.approx(1.5518, abs=1e-4))
+    # Prechelt's GL at the latest evaluation: 100 * (1.5776 / 1.5518 - 1).
+    assert o["generalization_loss"] == pytest.approx(100 * (1.5776 / 1.5518 - 1), rel=1e-3)
+    assert o["train_falling"] and o["validation_rising"]
+    assert o["train_now"] < o["train_at_best"]
+
+
+def test_real_curve_05_first_point_is_the_best_and_the_jump_no_spike(curve: Loader) -> None:
+    result = diagnose(*curve("05", "loss"), key="loss")
+    assert result["trend"]["best_level"] == pytest.approx(1.637, abs=1e-3)
+    assert result["trend"]["recent_level"] == pytest.approx(10.3735, abs=1e-3)
+
+
+@pytest.mark.parametrize("prefix", ["06"])
+def test_constant_zero_is_neither_diverging_nor_unstable(curve: Loader, prefix: str) -> None:
+    result = diagnose(*curve(prefix, "loss"), key="loss")
+    assert result["volatility"]["level"] == "low"
+    assert result["spikes"]["count"] == 0
+    assert result["trend"]["last_smoothed"] == 0.0
