@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.limits import BodyLimit
-from api.routes import decisions, health, metrics, pages, runs
+from api.routes import decisions, export, health, metrics, pages, runs
 from monitor import errors
 from monitor.db import make_engine, prepare
 from monitor.settings import Settings
@@ -50,4 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(pages.router)
+    app.include_router(export.router, prefix="/api/v1")
     return app

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from monitor.db import upgrade
 from monitor.settings import Settings
+from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVES = ROOT.parent / "shared" / "curves"
@@ -31,9 +32,30 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    server = PostgresServer(free_port()).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, sqlite_url: str) -> Settings:
-    return Settings(database_url=sqlite_url, data_dir=tmp_path / "data")
+def postgres_url(postgres: PostgresServer) -> str:
+    """A fresh database on the session's PostgreSQL server, brought to head through alembic."""
+    url = postgres.new_database()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Store and API tests run on both backends."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return Settings(database_url=db_url, data_dir=tmp_path / "data")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Engine
 
 from api import deps
-from api.schemas import IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, SeriesOut, out
+from api.schemas import IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, SeriesOut, number, out
 from monitor.downsample import minmax_indices
 from monitor.errors import Invalid, LimitExceeded
 from monitor.settings import Settings
@@ -26,12 +26,13 @@ def post_metrics(run_id: str, body: MetricsIn, engine: Engine = Depends(deps.eng
         raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
                             f"this one has {len(body.points)}")
     points = []
+    max_key, max_step = settings.max_key_length, settings.max_step
     for i, p in enumerate(body.points):
-        if len(p.key) > settings.max_key_length:
-            raise LimitExceeded(f"points[{i}].key is longer than max_key_length ({settings.max_key_length})")
-        if p.step > settings.max_step:
-            raise Invalid(f"points[{i}].step {p.step} is beyond max_step ({settings.max_step})")
-        points.append(PointIn(p.key, p.step, p.value, p.time))
+        if len(p.key) > max_key:
+            raise LimitExceeded(f"points[{i}].key is longer than max_key_length ({max_key})")
+        if p.step > max_step:
+            raise Invalid(f"points[{i}].step {p.step} is beyond max_step ({max_step})")
+        points.append(PointIn(p.key, p.step, number(p.value), None if p.time is None else float(p.time)))
     result = ingest.ingest(engine, run_id=run_id, points=points, batch_id=body.batch_id,
                            max_keys_per_run=settings.max_keys_per_run)
     return {"accepted": result.accepted, "duplicates": result.duplicates, "overwritten": result.overwritten,

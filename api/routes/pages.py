@@ -1,37 +1,59 @@
-"""A plain HTML list of runs at `/`."""
+"""The dashboard: three static pages that read the REST API, and the files they load under `/static`.
+
+The pages are plain HTML/JS with no build step; the run id and the compared runs come from the URL,
+so the server only checks that what is asked for exists and hands out files.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-from html import escape
+import mimetypes
+from pathlib import Path
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import Engine
 
 from api import deps
-from monitor.store import decisions, runs
+from monitor.errors import NotFound
+from monitor.store import runs
 
 router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parent.parent / "static"
+# The pages change with the code, not per request; revalidate so an upgrade is seen at once.
+NO_STALE = {"Cache-Control": "no-cache"}
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=NO_STALE)
 
 
 @router.get("/", response_class=HTMLResponse)
-def index(engine: Engine = Depends(deps.engine)) -> str:
-    rows = []
+def index() -> FileResponse:
+    return _page("index.html")
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+def run_page(run_id: str, engine: Engine = Depends(deps.engine)) -> FileResponse:
     with engine.connect() as conn:
-        for run in runs.list_runs(engine, limit=500):
-            d = decisions.current(conn, run)
-            when = dt.datetime.fromtimestamp(run["created_at"]).strftime("%Y-%m-%d %H:%M")
-            rows.append(
-                f"<tr><td>{escape(run['project'])}</td><td><a href='/api/v1/runs/{escape(run['id'])}'>"
-                f"{escape(run['name'])}</a></td><td>{escape(run['status'])}</td><td>{when}</td>"
-                f"<td>{'stop' if d.should_stop else 'go'}: {escape(d.message)}</td></tr>"
-            )
-    body = "".join(rows) or "<tr><td colspan=5>No runs yet.</td></tr>"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>losswatch</title>"
-        "<style>body{font-family:system-ui,sans-serif;margin:2rem}table{border-collapse:collapse}"
-        "td,th{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-        "<h1>losswatch</h1><table><thead><tr><th>project</th><th>run</th><th>status</th><th>created</th>"
-        f"<th>decision</th></tr></thead><tbody>{body}</tbody></table></body></html>"
-    )
+        try:
+            runs.get_run(conn, run_id=run_id)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+    return _page("run.html")
+
+
+@router.get("/compare", response_class=HTMLResponse)
+def compare_page() -> FileResponse:
+    return _page("compare.html")
+
+
+@router.get("/static/{path:path}")
+def static_file(path: str) -> FileResponse:
+    target = (STATIC / path).resolve()
+    # resolve() folds "..", so anything outside the folder is refused however it is spelled.
+    if not target.is_relative_to(STATIC) or not target.is_file():
+        raise HTTPException(404, f"no static file {path!r}")
+    media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if media.startswith("text/") or media == "application/javascript":
+        media += "; charset=utf-8"
+    return FileResponse(target, media_type=media, headers=NO_STALE)

@@ -46,7 +46,9 @@ def _non_finite_name(value: float) -> str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str) -> dict[str, Any]:
+def _series_facts(
+    series: Series, smoothed: np.ndarray, key: str, mode: str, spike_steps: set[int]
+) -> dict[str, Any]:
     values = series.values[series.finite]
     steps = series.fsteps
     last_raw = float(series.values[-1]) if series.values.size else None
@@ -65,6 +67,7 @@ def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str) -> 
             _non_finite_name(last_raw) if last_raw is not None and not math.isfinite(last_raw) else None
         ),
         "last_smoothed": float(smoothed[-1]) if smoothed.size else None,
+        "end_level": None,
         "best_value": None,
         "best_step": None,
     }
@@ -74,6 +77,11 @@ def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str) -> 
         scale = float(np.abs(values).max())
         if abs(facts["last_smoothed"] - float(values[-1])) <= 1e-9 * scale:
             facts["last_smoothed"] = float(values[-1])
+        # What the summary calls "now": the smoothed value, unless the latest reading is a spike,
+        # which drags a 0.6 EMA 40% of the way up - then the smoothed value just before it.
+        facts["end_level"] = facts["last_smoothed"]
+        if spike_steps and steps[-1] in spike_steps and smoothed.size > 1:
+            facts["end_level"] = float(smoothed[-2])
         b = int(np.argmin(series.x))
         facts.update(best_value=float(values[b]), best_step=int(steps[b]))
     return facts
@@ -141,7 +149,7 @@ def diagnose(
     overfit, has_eval = _overfitting(series, key, mode, companion, recent)
     reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
 
-    trend = _series_facts(series, smoothed, key, mode)
+    trend = _series_facts(series, smoothed, key, mode, {p["step"] for p in spikes["items"]})
     trend.update(reading.as_dict(series.sign))
     trend.update(overall=overall, recent=recent)
     result = jsonable(

@@ -50,7 +50,7 @@ def _t(en: str, zh: str, lang: str, **f: Any) -> str:
 def _overview(r: dict[str, Any], lang: str) -> str:
     t = r["trend"]
     key, n, step = r["key"], t["n_finite"], t["last_step"]
-    first, last = t["first_value"], t["last_smoothed"]
+    first, last = t["first_value"], t["end_level"]
     if first is None or last is None:
         return ""
     change = (last - first) / abs(first) if first else None
@@ -132,11 +132,14 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
     is_eval = t["role"] == "eval"
     zh = lang == "zh"
     if state == "insufficient_data":
+        n = t["n_finite"]
         return [
             _t(
-                "{key} has only {n} point(s) so far: too early to judge, a trend needs at least 5.",
-                "{key} 目前只有 {n} 个点，现在下结论还太早：判断趋势至少需要 5 个点。",
-                lang, key=key, n=t["n_finite"],
+                "{key} has no finite points yet: too early to judge, a trend needs at least 5." if n == 0
+                else "{key} has only {n} point(s) so far: too early to judge, a trend needs at least 5.",
+                "{key} 还没有任何有效的点，现在下结论还太早：判断趋势至少需要 5 个点。" if n == 0
+                else "{key} 目前只有 {n} 个点，现在下结论还太早：判断趋势至少需要 5 个点。",
+                lang, key=key, n=n,
             ),
             _t(
                 "Wait for more points, or log more often.",
@@ -147,8 +150,8 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
     if state == "non_finite":
         return [
             _t(
-                "The latest value of {key} (step {s}) is {v}, and {k} of {n} points are not finite: "
-                "training has broken down numerically.",
+                "The latest value of {key} (step {s}) is {v} ({k} of {n} points not finite): training has "
+                "broken down numerically.",
                 "{key} 最新的值（第 {s} 步）是 {v}，{n} 个点里有 {k} 个不是有限数：训练在数值上已经崩溃。",
                 lang, key=key, s=t["last_step"], v=t["latest_non_finite"], k=t["n_non_finite"],
                 n=t["n_points"],
@@ -168,14 +171,17 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         what_en = "rising (warm-up)" if up else "decaying"
         return [_t("It is {what} as scheduled.", "它正按计划{what}。", lang, what=what_zh if zh else what_en)]
     if state == "diverging":
-        ratio = t["recent_level"] / t["best_level"] if t["best_level"] else None
+        best, now = t["best_level"], t["recent_level"]
+        up = now > best
+        ratio = now / best if best and up else None
         times = _t(" (×{x})", "（{x} 倍）", lang, x=f"{ratio:.1f}") if ratio and ratio > 0 else ""
         return [
             _t(
-                "It has jumped from a best level of {best} to {recent}{times} and stays there, far beyond "
+                "It has {verb} from its best level of {best} to {recent}{times} and stays there, far beyond "
                 "the noise: the run has diverged.",
-                "它从最好水平 {best} 跳到 {recent}{times}，并一直停在高位，远超噪声范围：训练已经发散。",
-                lang, best=num(t["best_level"]), recent=num(t["recent_level"]), times=times,
+                "它从最好水平 {best} {verb}到 {recent}{times}，并一直停在那里，远超噪声范围：训练已经发散。",
+                lang, best=num(best), recent=num(now), times=times,
+                verb=("跳升" if up else "骤降") if zh else ("jumped" if up else "dropped"),
             ),
             _t(
                 "Stop it and restart from the last good checkpoint with a lower learning rate (e.g. a tenth) "
@@ -189,11 +195,13 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         o = r["overfitting"]
         return [
             _t(
-                "Validation reached its best {best} at step {bs} and has since risen to {cur} ({gl} above "
+                "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than "
                 "the best) while the training loss kept falling ({tb} → {tn}): the model is overfitting.",
-                "验证集在第 {bs} 步达到最好值 {best}，之后回升到 {cur}（比最好值高 {gl}），而训练 loss 仍在"
+                "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}），而训练 loss 仍在"
                 "下降（{tb} → {tn}）：模型开始过拟合了。",
                 lang, best=num(o["best_value"]), bs=o["best_step"], cur=num(o["current_value"]),
+                moved=("回落到" if t["mode"] == "max" else "回升到") if zh
+                else ("fallen to" if t["mode"] == "max" else "risen to"),
                 gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
                 tb=num(o["train_at_best"]), tn=num(o["train_now"]),
             ),
@@ -266,15 +274,25 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
             ),
         ]
     p = pval(rec["p_value"])
-    if rec["p_value"] is None or not rec["significant"]:
-        why = f"统计上不显著（{p}）" if zh else f"not significant ({p})"
+    worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
+    if worse:
+        # Significantly worse, but not far enough from the best to call it diverging.
+        s = _t(
+            "{w} it is getting worse again ({rel}, {p}); it is now {gap} worse than its best {best} at step {bs}.",
+            "{w}又在变差（{rel}，{p}），目前比第 {bs} 步的最好值 {best} 差 {gap}。",
+            lang, w=window, rel=pct(rec["relative_change"]), p=p, best=num(t["best_value"]),
+            bs=t["best_step"], gap=_gap(t),
+        )
     else:
-        why = "小于单个点的噪声" if zh else "smaller than one reading's noise"
-    s = _t(
-        "{w} it has levelled off: the change of {rel} is {why}.",
-        "{w}已经走平：变化 {rel}，{why}。",
-        lang, w=window, rel=pct(rec["relative_change"]), why=why,
-    )
+        if rec["p_value"] is None or not rec["significant"]:
+            why = f"统计上不显著（{p}）" if zh else f"not significant ({p})"
+        else:
+            why = "小于单个点的噪声" if zh else "smaller than one reading's noise"
+        s = _t(
+            "{w} it has levelled off: the change of {rel} is {why}.",
+            "{w}已经走平：变化 {rel}，{why}。",
+            lang, w=window, rel=pct(rec["relative_change"]), why=why,
+        )
     if is_eval:
         todo = _t(
             "Validation has stopped improving: early stopping will end the run soon; the best checkpoint "
@@ -290,6 +308,19 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
             lang,
         )
     return [s, todo]
+
+
+def _sign(t: dict[str, Any]) -> float:
+    """+1 when larger values are worse (losses), -1 for accuracy-like metrics."""
+    return -1.0 if t["mode"] == "max" else 1.0
+
+
+def _gap(t: dict[str, Any]) -> str:
+    """How much worse the smoothed level now is than the best reading, in percent of the best."""
+    best, now = t["best_value"], t["end_level"]
+    if best is None or now is None or best == 0:
+        return "?"
+    return pct(abs(now - best) / abs(best), signed=False)
 
 
 def _companion_overfits(r: dict[str, Any], lang: str) -> str:

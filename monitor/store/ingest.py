@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, select, update
+from sqlalchemy import Connection, Engine, select
 
 from monitor.db import writer
 from monitor.errors import LimitExceeded
-from monitor.models import IngestBatch, MetricKey, MetricPoint, Run
+from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF, IngestBatch, MetricKey, MetricPoint, Run
 from monitor.policy import Decision
 from monitor.store import decisions, summaries
 from monitor.store.runs import get_run
-from monitor.store.values import PointIn, encode
+from monitor.store.values import PointIn
 
 IN_CHUNK = 500
+Row = tuple[int, int, float | None, int, float]  # key_id, step, value, flag, wall_time
 
 
 @dataclass
@@ -43,25 +44,27 @@ def ingest(engine: Engine, *, run_id: str, points: list[PointIn], batch_id: str 
             conn.execute(IngestBatch.__table__.insert().values(
                 run_id=run_id, batch_id=batch_id, points=len(points), created_at=now))
 
-        latest: dict[tuple[str, int], PointIn] = {}
+        # Last write wins inside a batch, as it would across two batches.
+        by_key: dict[str, dict[int, PointIn]] = defaultdict(dict)
         for p in points:
-            latest[(p.key, p.step)] = p
-        by_key: dict[str, list[PointIn]] = defaultdict(list)
-        for (key, _), p in latest.items():
-            by_key[key].append(p)
+            by_key[p.key][p.step] = p
+        unique = sum(len(v) for v in by_key.values())
         key_ids = ensure_keys(conn, run_id=run_id, names=list(by_key), limit=max_keys_per_run)
 
         accepted = overwritten = 0
-        duplicates = len(points) - len(latest)
+        duplicates = len(points) - unique
         changed: dict[str, list[tuple[int, float]]] = {}
         for key, pts in by_key.items():
-            pts.sort(key=lambda p: p.step)
-            a, d, o, ch = _store_key(conn, key_ids[key], pts, now)
+            a, d, o, ch = _store_key(conn, key_ids[key], sorted(pts.values(), key=_step), now)
             accepted, duplicates, overwritten = accepted + a, duplicates + d, overwritten + o
             if ch:
                 changed[key] = ch
         decision = decisions.advance(conn, run, changed)
         return IngestResult(accepted, duplicates, overwritten, decision)
+
+
+def _step(p: PointIn) -> int:
+    return p.step
 
 
 def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) -> dict[str, int]:
@@ -76,37 +79,47 @@ def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) 
     return ids
 
 
+def _encode(value: float) -> tuple[float | None, int]:
+    if value - value == 0.0:  # finite, without a function call on the hot path
+        return value, FLAG_FINITE
+    if math.isnan(value):
+        return None, FLAG_NAN
+    return None, FLAG_POSINF if value > 0 else FLAG_NEGINF
+
+
 def _store_key(conn: Connection, key_id: int, pts: list[PointIn], now: float
                ) -> tuple[int, int, int, list[tuple[int, float]]]:
     summary = summaries.load(conn, key_id)
     existing: dict[int, tuple[float | None, int]] = {}
-    if summary is not None and summary["last_step"] is not None and pts[0].step <= summary["last_step"]:
-        existing = _existing(conn, key_id, [p.step for p in pts if p.step <= summary["last_step"]])
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    last_step = summary["last_step"] if summary is not None else None
+    if last_step is not None and pts[0].step <= last_step:
+        existing = _existing(conn, key_id, [p.step for p in pts if p.step <= last_step])
+    inserts: list[Row] = []
+    updates: list[Row] = []
     duplicates = 0
     changed: list[tuple[int, float]] = []
     for p in pts:
-        value, flag = encode(p.value)
-        old = existing.get(p.step)
-        row = {"key_id": key_id, "step": p.step, "value": value, "flag": flag,
-               "wall_time": p.time if p.time is not None else now}
+        value, flag = _encode(p.value)
+        row = (key_id, p.step, value, flag, now if p.time is None else p.time)
+        old = existing.get(p.step) if existing else None
         if old is None:
             inserts.append(row)
         elif old == (value, flag):
             duplicates += 1
             continue
         else:
-            updates.append({"k": key_id, "s": p.step, "v": value, "f": flag, "t": row["wall_time"]})
+            updates.append(row)
         changed.append((p.step, p.value))
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if inserts:
-        conn.execute(MetricPoint.__table__.insert(), inserts)
+        # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing would cost
+        # more than the insert itself at thousands of points per batch.
+        conn.exec_driver_sql(f"INSERT INTO metric_points (key_id, step, value, flag, wall_time) "
+                             f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})", inserts)
     if updates:
-        t = MetricPoint.__table__
-        stmt = (update(t).where(and_(t.c.key_id == bindparam("k"), t.c.step == bindparam("s")))
-                .values(value=bindparam("v"), flag=bindparam("f"), wall_time=bindparam("t")))
-        conn.execute(stmt, updates)
-    if updates:
+        conn.exec_driver_sql(f"UPDATE metric_points SET value = {ph}, flag = {ph}, wall_time = {ph} "
+                             f"WHERE key_id = {ph} AND step = {ph}",
+                             [(v, f, t, k, s) for k, s, v, f, t in updates])
         summaries.recompute(conn, key_id)
     elif inserts:
         summaries.add(conn, key_id, summary, inserts)

@@ -26,14 +26,13 @@ def _save(conn: Connection, key_id: int, values: dict[str, Any], exists: bool) -
         conn.execute(MetricSummary.__table__.insert().values(key_id=key_id, **values))
 
 
-def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: list[dict[str, Any]]) -> None:
-    """Fold newly inserted rows into the summary without reading the points table."""
+def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: list[tuple]) -> None:
+    """Fold newly inserted (key_id, step, value, flag, wall_time) rows in without reading the points table."""
     s = dict(summary) if summary else {"count": 0, "first_step": None, "last_step": None, "last_value": None,
                                        "last_flag": FLAG_FINITE, "min_value": None, "min_step": None,
                                        "max_value": None, "max_step": None, "nonfinite": 0}
     s["count"] += len(rows)
-    for r in rows:
-        step, value, flag = r["step"], r["value"], r["flag"]
+    for _, step, value, flag, _ in rows:
         if s["first_step"] is None or step < s["first_step"]:
             s["first_step"] = step
         if s["last_step"] is None or step >= s["last_step"]:

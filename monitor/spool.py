@@ -1,0 +1,284 @@
+"""The trainer's disk spool: an append-only, ordered log of what it sends, replayed with the same ids.
+
+Layout of a spool folder (usually `<output_dir>/.losswatch/`):
+
+- `seg-00000001.jsonl`, ... : segments of JSON lines, in order. A writer starts a new segment per
+  session and when one grows past `segment_bytes`, so a torn last line (a killed process) never
+  sits in front of later records.
+- `cursor.json`: `{"segment": n, "offset": bytes}`, where delivery has reached. Fully delivered
+  segments are deleted, so a healthy run keeps at most one small segment.
+- `spool.lock`: held (flock) by the process writing the spool, so `losswatch sync` cannot race it.
+
+Records (one JSON object a line, `"kind"` names it):
+
+- `run`: `{"run": <POST /runs body with its id>}`: creates (or finds) the run before its data.
+- `metrics`: `{"run_id", "batch_id", "points"}`: a retried batch is a no-op on the service.
+- `rewind`: `{"run_id", "step", "rewind_id"}`: a replayed rewind is a no-op, so a replay never
+  deletes points sent after it.
+- `status`: `{"run_id", "status"}`.
+
+`replay` delivers records from the cursor on; this module imports no trainer code, so `losswatch sync`
+and the training process share it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+try:  # POSIX only; elsewhere the spool works, unlocked.
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger("losswatch")
+
+SPOOL_DIRNAME = ".losswatch"
+_PREFIX, _SUFFIX = "seg-", ".jsonl"
+
+Position = tuple[int, int]  # (segment number, byte offset just past a record)
+
+
+class Unreachable(Exception):
+    """The service did not take a record in a way that a retry may fix (network, 5xx, auth, 404)."""
+
+
+class SpoolBusy(Exception):
+    """Another process holds the spool."""
+
+
+def _seg_name(n: int) -> str:
+    return f"{_PREFIX}{n:08d}{_SUFFIX}"
+
+
+class Spool:
+    """An append-only log of records in a folder, with a delivery cursor. One writer at a time."""
+
+    def __init__(self, path: str | Path, *, segment_bytes: int = 1 << 20) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self._lock_file: Any = None
+        self._write_seg: int | None = None
+        self._write_file: Any = None
+        self._write_size = 0
+        self.cursor: Position = self._read_cursor()
+
+    # -- locking ---------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the spool for this process; SpoolBusy when another process has it."""
+        if fcntl is None or self._lock_file is not None:
+            return
+        f = open(self.path / "spool.lock", "a+")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            f.close()
+            raise SpoolBusy(f"{self.path} is in use by another process (a training run still writing it?)") from exc
+        self._lock_file = f
+
+    def close(self) -> None:
+        if self._write_file is not None:
+            self._write_file.close()
+            self._write_file = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing releases the flock
+            self._lock_file = None
+
+    # -- writing ---------------------------------------------------------------------------------
+    def segments(self) -> list[int]:
+        out = []
+        for p in self.path.glob(f"{_PREFIX}*{_SUFFIX}"):
+            try:
+                out.append(int(p.name[len(_PREFIX):-len(_SUFFIX)]))
+            except ValueError:
+                continue
+        return sorted(out)
+
+    def append(self, record: dict[str, Any]) -> Position:
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        if self._write_file is None or self._write_size >= self.segment_bytes:
+            self._rotate()
+        self._write_file.write(line)
+        self._write_file.flush()  # in the OS's hands: survives the process being killed
+        self._write_size += len(line)
+        assert self._write_seg is not None
+        return (self._write_seg, self._write_size)
+
+    def _rotate(self) -> None:
+        if self._write_file is not None:
+            self._write_file.close()
+        segs = self.segments()
+        self._write_seg = max([*segs, self.cursor[0], 0]) + 1
+        self._write_file = open(self.path / _seg_name(self._write_seg), "ab")
+        self._write_size = 0
+
+    # -- reading and the cursor ------------------------------------------------------------------
+    def pending(self) -> Iterator[tuple[Position, dict[str, Any]]]:
+        """Undelivered records in order, each with the position to `ack` once it is delivered."""
+        for seg in self.segments():
+            if seg < self.cursor[0]:
+                continue
+            start = self.cursor[1] if seg == self.cursor[0] else 0
+            try:
+                f = open(self.path / _seg_name(seg), "rb")
+            except FileNotFoundError:
+                continue
+            with f:
+                f.seek(start)
+                offset = start
+                for raw in f:
+                    offset += len(raw)
+                    if not raw.endswith(b"\n"):
+                        if seg == self._write_seg:
+                            return  # being written by us right now
+                        log.warning("losswatch: skipping a torn record at the end of %s", _seg_name(seg))
+                        yield (seg, offset), {"kind": "torn"}
+                        continue
+                    try:
+                        record = json.loads(raw)
+                    except ValueError:
+                        log.warning("losswatch: skipping an unreadable record in %s", _seg_name(seg))
+                        record = {"kind": "torn"}
+                    yield (seg, offset), record
+
+    def ack(self, pos: Position) -> None:
+        """Delivery reached `pos`: persist it and delete the segments wholly behind it."""
+        if pos <= self.cursor:
+            return
+        self.cursor = pos
+        tmp = self.path / "cursor.json.tmp"
+        tmp.write_text(json.dumps({"segment": pos[0], "offset": pos[1]}))
+        os.replace(tmp, self.path / "cursor.json")
+        for seg in self.segments():
+            if seg >= pos[0]:
+                break
+            (self.path / _seg_name(seg)).unlink(missing_ok=True)
+        if pos[0] != self._write_seg:
+            p = self.path / _seg_name(pos[0])
+            if p.exists() and p.stat().st_size <= pos[1]:
+                p.unlink(missing_ok=True)
+
+    def unsent_bytes(self) -> int:
+        total = 0
+        for seg in self.segments():
+            if seg < self.cursor[0]:
+                continue
+            try:
+                size = (self.path / _seg_name(seg)).stat().st_size
+            except FileNotFoundError:
+                continue
+            total += size - (self.cursor[1] if seg == self.cursor[0] else 0)
+        return max(total, 0)
+
+    def _read_cursor(self) -> Position:
+        try:
+            c = json.loads((self.path / "cursor.json").read_text())
+            return (int(c["segment"]), int(c["offset"]))
+        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            return (0, 0)
+
+
+# -- delivery ------------------------------------------------------------------------------------
+_RETRYABLE = {401, 403, 404, 408, 409, 429}
+
+
+@dataclass
+class Delivered:
+    """What one record did on the service; `decision` is set when the service answered with one."""
+
+    kind: str
+    rejected: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None
+    created: bool = False
+
+
+def _check(r: httpx.Response) -> str | None:
+    """None when taken; a reason when refused for good (a 4xx a retry cannot fix); raises otherwise."""
+    if r.status_code >= 500 or r.status_code in _RETRYABLE:
+        raise Unreachable(f"HTTP {r.status_code}: {r.text[:200]}")
+    if r.status_code >= 400:
+        return f"HTTP {r.status_code}: {r.text[:300]}"
+    return None
+
+
+def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str, Any]]) -> Delivered:
+    """Send one record. `runs` maps run ids to their creation bodies seen so far, so a run missing on
+    the service (404) is created again before its data. Raises Unreachable for what a retry may fix."""
+    kind = record.get("kind", "?")
+    try:
+        if kind == "run":
+            body = record["run"]
+            runs[body["id"]] = body
+            r = http.post("/api/v1/runs", json=body)
+            return Delivered(kind, rejected=_check(r), created=r.status_code == 201)
+        if kind in ("metrics", "rewind", "status"):
+            run_id = record["run_id"]
+            r = _send(http, kind, record)
+            if r.status_code == 404 and run_id in runs:
+                _check(http.post("/api/v1/runs", json=runs[run_id]))
+                r = _send(http, kind, record)
+            rejected = _check(r)
+            out = Delivered(kind, rejected=rejected)
+            if rejected is None and kind != "status":
+                data = r.json()
+                out.decision = data.get("decision")
+                out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted")
+                              if k in data}
+                if data.get("replayed"):
+                    out.counts["replayed"] = 1
+            return out
+        if kind == "torn":
+            return Delivered(kind, rejected="a torn or unreadable line")
+        return Delivered(kind, rejected=f"unknown record kind {kind!r}")
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"{exc.__class__.__name__}: {exc}") from exc
+    except (KeyError, TypeError) as exc:
+        return Delivered(kind, rejected=f"malformed record ({exc})")
+
+
+def _send(http: httpx.Client, kind: str, record: dict[str, Any]) -> httpx.Response:
+    run = f"/api/v1/runs/{record['run_id']}"
+    if kind == "metrics":
+        return http.post(f"{run}/metrics", json={"points": record["points"], "batch_id": record["batch_id"]})
+    if kind == "rewind":
+        return http.post(f"{run}/rewind", json={"step": record["step"], "rewind_id": record["rewind_id"]})
+    return http.patch(run, json={"status": record["status"]})
+
+
+@dataclass
+class ReplayResult:
+    records: int = 0
+    rejected: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    left: int = 0
+
+
+def replay(spool: Spool, http: httpx.Client) -> ReplayResult:
+    """Deliver a spool's undelivered records in order, acking each; stop at the first retryable failure."""
+    result = ReplayResult()
+    runs: dict[str, dict[str, Any]] = {}
+    for pos, record in spool.pending():
+        try:
+            d = deliver(http, record, runs)
+        except Unreachable as exc:
+            result.error = str(exc)
+            result.left = sum(1 for _ in spool.pending())
+            return result
+        result.records += 1
+        if d.rejected:
+            result.rejected.append(f"{d.kind}: {d.rejected}")
+        for k, v in d.counts.items():
+            result.counts[k] = result.counts.get(k, 0) + v
+        result.counts[d.kind] = result.counts.get(d.kind, 0) + 1
+        spool.ack(pos)
+    return result

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from monitor.diagnostics.advice import advise
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _codes(config: dict[str, Any] | None, *, has_eval: bool = True, n: int = 100) -> list[str]:
+    return [a["code"] for a in advise(config, key="eval_loss", has_eval=has_eval, n_points=n)]
+
+
+def _message(code: str, config: dict[str, Any] | None, lang: str = "en", **facts: Any) -> str:
+    facts = {"has_eval": True, "n_points": 100, **facts}
+    items = advise(config, key="loss", lang=lang, **facts)
+    (message,) = [a["message"] for a in items if a["code"] == code]
+    return message
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        pytest.param({"eval_strategy": "no"}, id="eval_strategy_no"),
+        pytest.param({"evaluation_strategy": "no"}, id="older_evaluation_strategy_no"),
+        pytest.param({"eval_strategy": "IntervalStrategy.NO"}, id="enum_repr_no"),
+    ],
+)
+def test_evaluation_switched_off_means_no_early_stopping(config: dict[str, Any]) -> None:
+    message = _message("no_validation", config)
+    assert "early stopping cannot work" in message and "val_size: 0.1" in message
+
+
+def test_no_validation_series_is_reported_even_without_config() -> None:
+    message = _message("no_validation", None, has_eval=False)
+    assert "No validation loss" in message and "eval_strategy: steps" in message
+    assert "no_validation" not in _codes(None, has_eval=True)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 200, "save_steps": 300, "load_best_model_at_end": True},
+            "save_steps: 400",
+            id="save_300_eval_200_with_load_best",
+        ),
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 500},
+            None,
+            id="hf_default_save_500_is_a_multiple_of_500",
+        ),
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 300},
+            "save_steps: 600",
+            id="hf_default_save_500_with_eval_300",
+        ),
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 0.1, "save_steps": 0.25, "max_steps": 1000},
+            "save_steps: 300",
+            id="ratios_resolved_with_max_steps",
+        ),
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 200, "save_steps": 400},
+            None,
+            id="multiple_is_fine",
+        ),
+    ],
+)
+def test_save_steps_must_be_a_multiple_of_eval_steps(config: dict[str, Any], expected: str | None) -> None:
+    items = {a["code"]: a["message"] for a in advise(config, key="eval_loss", has_eval=True, n_points=50)}
+    if expected is None:
+        assert "save_eval_mismatch" not in items
+    else:
+        assert expected in items["save_eval_mismatch"]
+
+
+def test_load_best_needs_matching_strategies() -> None:
+    config = {"eval_strategy": "steps", "save_strategy": "epoch", "load_best_model_at_end": True}
+    assert "save_eval_strategy_mismatch" in _codes(config)
+
+
+def test_too_few_points_and_sparse_logging() -> None:
+    assert "too_few_points" in _codes(None, n=3)
+    assert "too_few_points" not in _codes(None, n=5)
+    message = _message("sparse_logging", {"max_steps": 100, "logging_steps": 10})
+    assert "about 10 points" in message and "logging_steps: 5" in message
+    config = {"max_steps": 1000, "eval_strategy": "steps", "eval_steps": 250, "save_steps": 250}
+    assert "eval_steps: 100" in _message("sparse_evaluation", config)
+
+
+@pytest.mark.parametrize(
+    ("config", "effective", "faster"),
+    [
+        pytest.param(
+            {"per_device_train_batch_size": 4, "gradient_accumulation_steps": 8, "world_size": 2},
+            "4 per device × 8 accumulation step(s) × 2 process(es) = 64",
+            "8 per device × 4 accumulation",
+            id="accumulation_even",
+        ),
+        pytest.param(
+            {"per_device_train_batch_size": 2, "gradient_accumulation_steps": 3, "n_gpu": 4},
+            "= 24",
+            "6 per device × 1 accumulation",
+            id="accumulation_odd_with_n_gpu",
+        ),
+        pytest.param({"per_device_train_batch_size": 16}, "= 16", None, id="no_accumulation"),
+    ],
+)
+def test_effective_batch_size(config: dict[str, Any], effective: str, faster: str | None) -> None:
+    message = _message("effective_batch_size", config)
+    assert effective in message
+    assert (faster in message) if faster else ("faster" not in message)
+
+
+def test_healthy_config_gives_only_the_batch_size() -> None:
+    config = {
+        "eval_strategy": "steps", "eval_steps": 100, "save_steps": 200, "logging_steps": 10, "max_steps": 3000,
+        "per_device_train_batch_size": 8, "load_best_model_at_end": True, "save_strategy": "steps",
+    }
+    assert _codes(config) == ["effective_batch_size"]
+
+
+def test_every_message_exists_in_chinese() -> None:
+    config = {
+        "eval_strategy": "no", "eval_steps": 200, "save_steps": 300, "max_steps": 100, "logging_steps": 10,
+        "per_device_train_batch_size": 4, "gradient_accumulation_steps": 8,
+    }
+    en = advise(config, key="loss", has_eval=False, n_points=2, lang="en")
+    zh = advise(config, key="loss", has_eval=False, n_points=2, lang="zh")
+    assert [a["code"] for a in en] == [a["code"] for a in zh]
+    assert len(en) >= 4
+    for item in zh:
+        assert CJK.search(item["message"]), item
+    assert "64" not in zh[-1]["message"] and "32" in zh[-1]["message"]

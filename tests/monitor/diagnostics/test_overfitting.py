@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monitor.diagnostics.overfitting import GL_THRESHOLD, overfitting, train_at_evals
+
+
+def test_train_at_evals_is_the_mean_of_each_strip() -> None:
+    train_steps = np.array([10, 20, 30, 40, 50, 60], dtype=np.int64)
+    train = np.array([4.0, 2.0, 3.0, 1.0, 5.0, 7.0])
+    mean, count = train_at_evals(np.array([20, 40, 45, 60], dtype=np.int64), train_steps, train)
+    np.testing.assert_array_equal(count, [2, 2, 0, 2])
+    np.testing.assert_allclose(mean, [3.0, 2.0, np.nan, 6.0])
+
+
+def _pair(eval_values: list[float], train_level: list[float]) -> dict:
+    """Evaluations every 100 steps; 10 training points per strip at the given levels."""
+    eval_steps = np.arange(1, len(eval_values) + 1, dtype=np.int64) * 100
+    train_steps = np.arange(10, eval_steps[-1] + 1, 10, dtype=np.int64)
+    train = np.repeat(np.array(train_level), 10) + np.tile([0.001, -0.001], 5 * len(train_level))
+    ev = np.array(eval_values)
+    slope = float(np.polyfit(eval_steps[-5:], ev[-5:], 1)[0])
+    return overfitting(eval_steps, ev, 1.0, train_steps, train, slope)
+
+
+def test_prechelt_numbers_on_a_hand_computed_example() -> None:
+    evals = [2.0, 1.8, 1.6, 1.5, 1.52, 1.56, 1.6, 1.62]
+    trains = [2.0, 1.7, 1.5, 1.4, 1.3, 1.2, 1.1, 1.0]
+    o = _pair(evals, trains)
+    assert (o["best_step"], o["best_value"]) == (400, 1.5)
+    assert o["generalization_loss"] == pytest.approx(100 * (1.62 / 1.5 - 1))
+    assert o["current_value"] == pytest.approx(1.6)  # median of the last 3 evaluations
+    # P_5 over the last five strips (1.4 .. 1.0): 1000 * (sum / (5 * min) - 1).
+    progress = 1000 * (sum([1.4, 1.3, 1.2, 1.1, 1.0]) / (5 * 1.0) - 1)
+    assert o["training_progress"] == pytest.approx(progress, rel=1e-6)
+    assert o["progress_quotient"] == pytest.approx(o["generalization_loss"] / progress, rel=1e-6)
+    assert (o["train_at_best"], o["train_now"]) == (pytest.approx(1.4), pytest.approx(1.1))
+    assert o["validation_rising"] and o["train_falling"] and o["detected"]
+
+
+def test_no_overfitting_when_training_stopped_improving() -> None:
+    o = _pair([2.0, 1.8, 1.6, 1.5, 1.52, 1.56, 1.6, 1.62], [1.5] * 8)
+    assert o["validation_rising"] and not o["train_falling"] and not o["detected"]
+
+
+def test_no_overfitting_when_the_rise_is_within_the_noise() -> None:
+    rng = np.random.default_rng(0)
+    evals = list(1.5 + rng.normal(0, 0.05, 12))
+    o = _pair(evals, list(np.linspace(2.0, 1.0, 12)))
+    assert not o["detected"]
+
+
+def test_no_overfitting_below_prechelt_gl_threshold() -> None:
+    # Validation rises cleanly but by 0.5%, below GL_1.
+    o = _pair([2.0, 1.5, 1.5025, 1.505, 1.5075], [2.0, 1.8, 1.6, 1.4, 1.2])
+    assert o["generalization_loss_current"] < GL_THRESHOLD and not o["detected"]
+
+
+def test_best_at_the_last_evaluation_is_not_overfitting() -> None:
+    o = _pair([2.0, 1.9, 1.8, 1.7], [2.0, 1.8, 1.6, 1.4])
+    assert o["generalization_loss"] == 0.0 and not o["detected"]
