@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.limits import BodyLimit
-from api.routes import decisions, export, health, metrics, pages, runs
+from api import auth
+from api.routes import decisions, diagnostics, export, health, metrics, pages, runs, tokens
 from monitor import errors
 from monitor.db import make_engine, prepare
+from monitor.mirrors.worker import start_worker, stop_worker
 from monitor.settings import Settings
 
 STATUS = {
@@ -31,9 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.url)
         prepare(engine, settings.url)
         app.state.engine = engine
+        mirror_worker = start_worker(engine, settings)
         try:
             yield
         finally:
+            stop_worker(mirror_worker)
             engine.dispose()
 
     app = FastAPI(title="losswatch", version="0.1.0", lifespan=lifespan,
@@ -46,9 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code = next((c for t, c in STATUS.items() if isinstance(exc, t)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
-    for module in (runs, metrics, decisions):
-        app.include_router(module.router, prefix="/api/v1")
+    guarded = [Depends(auth.guard)]
+    for module in (runs, metrics, decisions, diagnostics, tokens):
+        app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
     app.include_router(health.router)
     app.include_router(pages.router)
-    app.include_router(export.router, prefix="/api/v1")
+    app.include_router(export.router, prefix="/api/v1", dependencies=guarded)
     return app

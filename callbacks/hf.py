@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from callbacks import resume
 from callbacks.client import LossWatchClient
+from callbacks.distributed import Broadcaster
+from monitor.spool import SPOOL_DIRNAME
 
 log = logging.getLogger("losswatch")
 
@@ -18,53 +23,103 @@ def _jsonable(config: dict[str, Any]) -> dict[str, Any]:
 
 
 class LossWatchCallback(TrainerCallback):
-    """Streams every logged number to losswatch and stops training when the service says so.
+    """Streams every logged number to losswatch and stops training when the service (or a person) says so.
 
     `LossWatchCallback(url=, project=, run_name=, early_stopping=, token=)`; unset arguments come from
     `LOSSWATCH_URL`, `LOSSWATCH_PROJECT`, `LOSSWATCH_TOKEN`. After train begin, `run_id` names the run.
+    The spool and the run id live in `<output_dir>/.losswatch/`; each checkpoint records the run id,
+    so resuming from it continues the same run. Under torchrun only world rank 0 talks to the service.
     """
 
     def __init__(self, url: str | None = None, project: str | None = None, run_name: str | None = None,
                  early_stopping: dict[str, Any] | None = None, token: str | None = None, *,
-                 decision_timeout: float = 2.0, end_timeout: float = 10.0) -> None:
+                 decision_timeout: float = 2.0, end_timeout: float = 10.0, spool_dir: str | None = None,
+                 poll_interval: float = 1.0) -> None:
         self.url, self.project, self.run_name = url, project, run_name
         self.early_stopping, self.token = early_stopping, token
         self.decision_timeout, self.end_timeout = decision_timeout, end_timeout
+        self.spool_dir, self.poll_interval = spool_dir, poll_interval
         self.client: LossWatchClient | None = None
         self.run_id: str | None = None
         self.last_decision: dict[str, Any] | None = None
+        self.stopped_at: int | None = None
+        self._bcast = Broadcaster()
 
+    # -- begin: the run, resume, advice ----------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._bcast = Broadcaster()  # the process group exists by now
+        self.stopped_at = None
         if not state.is_world_process_zero:
             return
         try:
-            config = _jsonable(args.to_dict())
+            spool_dir = Path(self.spool_dir or os.path.join(args.output_dir, SPOOL_DIRNAME))
+            run_id = None
+            if state.global_step > 0:
+                run_id = resume.resumed_run_id(args.output_dir, state.global_step, spool_dir,
+                                               getattr(args, "resume_from_checkpoint", None))
             self.client = LossWatchClient(self.url, project=self.project,
-                                          run_name=self.run_name or args.run_name or "run",
-                                          early_stopping=self.early_stopping, token=self.token, config=config)
+                                          run_name=self.run_name or args.run_name or "run", run_id=run_id,
+                                          early_stopping=self.early_stopping, token=self.token,
+                                          config=_jsonable(args.to_dict()), spool_dir=spool_dir,
+                                          poll_interval=self.poll_interval)
             self.run_id = self.client.run_id
+            resume.write_run_id(spool_dir, resume.RUN_FILE, self.run_id)
+            if state.global_step > 0:
+                # The steps past the checkpoint are abandoned; the new ones replace them.
+                self.client.rewind(state.global_step)
+                log.info("losswatch: resuming run %s at step %d", self.run_id, state.global_step)
         except Exception as exc:  # noqa: BLE001 - fail open
             log.warning("losswatch: disabled for this run (%s)", exc)
+            self.client = None
 
+    # -- every step: enqueue, and obey a stop ------------------------------------------------------
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if self.client is not None and logs:
             self.client.log(state.global_step, logs)
 
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        # No waiting: the sender keeps `latest_decision` fresh (ingest answers, a light poll).
+        decision = self.client.latest_decision if self.client is not None else None
+        self._act(decision, args, state, control)
+
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):  # type: ignore[no-untyped-def]
-        if self.client is None:
-            return
-        # The Trainer has already passed `metrics` through on_log, so they are on their way.
-        decision = self.client.decision(self.decision_timeout)
+        decision = None
+        if self.client is not None:
+            # The Trainer has already passed `metrics` through on_log, so they are on their way.
+            decision = self.client.decision(self.decision_timeout)
+        self._act(decision, args, state, control)
+
+    def _act(self, decision: dict[str, Any] | None, args, state, control) -> None:  # type: ignore[no-untyped-def]
         if decision is not None:
             self.last_decision = decision
-            if decision.get("should_stop"):
-                control.should_training_stop = True
-                log.warning("losswatch: stopping at step %s: %s", state.global_step, decision.get("message"))
+        stop = self._bcast.agree(bool(decision and decision.get("should_stop")))
+        if stop and not control.should_training_stop:
+            control.should_training_stop = True
+            control.should_save = True  # as a normal stop: the state at the stop is kept
+            self.stopped_at = state.global_step
+            if decision is not None:
+                log.warning("losswatch: stopping at step %s (%s): %s", state.global_step, decision.get("reason"),
+                            decision.get("message"))
+
+    # -- checkpoints and the end -----------------------------------------------------------------
+    def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self.client is None:
+            return
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if folder.is_dir():
+            resume.write_run_id(folder, resume.CHECKPOINT_FILE, self.client.run_id, step=state.global_step)
 
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         if self.client is None:
             return
-        stopped = bool(self.last_decision and self.last_decision.get("should_stop"))
-        self.client.flush(self.end_timeout)
-        self.client.set_status("stopped" if stopped else "finished")
-        self.client.close(timeout=1.0)
+        client, self.client = self.client, None
+        try:
+            stopped = self.stopped_at is not None
+            client.flush(self.end_timeout, even_if_down=True)
+            decision = client.latest_decision or self.last_decision
+            client.set_status("stopped" if stopped else "finished")
+            if stopped and decision:
+                log.info("losswatch: run %s stopped (%s)", client.run_id, decision.get("reason"))
+            client.close(timeout=min(self.end_timeout, 2.0))
+        except Exception as exc:  # noqa: BLE001 - the end of training must not fail on us
+            log.warning("losswatch: could not finish the run cleanly (%s)", exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -15,6 +16,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
     host: str = "127.0.0.1"
     port: int = 8000
+    auth: Literal["off", "required"] = Field(default="off", description="off serves loopback only")
+    insecure: bool = Field(default=False, description="allow binding beyond loopback without auth")
 
     # Bounds on what one request may carry; each breach is a 413/422 naming the limit.
     max_body_bytes: int = 64 * 1024 * 1024
@@ -27,6 +30,17 @@ class Settings(BaseSettings):
 
     default_max_points: int = 1_000
     default_smoothing: float = 0.6
+
+    # Mirrors: runs that name none get `mirrors`; a worker thread in each service process feeds them.
+    mirrors: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, description="default mirrors")
+    tensorboard_dir: Path | None = Field(default=None, description="default <data_dir>/tensorboard")
+    mirror_worker: bool = Field(default=True, description="run the mirror worker in this process")
+    mirror_poll_seconds: float = Field(default=1.0, gt=0)
+    mirror_lease_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def tensorboard_root(self) -> Path:
+        return self.tensorboard_dir or self.data_dir / "tensorboard"
 
     @property
     def url(self) -> str:

@@ -5,15 +5,20 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
 
-from api import deps
+from api import auth, deps
 from api.schemas import RunCreate, RunDetail, RunList, RunOut, RunPatch, out
+from monitor.mirrors import cursors as mirror_cursors
+from monitor.settings import Settings
 from monitor.store import decisions, runs, series
+from monitor.store.tokens import Principal
 
 router = APIRouter(tags=["runs"])
 
 
 @router.post("/runs", status_code=201, response_model=RunOut)
-def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine),
+               who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
+    auth.check_project(who, body.project)
     run, created = runs.create_run(
         engine, name=body.name, project=body.project, run_id=body.id, config=body.config,
         early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,
@@ -27,19 +32,23 @@ def create_run(body: RunCreate, response: Response, engine: Engine = Depends(dep
 @router.get("/runs", response_model=RunList)
 def list_runs(project: str | None = Query(default=None, max_length=200),
               status: str | None = Query(default=None, max_length=16),
-              engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
-    return {"runs": runs.list_runs(engine, project=project, status=status)}
+              engine: Engine = Depends(deps.engine),
+              who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
+    auth.check_project(who, project)
+    return {"runs": runs.list_runs(engine, project=who.project if who else project, status=status)}
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def get_run(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def get_run(run_id: str, engine: Engine = Depends(deps.engine),
+            settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         keys = series.key_summaries(conn, run_id=run_id)
         decision = decisions.current(conn, run)
+        mirror_state = mirror_cursors.mirror_state(conn, run=run, default=list(settings.mirrors))
     for k in keys:
         k["last"] = out(k["last"])
-    return {**run, "keys": keys, "decision": decision.to_dict(), "mirror_state": []}
+    return {**run, "keys": keys, "decision": decision.to_dict(), "mirror_state": mirror_state}
 
 
 @router.patch("/runs/{run_id}", response_model=RunOut)

@@ -12,8 +12,10 @@ Rules, checked in this order (values oriented so that lower is better):
    standard deviations *and* more than DIVERGE_RELATIVE of the best's magnitude.
 6. unstable: the swings dominate - many spikes, or high volatility with no significant direction
    and noise that is a sizeable part of everything the curve has moved.
-7. improving: the recent Theil-Sen slope is significantly in the good direction and the fitted
-   change over the window exceeds one reading's noise.
+7. improving: the recent Theil-Sen slope is significantly in the good direction (Mann-Kendall
+   p < 0.05 and the 95% interval excludes 0) and the fitted change over the window exceeds one
+   reading's noise sigma. With many points a tiny drift becomes significant; the second test asks
+   that it also be visible: the EMA-0.6 chart's +-2 sigma band is +-1 reading sigma wide.
 8. plateaued: everything else - the recent change is not significant or smaller than the noise.
 """
 
@@ -40,12 +42,12 @@ STATES = (
 
 # The recent level is the median of the last 10 readings (fewer on a short window): a majority
 # of them must be up before the curve counts as up, so a burst of one or two spikes cannot.
+# The best level is the lowest such median over the whole curve - the same estimator, so a curve
+# that is at its best (say, still falling smoothly towards 0) has a rise of exactly 0, and a lone
+# lucky reading cannot set the best. The very first reading also counts as a best, because it is
+# the model before training: a loss that ends far above where it started has diverged even if it
+# never went below its start.
 LEVEL_POINTS = 10
-
-# The best level is the lowest median of 5 consecutive readings, so a single lucky reading cannot
-# set it; the very first reading also counts, because it is the model before training: a loss
-# that ends far above where it started has diverged even if it never went below its start.
-BEST_WIDTH = 5
 
 # Levels over long series are read on an evenly thinned copy of at most this many readings.
 LEVEL_MAX_POINTS = 4096
@@ -97,12 +99,12 @@ class Reading:
 
 def _levels(x: np.ndarray, window: int) -> tuple[float, float, float, float]:
     """Start, best and recent level and the range of levels of the oriented finite values."""
-    thinned = x[thin_indices(x.size, LEVEL_MAX_POINTS)]
-    medians = rolling_median(thinned, BEST_WIDTH)
+    width = min(window, LEVEL_POINTS)
+    medians = rolling_median(x[thin_indices(x.size, LEVEL_MAX_POINTS)], width)
     start = float(x[0])
-    best = min(start, float(medians.min()))
-    recent = float(np.median(x[-min(window, LEVEL_POINTS) :]))
-    curve_range = float(max(medians.max(), start) - medians.min())
+    recent = float(np.median(x[-width:]))
+    best = min(start, float(medians.min()), recent)
+    curve_range = float(max(medians.max(), start, recent) - best)
     return start, best, recent, curve_range
 
 

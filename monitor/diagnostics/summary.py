@@ -1,8 +1,8 @@
 """A short paragraph about the plot, as a person reading it would write it, in English or Chinese.
 
-Built only from the public diagnostics dict, so the words never say more than the numbers. Four
-sentences at most: what the curve did overall, how noisy it is, what its right end says, what to
-do. The Chinese text is written for Chinese readers, not translated phrase by phrase.
+Built only from the public diagnostics dict, so the words never say more than the numbers. Two to
+five sentences: what the curve did overall, how noisy it is (and its spikes), what its right end
+says, what to do. The Chinese text is written for Chinese readers, not translated phrase by phrase.
 """
 
 from __future__ import annotations

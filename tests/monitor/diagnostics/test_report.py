@@ -121,7 +121,11 @@ def test_a_million_points_take_well_under_a_second() -> None:
     values[-1] = 1.02
     evals = (steps[999::1000], 1.2 + np.exp(-steps[999::1000] / 2e5))
     diagnose(steps[:1000], values[:1000], key="loss")  # import and first-call costs
-    start = time.perf_counter()
-    result = diagnose(steps, values, key="loss", companion=evals)
-    assert time.perf_counter() - start < 1.0
+    # CPU time of this process, best of 3: other jobs on a busy CI machine do not count against it.
+    costs = []
+    for _ in range(3):
+        start = time.process_time()
+        result = diagnose(steps, values, key="loss", companion=evals)
+        costs.append(time.process_time() - start)
+    assert min(costs) < 1.0
     assert result["state"] in ("improving", "plateaued")

@@ -1,0 +1,55 @@
+"""Who may do what, decided at the edge. With auth off every request is allowed (loopback only)."""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from sqlalchemy import select
+
+from monitor.models import Project, Run
+from monitor.store.tokens import Principal, authenticate
+
+READ_ONLY_POSTS = ("/replay",)
+
+
+def required_scope(request: Request) -> str:
+    path = request.url.path
+    if path.startswith("/api/v1/tokens"):
+        return "admin"
+    if request.method in ("GET", "HEAD", "OPTIONS") or path.endswith(READ_ONLY_POSTS):
+        return "read"
+    return "write"
+
+
+def guard(request: Request) -> None:
+    """Router-level dependency: authenticate, check the scope, and keep a token inside its project."""
+    settings = request.app.state.settings
+    request.state.principal = None
+    if settings.auth == "off":
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise HTTPException(401, "authentication required: send 'Authorization: Bearer <token>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = authenticate(request.app.state.engine, secret=secret.strip())
+    if principal is None:
+        raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    scope = required_scope(request)
+    if not principal.may(scope):
+        raise HTTPException(403, f"this token lacks the '{scope}' scope")
+    run_id = request.path_params.get("run_id")
+    if run_id is not None:
+        with request.app.state.engine.connect() as conn:
+            project = conn.scalar(select(Project.name).join(Run, Run.project_id == Project.id).where(Run.id == run_id))
+        if project is not None and project != principal.project:
+            raise HTTPException(403, f"this token is for project {principal.project!r}, not this run's project")
+    request.state.principal = principal
+
+
+def principal(request: Request) -> Principal | None:
+    return getattr(request.state, "principal", None)
+
+
+def check_project(p: Principal | None, project: str | None) -> None:
+    if p is not None and project is not None and project != p.project:
+        raise HTTPException(403, f"this token is for project {p.project!r}, not {project!r}")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Connection, Engine
+
+from api import deps
+from monitor.diagnostics import diagnose
+from monitor.errors import NotFound
+from monitor.store import decisions, runs, series
+
+router = APIRouter(tags=["diagnostics"])
+
+
+def _read(conn: Connection, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        s = series.read_series(conn, run_id=run_id, key=key)
+    except NotFound:
+        # A key not logged yet reads as an empty series: "too early to judge", with the config's advice.
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return s.steps, s.values
+
+
+def companion_key(key: str) -> str:
+    """Validation keys are read against the training loss, the training loss against eval_loss."""
+    return "loss" if key.startswith("eval_") else "eval_loss"
+
+
+@router.get("/runs/{run_id}/diagnostics")
+def get_diagnostics(run_id: str, key: str | None = Query(default=None, min_length=1, max_length=200),
+                    lang: Literal["en", "zh"] = "en", engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    with engine.connect() as conn:
+        run = runs.get_run(conn, run_id=run_id)
+        policy = decisions.policy_of(run)
+        if key is None:
+            names = {k["key"] for k in series.key_summaries(conn, run_id=run_id)}
+            key = policy.monitor if policy.monitor in names else "loss"
+        steps, values = _read(conn, run_id, key)
+        other = _read(conn, run_id, companion_key(key))
+    mode = policy.mode if key == policy.monitor else "min"
+    return diagnose(steps, values, key=key, mode=mode, companion=other if other[0].size else None,
+                    config=run["config"], lang=lang)

@@ -1,0 +1,315 @@
+"""The background sender: batches what the training loop logs, writes it to the spool, delivers it.
+
+Every batch goes to the disk spool first (write-ahead), then to the service; the spool's cursor says
+what has been delivered. So a service that is down, slow or killed costs the training loop nothing,
+and a training process killed at any moment loses at most the points of the last `flush_interval`.
+All HTTP happens on this thread; the training thread only puts items on a queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
+
+log = logging.getLogger("losswatch")
+
+_SPELL = {math.inf: "Infinity", -math.inf: "-Infinity"}
+_FLUSH = object()
+_STOP = object()
+
+
+def wire(value: float) -> float | str:
+    """Non-finite numbers travel as strings (JSON has no NaN)."""
+    if math.isnan(value):
+        return "NaN"
+    return _SPELL.get(value, value)
+
+
+class Sender:
+    """One thread, one spool, one HTTP connection. Items are points (dicts with "key") or control
+    records (dicts with "kind"); control records cut the current batch so order is kept."""
+
+    def __init__(self, *, url: str, run: dict[str, Any], spool_dir: str | Path, token: str | None = None,
+                 batch_size: int = 500, flush_interval: float = 0.5, timeout: float = 5.0,
+                 poll_interval: float = 1.0, warn_bytes: int = 64 << 20, max_bytes: int = 1 << 30,
+                 max_backoff: float = 2.0, advice: bool = True) -> None:
+        self.url, self.run = url, run
+        self.run_id: str = run["id"]
+        self.session = uuid.uuid4().hex[:8]
+        self.batch_size, self.flush_interval = batch_size, flush_interval
+        self.poll_interval, self.max_backoff = poll_interval, max_backoff
+        self.warn_bytes, self.max_bytes = warn_bytes, max_bytes
+        self.want_advice = advice
+        self.advice: list[dict[str, Any]] | None = None
+        self.decision: dict[str, Any] | None = None
+        self.failures = 0  # delivery attempts that failed; tests and the end message read it
+        self.healthy = True
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=url, timeout=timeout, headers=headers)
+        self.spool = self._open_spool(Path(spool_dir))
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._lock = threading.Lock()  # guards the batch buffer and spool writes (close may write too)
+        self._buffer: list[dict[str, Any]] = []
+        self._buffer_since = 0.0
+        self._seq = 0
+        self._ticket = 0  # items handed in by the training thread
+        self._written: deque[tuple[tuple[int, int], int]] = deque()  # (spool position, last ticket in it)
+        self._written_ticket = 0
+        self._delivered_ticket = 0
+        self._cond = threading.Condition()
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._force = False
+        self._backlog = True  # an earlier session's spool may hold records: try it at once
+        self._run_known = False
+        self._buffer_ticket = 0
+        self._next_attempt = 0.0
+        self._backoff = 0.2
+        self._last_decision_at = 0.0
+        self._said: set[str] = set()
+        self._stopping = False
+        self._dropping = False
+        self.put({"kind": "run", "run": run})
+        self._thread = threading.Thread(target=self._loop, name="losswatch-sender", daemon=True)
+        self._thread.start()
+
+    def _open_spool(self, path: Path) -> Spool:
+        try:
+            spool = Spool(path)
+            spool.lock()
+            return spool
+        except (SpoolBusy, OSError) as exc:
+            alt = Path(tempfile.mkdtemp(prefix="losswatch-spool-"))
+            log.warning("losswatch: %s; spooling to %s instead", exc, alt)
+            spool = Spool(alt)
+            spool.lock()
+            return spool
+
+    # -- the training thread's side ---------------------------------------------------------------
+    def put(self, item: Any) -> int:
+        self._ticket += 1
+        self._queue.put((self._ticket, item))
+        return self._ticket
+
+    def flush(self, timeout: float, *, even_if_down: bool = False) -> bool:
+        """Wait until everything put so far is delivered; False when a delivery attempt fails or the time
+        runs out. While the service is failing it only asks for an attempt and does not wait (waiting on
+        a failing service would slow training), unless `even_if_down` (the bounded end of training)."""
+        target = self._ticket
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            failures = self.failures
+            self._queue.put((0, _FLUSH))
+            if not self.healthy and not even_if_down:
+                return self._delivered_ticket >= target
+            while self._delivered_ticket < target:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.failures > failures or not self._thread.is_alive():
+                    return False
+                self._cond.wait(min(left, 0.05))
+        return True
+
+    def close(self, timeout: float) -> None:
+        """Deliver for at most `timeout`, then stop; whatever is undelivered stays in the spool."""
+        self._queue.put((0, _STOP))
+        self._thread.join(timeout)
+        with self._lock:
+            # The thread may be stuck in a slow request: write what it has not, so nothing is lost.
+            self._stopping = True
+            self._drain_to_spool(time.monotonic(), final=True)
+            left = self.spool.unsent_bytes()
+        if not self._thread.is_alive():
+            self.spool.close()
+            self._http.close()
+        if left:
+            log.warning("losswatch: %d bytes not delivered to %s; they wait in %s (send them with "
+                        "`losswatch sync %s`, or they go at the next start)", left, self.url, self.spool.path,
+                        self.spool.path)
+
+    # -- the thread -----------------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            wait = self.flush_interval
+            if self._buffer:
+                wait = max(0.0, self._buffer_since + self.flush_interval - now)
+            if self._backlog:
+                wait = min(wait, max(0.0, self._next_attempt - now))
+            stop = False
+            try:
+                ticket, item = self._queue.get(timeout=max(wait, 0.001))
+                with self._lock:
+                    stop = self._handle(ticket, item)
+            except queue.Empty:
+                pass
+            with self._lock:
+                if self._stopping:
+                    return
+                stop = self._drain_to_spool(time.monotonic(), final=stop) or stop
+            if self._backlog and (self._force or stop or time.monotonic() >= self._next_attempt):
+                self._deliver()
+            self._force = False
+            if stop:
+                with self._lock:
+                    self._stopping = True
+                return
+            self._maybe_poll()
+
+    def _handle(self, ticket: int, item: Any) -> bool:
+        if item is _STOP:
+            return True
+        if item is _FLUSH:
+            self._force = True
+        else:
+            self._add(ticket, item)
+        return False
+
+    def _add(self, ticket: int, item: Any) -> None:
+        if isinstance(item, dict):  # a control record: what came before it goes first
+            self._write_batch()
+            self._write(item, ticket)
+            return
+        step, metrics, at = item  # the training thread hands over its dict as is; the work is done here
+        if not self._buffer:
+            self._buffer_since = time.monotonic()
+        for key, value in metrics.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            self._buffer.append({"key": str(key), "step": step, "value": wire(float(value)), "time": at})
+        self._buffer_ticket = ticket
+        if len(self._buffer) >= self.batch_size:
+            self._write_batch()
+
+    def _drain_to_spool(self, now: float, *, final: bool) -> bool:
+        """Move queued items into batches on disk; True when a stop was asked."""
+        stop = False
+        while True:
+            try:
+                ticket, item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            stop = self._handle(ticket, item) or stop
+        if self._buffer and (final or stop or self._force or now - self._buffer_since >= self.flush_interval):
+            self._write_batch()
+        return stop
+
+    def _write_batch(self) -> None:
+        if not self._buffer:
+            return
+        batch, self._buffer = self._buffer, []
+        self._seq += 1
+        record = {"kind": "metrics", "run_id": self.run_id, "batch_id": f"{self.run_id}-{self.session}-{self._seq}",
+                  "points": batch}
+        self._write(record, self._buffer_ticket, droppable=True)
+
+    def _write(self, record: dict[str, Any], ticket: int, *, droppable: bool = False) -> Any:
+        unsent = self.spool.unsent_bytes() if self._written or droppable else 0
+        if droppable and unsent >= self.max_bytes:
+            self._say("full", f"the spool {self.spool.path} holds {unsent >> 20} MB undelivered, its limit "
+                              f"(max_bytes); new points are dropped until {self.url} answers again")
+            self._mark_written(ticket)
+            self._mark_delivered(ticket)
+            return None
+        if unsent >= self.warn_bytes:
+            self._say("large", f"the spool {self.spool.path} holds {unsent >> 20} MB not yet delivered to "
+                               f"{self.url}; it will be sent when the service answers (or `losswatch sync`)")
+        try:
+            pos = self.spool.append(record)
+        except (OSError, ValueError) as exc:
+            self._say("disk", f"cannot write the spool ({exc}); those points are lost")
+            self._mark_delivered(ticket)
+            return None
+        self._written.append((pos, ticket))
+        self._mark_written(ticket)
+        self._backlog = True
+        return pos
+
+    def _mark_written(self, ticket: int) -> None:
+        self._written_ticket = max(self._written_ticket, ticket)
+
+    def _mark_delivered(self, ticket: int) -> None:
+        with self._cond:
+            self._delivered_ticket = max(self._delivered_ticket, ticket)
+            self._cond.notify_all()
+
+    def _deliver(self) -> None:
+        try:
+            for pos, record in self.spool.pending():
+                d = deliver(self._http, record, self._runs)
+                self._took(record, d)
+                self.spool.ack(pos)
+                while self._written and self._written[0][0] <= pos:
+                    _, ticket = self._written.popleft()
+                    self._mark_delivered(ticket)
+        except Unreachable as exc:
+            with self._cond:
+                self.failures += 1
+                self.healthy = False
+                self._cond.notify_all()
+            self._next_attempt = time.monotonic() + self._backoff
+            self._backoff = min(self._backoff * 2, self.max_backoff)
+            self._say("down", f"cannot reach losswatch at {self.url} ({exc}); training goes on and the points "
+                              f"wait in {self.spool.path}")
+            return
+        self._backlog = False
+        if not self.healthy:
+            log.warning("losswatch: %s answers again; spooled points delivered", self.url)
+            self._said.discard("down")
+        self.healthy = True
+        self._backoff = 0.2
+        self._next_attempt = 0.0
+
+    def _took(self, record: dict[str, Any], d: Delivered) -> None:
+        if d.rejected:
+            self._say(f"rejected-{d.kind}", f"the service refused a {d.kind} record: {d.rejected}")
+        mine = record.get("run_id") == self.run_id or record.get("run", {}).get("id") == self.run_id
+        if not mine:
+            return
+        if d.decision is not None:
+            self.decision = d.decision
+            self._last_decision_at = time.monotonic()
+        if d.kind == "run" and not d.rejected:
+            self._run_known = True
+            if self.want_advice and self.advice is None:
+                self._fetch_advice()
+
+    def _fetch_advice(self) -> None:
+        self.advice = []
+        try:
+            r = self._http.get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
+            if r.status_code == 200:
+                self.advice = [a for a in r.json().get("advice") or [] if isinstance(a, dict)]
+        except (httpx.HTTPError, ValueError):
+            return  # no advice is not worth a word
+        for a in self.advice:
+            log.warning("losswatch advice [%s]: %s", a.get("code", "?"), a.get("message", ""))
+
+    def _maybe_poll(self) -> None:
+        """A light poll of the decision when no ingest answered lately, so a person's stop arrives."""
+        if not self.healthy or not self._run_known or self._backlog:
+            return
+        if time.monotonic() - self._last_decision_at < self.poll_interval:
+            return
+        self._last_decision_at = time.monotonic()
+        try:
+            r = self._http.get(f"/api/v1/runs/{self.run_id}/decision")
+            if r.status_code == 200:
+                self.decision = r.json()
+        except (httpx.HTTPError, ValueError):
+            pass  # the next delivery attempt notices and says so
+
+    def _say(self, what: str, message: str) -> None:
+        if what not in self._said:
+            self._said.add(what)
+            log.warning("losswatch: %s", message)

@@ -1,0 +1,126 @@
+"""The TensorBoard mirror: one folder per run, `<tensorboard_dir>/<project>/<run name>-<id>`.
+
+Cursor state: per key the last step written and a digest of the key's points up to it. A digest that
+no longer matches means history already written was rewound or overwritten; the mirror then writes
+TensorBoard's purge marker (a SessionLog START) and everything again. A writer opened by a new process
+also starts with a purge at the earliest step it is about to write, which drops whatever a crash left
+past the cursor, so nothing is ever shown twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from monitor.mirrors import events, reading
+from monitor.mirrors.cursors import RunInfo
+from monitor.mirrors.tags import DECISION_TAG, DIAGNOSIS_TAG, tag
+
+log = logging.getLogger("losswatch.mirrors")
+
+
+def run_folder(root: Path, info: RunInfo) -> Path:
+    return root / events.safe_name(info.project) / f"{events.safe_name(info.name)}-{info.id}"
+
+
+def decision_text(d: dict[str, Any]) -> str:
+    verdict = "**stop**" if d["should_stop"] else "continue"
+    return f"{verdict} (`{d['reason']}`) at step {d['step']}: {d['message']}"
+
+
+def diagnosis_text(conn: Connection, info: RunInfo, names: dict[str, int]) -> str | None:
+    """The diagnosis summary of the monitored key; None when the diagnostics cannot say anything."""
+    from monitor.diagnostics import diagnose
+    from monitor.store.series import read_series
+
+    key = next((k for k in ("eval_loss", "loss") if k in names), None) or next(iter(sorted(names)), None)
+    if key is None:
+        return None
+    s = read_series(conn, run_id=info.id, key=key)
+    companion_key = "loss" if key == "eval_loss" else ("eval_loss" if "eval_loss" in names else None)
+    companion = None
+    if companion_key and companion_key != key:
+        c = read_series(conn, run_id=info.id, key=companion_key)
+        companion = (c.steps, c.values)
+    report = diagnose(s.steps, s.values, key=key, companion=companion, config=info.config)
+    return f"{key}: {report.get('summary')}"
+
+
+class TensorBoardMirror:
+    name = "tensorboard"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.writers: dict[str, events.EventWriter] = {}
+
+    def sync(self, engine: Engine, info: RunInfo, state: dict[str, Any]) -> tuple[dict[str, Any], int | None, bool]:
+        fresh = info.id not in self.writers
+        cur: dict[str, dict[str, Any]] = dict(state.get("keys") or {})
+        with reading.snapshot(engine) as conn:
+            names = reading.keys(conn, info.id)
+            rewritten = any(n not in names or not reading.same(reading.digest(conn, names[n], c["s"]), c["d"])
+                            for n, c in cur.items())
+            if rewritten:
+                cur = {}
+            new = {n: reading.points(conn, kid, after=cur[n]["s"] if n in cur else None)[0]
+                   for n, kid in names.items()}
+            purge_at = None
+            if rewritten or fresh:
+                starts = [c["s"] + 1 for c in cur.values()] + [p[0].step for n, p in new.items() if p and n not in cur]
+                purge_at = min(starts) if starts else None
+                if rewritten:
+                    purge_at = 0
+                if purge_at is not None:
+                    # Purged steps vanish from every tag, so every key is written again from there.
+                    new = {n: reading.points(conn, kid, after=purge_at - 1)[0] for n, kid in names.items()}
+            old_decision = 0 if purge_at is not None else int(state.get("decision", 0))
+            decisions = [d for d in reading.decisions(conn, info.id, after_id=old_decision)
+                         if d["id"] > int(state.get("decision", 0)) or (d["step"] or 0) >= (purge_at or 0)]
+            diagnosis = None
+            if info.status != "running" and (state.get("diagnosed") != info.version or purge_at is not None):
+                try:
+                    diagnosis = diagnosis_text(conn, info, names)
+                except Exception as exc:  # the diagnosis is a courtesy; its failure must not stall the points
+                    log.warning("mirror: no diagnosis for run %s: %s", info.id, exc)
+            for n, pts in new.items():
+                if pts:
+                    cur[n] = {"s": pts[-1].step, "d": reading.digest(conn, names[n], pts[-1].step)}
+            last_step = max((c["s"] for c in cur.values()), default=None)
+
+        writer = self.writers.get(info.id)
+        if writer is None:
+            writer = self.writers[info.id] = events.EventWriter(run_folder(self.root, info))
+        if purge_at is not None:
+            writer.add(events.purge(purge_at))
+        for n, pts in new.items():
+            t = tag(n)
+            for p in pts:
+                writer.add(events.scalar(t, p.step, p.value, p.wall_time))
+        for d in decisions:
+            writer.add(events.text(DECISION_TAG, d["step"] or 0, decision_text(d), d["created_at"]))
+        if diagnosis and last_step is not None:
+            writer.add(events.text(DIAGNOSIS_TAG, last_step, diagnosis))
+        writer.sync()
+
+        out = {"keys": cur, "decision": max([int(state.get("decision", 0))] + [d["id"] for d in decisions])}
+        if info.status != "running":
+            out["diagnosed"] = info.version
+            self.close(info.id)
+        elif "diagnosed" in state:
+            out["diagnosed"] = state["diagnosed"]
+        return out, last_step, True
+
+    def close(self, run_id: str) -> None:
+        writer = self.writers.pop(run_id, None)
+        if writer is not None:
+            writer.close()
+
+    def close_all(self) -> None:
+        for run_id in list(self.writers):
+            try:
+                self.close(run_id)
+            except OSError as exc:
+                log.warning("mirror: closing the TensorBoard file of run %s failed: %s", run_id, exc)

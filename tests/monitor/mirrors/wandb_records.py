@@ -1,0 +1,74 @@
+"""Reading W&B's offline run file (`run-<id>.wandb`) with wandb's own protobuf `Record`s.
+
+wandb ships no public reader, so the framing is read here: a 7-byte file header (":W&B", magic 0xBEE1,
+version 0), then LevelDB-log records in 32 KiB blocks, each with a CRC-32 over its type and payload.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2 as pb
+
+BLOCK = 32768
+HEADER = 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def payloads(path: Path) -> Iterator[bytes]:
+    data = path.read_bytes()
+    ident, magic, version = struct.unpack("<4sHB", data[:HEADER])
+    assert (ident, magic, version) == (b":W&B", 0xBEE1, 0), f"not a W&B run file: {path}"
+    pos, pending = HEADER, b""
+    while pos + HEADER <= len(data):
+        left = BLOCK - pos % BLOCK
+        if left < HEADER:
+            pos += left
+            continue
+        crc, length, kind = struct.unpack("<IHB", data[pos: pos + HEADER])
+        if kind == 0 and length == 0:
+            pos += left
+            continue
+        chunk = data[pos + HEADER: pos + HEADER + length]
+        assert zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF == crc, f"bad CRC in {path} at {pos}"
+        pos += HEADER + length
+        if kind == FULL:
+            yield chunk
+        elif kind == FIRST:
+            pending = chunk
+        elif kind == MIDDLE:
+            pending += chunk
+        elif kind == LAST:
+            yield pending + chunk
+
+
+def records(path: Path) -> Iterator[pb.Record]:
+    for raw in payloads(path):
+        record = pb.Record()
+        record.ParseFromString(raw)
+        yield record
+
+
+def run_files(wandb_dir: Path, run_id: str) -> list[Path]:
+    return sorted(wandb_dir.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))
+
+
+def history(wandb_dir: Path, run_id: str) -> dict[int, dict[str, float]]:
+    """Every history row of every offline file of the run, by W&B step (user keys only)."""
+    out: dict[int, dict[str, float]] = {}
+    for path in run_files(wandb_dir, run_id):
+        for r in records(path):
+            if r.WhichOneof("record_type") != "history":
+                continue
+            row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in r.history.item}
+            out.setdefault(r.history.step.num, {}).update({k: float(v) for k, v in row.items()
+                                                           if not k.startswith("_")})
+    return out
+
+
+def of_type(wandb_dir: Path, run_id: str, kind: str) -> list[pb.Record]:
+    return [r for path in run_files(wandb_dir, run_id) for r in records(path) if r.WhichOneof("record_type") == kind]
