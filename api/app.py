@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from api.limits import BodyLimit
 from api import auth
-from api.routes import decisions, diagnostics, export, health, metrics, pages, runs, tokens
+from api.observability import AccessLog, Metrics
+from api.routes import decisions, diagnostics, export, health, metrics, ops, pages, runs, tokens
 from monitor import errors
 from monitor.db import make_engine, prepare
 from monitor.mirrors.worker import start_worker, stop_worker
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Training monitor and early-stopping service")
     app.state.settings = settings
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
+    app.add_middleware(AccessLog, metrics=app.state.metrics)
 
     @app.exception_handler(errors.LossWatchError)
     async def _domain_error(_: Request, exc: errors.LossWatchError) -> JSONResponse:
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (runs, metrics, decisions, diagnostics, tokens):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
     app.include_router(health.router)
+    app.include_router(ops.router)
     app.include_router(pages.router)
     app.include_router(export.router, prefix="/api/v1", dependencies=guarded)
     return app

@@ -114,8 +114,10 @@ def _window(s: Stopper, st: StopState, step: int, value: float, delta: float) ->
 
 
 def _trend(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    """Stop once the robust slope of the last `trend_window` checks has not been significantly
-    improving for `patience` checks in a row."""
+    """Theil-Sen slope of the last `trend_window` checks and its 90% interval, judged per `trend_test`:
+    "improvement" counts a check as improving when the whole interval improves and the point gain
+    beats min_delta; "plateau" counts it as improving while the optimistic end of the interval still
+    gains more than min_delta over a window (an equivalence test). `patience` non-improving checks stop."""
     p = s.policy
     n = min(len(st.recent), p.trend_window)
     if n < p.trend_window:
@@ -125,24 +127,64 @@ def _trend(s: Stopper, st: StopState, step: int, value: float) -> Decision:
     x = np.asarray(st.recent_steps[-n:], dtype=float)
     if np.ptp(x) == 0:
         x = np.arange(n, dtype=float)
-    slope, _, _, high = stats.theilslopes(y, x, alpha=0.90)
-    gain = -slope * (x[-1] - x[0])
-    improving = high < 0 and gain > _delta(s, st.best)
+    slope, _, low, high = stats.theilslopes(y, x, alpha=0.90)
+    span = x[-1] - x[0]
+    delta = _delta(s, st.best)
+    if p.trend_test == "plateau":
+        optimistic = -low * span
+        improving = optimistic > delta
+    else:
+        improving = high < 0 and -slope * span > delta
     st.wait = 0 if improving else st.wait + 1
     if st.wait >= p.patience and _may_stop(s, step):
-        msg = (f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
-               f"{s.sign * slope * 1000:+.3g} per 1k steps over the last {n} checks; best "
-               f"{s.fmt(st.best_raw)} at step {st.best_step}")
+        per_1k = f"{s.sign * slope * 1000:+.3g} per 1k steps"
+        if p.trend_test == "plateau":
+            msg = (f"{p.monitor} has plateaued for {st.wait} checks: Theil-Sen slope {per_1k} over the last {n} "
+                   f"checks; at 90% confidence at most {s.fmt(max(optimistic, 0.0))} more over the next "
+                   f"{s.fmt(span)} steps, not more than min_delta {s.fmt(delta)}; best {s.fmt(st.best_raw)} "
+                   f"at step {st.best_step}")
+        else:
+            msg = (f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
+                   f"{per_1k} over the last {n} checks; best {s.fmt(st.best_raw)} at step {st.best_step}")
         return s.decision(Reason.PLATEAU, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
 
+# Training-loss divergence guard. A loss that is diverged stays far up: it is judged on raw points, so
+# one spike of any size is one point and cannot trigger it, and it must be above both references:
+#   - GUARD_FACTOR x its best smoothed level: "far above its best", relative so it is scale-free, and
+#     a loss that converged to exactly 0 (a degenerate but not diverged run) never exceeds 0 x 2;
+#   - its first value: a model worse than before any training has lost what it learnt, which a
+#     plateau or ordinary noise never does.
+# GUARD_POINTS consecutive such points (several logging intervals) make it a divergence, not a hiccup.
+GUARD_SMOOTHING = 0.6
+GUARD_FACTOR = 2.0
+GUARD_POINTS = 5
+
+
 def guard_training_loss(s: Stopper, st: StopState, step: int, value: float) -> Decision | None:
-    """The training loss is watched even when it is not the monitor: a NaN or Inf loss ends the run."""
-    if s.policy.check_finite and not math.isfinite(value):
-        msg = f"training loss is {value} at step {step}; the run cannot recover from a non-finite loss"
-        return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
-    return None
+    """The training loss is watched even when it is not the monitor: a NaN or Inf loss ends the run, and
+    so does a loss that has stayed far above its best (see above). O(1) per point; state in `st.guard`."""
+    if not math.isfinite(value):
+        if s.policy.check_finite:
+            msg = f"training loss is {value} at step {step}; the run cannot recover from a non-finite loss"
+            return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
+        return None
+    g = st.guard
+    n = g.get("n", 0) + 1
+    ema = g.get("ema", 0.0) * GUARD_SMOOTHING + (1 - GUARD_SMOOTHING) * value
+    level = ema / (1 - GUARD_SMOOTHING**n)
+    first = g.get("first", value)
+    best = min(g.get("best", level), level)
+    limit = max(GUARD_FACTOR * best, first)
+    over = g.get("over", 0) + 1 if value > limit else 0
+    g.update(n=n, ema=ema, first=first, best=best, over=over)
+    if over < GUARD_POINTS:
+        return None
+    msg = (f"training loss {s.fmt(value)} at step {step} has stayed above {s.fmt(limit)} for {over} consecutive "
+           f"points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(best)}, and above its first value "
+           f"{s.fmt(first)}): the run has diverged")
+    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
 
 
 def _patience_or_running(s: Stopper, st: StopState, step: int, value: float) -> Decision:

@@ -49,7 +49,7 @@ class Stopper:
     """Applies one policy. `check` for the monitored key, `guard` for the training loss."""
 
     def __init__(self, policy: Policy) -> None:
-        self.policy = policy
+        self.policy = _with_compat_defaults(policy)
         self.sign = 1.0 if policy.mode == "min" else -1.0
         self.keep = max(policy.patience + 1, policy.trend_window)
 
@@ -111,6 +111,19 @@ class Stopper:
 
     def fmt(self, value: float | None) -> str:
         return "none" if value is None else finite_str(value)
+
+
+# A compat policy mirrors a library, so the fields it leaves out take that library's defaults rather than
+# the service's native default (whose relative min_delta means nothing to transformers or Lightning).
+# Patience: Lightning's default is 3; transformers' callback has none worth copying (1), so 3 as well.
+COMPAT_DEFAULTS: dict[str, Any] = {"min_delta": 0.0, "delta_mode": "abs", "patience": 3}
+
+
+def _with_compat_defaults(policy: Policy) -> Policy:
+    if policy.compat is None:
+        return policy
+    missing = {k: v for k, v in COMPAT_DEFAULTS.items() if k not in policy.model_fields_set}
+    return policy.model_copy(update=missing) if missing else policy
 
 
 def _encode(obj: Any) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
 from api import deps
@@ -20,7 +20,7 @@ router = APIRouter(tags=["metrics"])
 
 
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut)
-def post_metrics(run_id: str, body: MetricsIn, engine: Engine = Depends(deps.engine),
+def post_metrics(run_id: str, body: MetricsIn, request: Request, engine: Engine = Depends(deps.engine),
                  settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
     if len(body.points) > settings.max_batch_points:
         raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
@@ -35,6 +35,7 @@ def post_metrics(run_id: str, body: MetricsIn, engine: Engine = Depends(deps.eng
         points.append(PointIn(p.key, p.step, number(p.value), None if p.time is None else float(p.time)))
     result = ingest.ingest(engine, run_id=run_id, points=points, batch_id=body.batch_id,
                            max_keys_per_run=settings.max_keys_per_run)
+    request.app.state.metrics.points.labels(request.app.state.metrics.pid).inc(result.accepted)
     return {"accepted": result.accepted, "duplicates": result.duplicates, "overwritten": result.overwritten,
             "decision": result.decision.to_dict()}
 

@@ -35,7 +35,8 @@ def scalar(tag: str, step: int, value: float, wall_time: float) -> event_pb2.Eve
 def text(tag: str, step: int, body: str, wall_time: float | None = None) -> event_pb2.Event:
     tensor = TensorProto(dtype="DT_STRING", string_val=[body.encode()],
                          tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]))
-    value = summary_pb2.Summary.Value(tag=tag, metadata=text_metadata.create_summary_metadata(), tensor=tensor)
+    meta = text_metadata.create_summary_metadata(display_name=tag, description="")
+    value = summary_pb2.Summary.Value(tag=tag, metadata=meta, tensor=tensor)
     return event_pb2.Event(wall_time=wall_time or time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
 
 

@@ -46,7 +46,7 @@ def diagnosis_text(conn: Connection, info: RunInfo, names: dict[str, int]) -> st
         c = read_series(conn, run_id=info.id, key=companion_key)
         companion = (c.steps, c.values)
     report = diagnose(s.steps, s.values, key=key, companion=companion, config=info.config)
-    return f"{key}: {report.get('summary')}"
+    return report.get("summary")
 
 
 class TensorBoardMirror:

@@ -71,18 +71,22 @@ class WandbMirror:
                f"{self.dir / 'wandb'}/offline-run-*` (or set WANDB_API_KEY)"
 
     def sync(self, engine: Engine, info: RunInfo, state: dict[str, Any]) -> tuple[dict[str, Any], int | None, bool]:
-        mark = state.get("step")
+        mark, after_decision = state.get("step"), int(state.get("decision", 0))
+        if info.id not in self.runs and mode() == "offline":
+            # A new process opens a new offline file. What wandb's service process had not yet written
+            # when the last one died is lost, so each offline file gets the whole history: the newest
+            # is complete on its own for `wandb sync`. (Online, W&B's resume says where it stands.)
+            mark, after_decision = None, 0
         with reading.snapshot(engine) as conn:
             newest = conn.scalar(select(func.max(MetricSummary.last_step))
                                  .join(MetricKey, MetricKey.id == MetricSummary.key_id)
                                  .where(MetricKey.run_id == info.id))
             rows = reading.points_by_step(conn, info.id, after=mark)
-            decisions = reading.decisions(conn, info.id, after_id=int(state.get("decision", 0)))
-        steps = sorted(rows)
+            decisions = reading.decisions(conn, info.id, after_id=after_decision)
         settled = info.status != "running" or info.changed_at is None or time.time() - info.changed_at > HOLD_SECONDS
-        held = bool(steps) and not settled
-        if held:
-            steps = steps[:-1]
+        held_step = max(rows) if rows and not settled else None
+        held = held_step is not None
+        steps = [s for s in sorted(rows) if held_step is None or s < held_step]
         alerts = [d for d in decisions if d["should_stop"]]
         out = dict(state)
         rewound = mark is not None and (newest is None or newest < mark) and state.get("rewound_to") != newest
@@ -91,7 +95,13 @@ class WandbMirror:
                 self.close(info.id, failed=info.status == "failed")
             return out, mark, not held
 
+        fresh = info.id not in self.runs
         run = self._open(info)
+        if fresh and mark is not None and 0 < run.starting_step <= mark:
+            # Online resume: the server holds steps below starting_step; send what it lost since.
+            with reading.snapshot(engine) as conn:
+                rows = reading.points_by_step(conn, info.id, after=run.starting_step - 1)
+            steps = [s for s in sorted(rows) if held_step is None or s < held_step]
         if self.note() and not self._hinted:
             log.warning("mirror: %s", self.note())
             self._hinted = True

@@ -41,7 +41,7 @@ def test_decision_manual_stop(client: TestClient) -> None:
 
 
 def test_decision_rewind_reopens_a_stopped_run(client: TestClient) -> None:
-    rid = client.post("/api/v1/runs", json={"name": "r", "early_stopping": {"patience": 1}}).json()["id"]
+    rid = client.post("/api/v1/runs", json={"name": "r", "early_stopping": {"patience": 1, "compat": "lightning"}}).json()["id"]
     pts = [{"key": "eval_loss", "step": s, "value": v} for s, v in [(10, 1.0), (20, 0.9), (30, 1.1)]]
     assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts}).json()["decision"]["should_stop"]
     after = client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 20}).json()
@@ -49,7 +49,7 @@ def test_decision_rewind_reopens_a_stopped_run(client: TestClient) -> None:
 
 
 def test_decision_out_of_order_eval_replays_history(client: TestClient) -> None:
-    rid = client.post("/api/v1/runs", json={"name": "o", "early_stopping": {"patience": 2}}).json()["id"]
+    rid = client.post("/api/v1/runs", json={"name": "o", "early_stopping": {"patience": 2, "compat": "lightning"}}).json()["id"]
     for s, v in [(10, 1.0), (30, 1.1)]:
         client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": s, "value": v}]})
     d = client.post(f"/api/v1/runs/{rid}/metrics",

@@ -50,7 +50,7 @@ CASES = [
     ("window-steady-decline-never-stops", [5, 4.9, 4.8, 4.7, 4.6, 4.5, 4.4], dict(rule="window", patience=2),
      None, Reason.NONE),
     ("trend-flat-stops-as-plateau", [3, 2, 1.5] + [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0],
-     dict(rule="trend", patience=2, trend_window=5), 8, Reason.PLATEAU),
+     dict(rule="trend", trend_test="improvement", patience=2, trend_window=5), 8, Reason.PLATEAU),
     ("trend-noisy-decline-keeps-going", [2.0 - 0.05 * i + (0.04 if i % 2 else -0.04) for i in range(20)],
      dict(rule="trend", patience=2, trend_window=6), None, Reason.NONE),
 ]
@@ -63,11 +63,11 @@ def test_native_rules(values: list[float], policy: dict, stop: int | None, reaso
 
 def test_min_steps_holds_a_patience_stop_until_warm_up_ends() -> None:
     steps = [100, 200, 300, 400, 500]
-    assert run([5, 6, 7, 8, 9], steps, patience=1, min_steps=400) == (400, Reason.PATIENCE_EXHAUSTED)
+    assert run([5, 6, 7, 8, 9], steps, rule="best", patience=1, min_steps=400) == (400, Reason.PATIENCE_EXHAUSTED)
 
 
 def test_stop_is_sticky() -> None:
-    stopper = Stopper(Policy(patience=1))
+    stopper = Stopper(Policy(rule="best", patience=1))
     state = StopState()
     stopper.check(state, step=1, value=1.0)
     first = stopper.check(state, step=2, value=2.0)
@@ -76,7 +76,7 @@ def test_stop_is_sticky() -> None:
 
 
 def test_message_carries_the_numbers() -> None:
-    stopper = Stopper(Policy(patience=2, min_delta=0.001))
+    stopper = Stopper(Policy(rule="best", patience=2, min_delta=0.001, delta_mode="abs"))
     state = StopState()
     for step, v in [(1500, 1.6), (3000, 1.5518), (4500, 1.56), (6000, 1.57)]:
         d = stopper.check(state, step=step, value=v)

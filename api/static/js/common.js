@@ -167,9 +167,12 @@ const LW = (() => {
             ctx.setLineDash(m.dash ? [6 * dpr, 4 * dpr] : []);
             ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
             ctx.font = `${600} ${11 * dpr}px system-ui, sans-serif`;
-            const text = m.label;
+            // On a narrow chart the long label would cover the curve: fall back to the short one.
+            let text = m.label;
+            if (ctx.measureText(text).width > width * 0.4 && m.short) text = m.short;
             const w = ctx.measureText(text).width;
-            const tx = x + 4 * dpr + w > left + width ? x - 4 * dpr - w : x + 4 * dpr;
+            let tx = x + 4 * dpr + w > left + width ? x - 4 * dpr - w : x + 4 * dpr;
+            tx = Math.max(left + 2 * dpr, tx);
             ctx.fillText(text, tx, top + (14 + 14 * i) * dpr);
             ctx.restore();
           });

@@ -38,10 +38,10 @@
     const out = [];
     if (d.best_step !== null && d.best_step !== undefined) {
       out.push({ step: d.best_step, color: "#16a34a", dash: true,
-        label: `best ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}` });
+        label: `best ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}`, short: `best ${d.best_step}` });
     }
     if (d.should_stop && d.step !== null && d.step !== undefined) {
-      out.push({ step: d.step, color: "#dc2626", dash: false, label: `stop (${d.reason}) @ ${d.step}` });
+      out.push({ step: d.step, color: "#dc2626", dash: false, label: `stop (${d.reason}) @ ${d.step}`, short: `stop ${d.step}` });
     }
     return out;
   }

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
+from tests.conftest import LiveServer
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -101,6 +103,14 @@ def feed() -> Iterator[Any]:
     for f, t in started:
         f.halt.set()
         t.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The shared `live_server`, once per module: its start-up dominates these tests; runs do not collide."""
+    server = LiveServer(tmp_path_factory.mktemp("dashboard") / "server-data").start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")

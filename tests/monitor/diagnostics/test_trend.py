@@ -54,8 +54,8 @@ def test_long_window_is_thinned_and_fast() -> None:
     rng = np.random.default_rng(2)
     steps = np.arange(200_000, dtype=np.int64)
     values = 5.0 - 1e-5 * steps + rng.normal(0, 0.05, steps.size)
-    start = time.perf_counter()
+    start = time.process_time()
     t = window_trend(steps, values)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     assert t["slope_per_1k_steps"] == pytest.approx(-0.01, rel=0.05)
     assert t["n_points"] == steps.size > TREND_MAX_POINTS

@@ -1,0 +1,55 @@
+"""`losswatch sync`: deliver a trainer's spool after the fact (like `wandb sync`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("sync")
+    def sync(
+        spool_dir: Path = typer.Argument(..., help="a spool folder, usually <output_dir>/.losswatch"),
+        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
+        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+    ) -> None:
+        """Send what a training run could not deliver; running it twice changes nothing.
+
+        Example: losswatch sync output/.losswatch --url http://127.0.0.1:8000
+        """
+        import httpx
+
+        from monitor.spool import SPOOL_DIRNAME, Spool, SpoolBusy, replay
+
+        if not spool_dir.is_dir():
+            typer.echo(f"losswatch sync: {spool_dir} is not a folder", err=True)
+            raise typer.Exit(2)
+        if not any(spool_dir.glob("seg-*.jsonl")) and (spool_dir / SPOOL_DIRNAME).is_dir():
+            spool_dir = spool_dir / SPOOL_DIRNAME  # given the output dir itself
+        spool = Spool(spool_dir)
+        try:
+            spool.lock()
+        except SpoolBusy as exc:
+            typer.echo(f"losswatch sync: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as http:
+                result = replay(spool, http)
+        finally:
+            spool.close()
+        c = result.counts
+        if result.records == 0 and not result.error:
+            typer.echo(f"{spool_dir}: nothing to deliver")
+        else:
+            typer.echo(f"{spool_dir}: {result.records} records delivered: {c.get('metrics', 0)} batches "
+                       f"({c.get('accepted', 0)} new points, {c.get('duplicates', 0)} already there, "
+                       f"{c.get('overwritten', 0)} replaced), {c.get('rewind', 0)} rewinds "
+                       f"({c.get('replayed', 0)} already applied), {c.get('status', 0)} status changes")
+        for reason in result.rejected:
+            typer.echo(f"  refused: {reason}", err=True)
+        if result.error:
+            typer.echo(f"losswatch sync: stopped at {url}: {result.error}; {result.left} records still wait "
+                       f"(run it again)", err=True)
+            raise typer.Exit(1)
