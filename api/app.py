@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.limits import BodyLimit
 from api import auth
+from api.limits import BodyLimit
 from api.observability import AccessLog, Metrics
 from api.routes import decisions, diagnostics, export, health, metrics, ops, pages, runs, tokens
+from api.schemas import ERROR_RESPONSES
 from monitor import errors
 from monitor.db import make_engine, prepare
 from monitor.mirrors.worker import start_worker, stop_worker
@@ -55,9 +56,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     guarded = [Depends(auth.guard)]
     for module in (runs, metrics, decisions, diagnostics, tokens):
-        app.include_router(module.router, prefix="/api/v1", dependencies=guarded)
-    app.include_router(health.router)
+        app.include_router(module.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
+    app.include_router(health.router, responses={503: {"description": "database unreachable"}})
     app.include_router(ops.router)
     app.include_router(pages.router)
-    app.include_router(export.router, prefix="/api/v1", dependencies=guarded)
+    app.include_router(export.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
     return app

@@ -24,8 +24,8 @@ class Metrics:
     def __init__(self, engine_getter) -> None:  # type: ignore[no-untyped-def]
         self.registry = CollectorRegistry()
         pid = str(os.getpid())
-        self.requests = Counter("losswatch_http_requests", "HTTP requests served", ["method", "route", "status",
-                                                                                       "worker"], registry=self.registry)
+        self.requests = Counter("losswatch_http_requests", "HTTP requests served",
+                                ["method", "route", "status", "worker"], registry=self.registry)
         self.latency = Histogram("losswatch_http_request_seconds", "request latency", ["route"],
                                  registry=self.registry)
         self.points = Counter("losswatch_points_ingested", "points accepted by this worker", ["worker"],

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from monitor.policy import Policy
@@ -167,3 +168,22 @@ class DecisionsOut(BaseModel):
 class ReplayOut(BaseModel):
     checks: list[DecisionOut]
     stop: DecisionOut | None
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx: a sentence (domain errors) or FastAPI's list of field errors (validation)."""
+
+    detail: str | list[Any] | dict[str, Any]
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in [(400, "Malformed request"), (401, "Authentication required"), (403, "Not allowed"),
+                       (404, "Not found"), (409, "Conflict"), (413, "A limit was exceeded"),
+                       (422, "Invalid data")]
+}
+
+
+# Path parameters, bounded so that nonsense is a 422 before it reaches the store.
+RunId = Annotated[str, PathParam(min_length=1, max_length=64, description="the run's id")]
+TokenId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]

@@ -11,7 +11,7 @@ touch ours; `mlflow server` runs with a SQLite backend on loopback, one worker l
 Filling MLflow with 1M points over REST takes minutes, so by default they are written straight into MLflow's own
 SQLite schema (`metrics` rows exactly as log-batch writes them, plus `latest_metrics`), into a run created over
 REST; `--mlflow-load rest` loads them through log-batch instead.
-    python bench/mlflow_compare.py [--points 30000] [--rounds 3] [--draw-points 1000000]
+    python bench/mlflow_compare.py [--points 20000] [--rounds 3] [--draw-points 1000000]
 """
 
 from __future__ import annotations
@@ -180,10 +180,10 @@ def ingest_round(side: Losswatch | MLflow, run: str, start: int, n: int, t0: flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=30_000, help="points per ingest round")
+    ap.add_argument("--points", type=int, default=20_000, help="points per ingest round")
     ap.add_argument("--rounds", type=int, default=3, help="measured ingest rounds (after a warm-up round)")
     ap.add_argument("--draw-points", type=int, default=1_000_000)
-    ap.add_argument("--draws", type=int, default=15, help="measured draws per side (after 2 warm-up draws)")
+    ap.add_argument("--draws", type=int, default=5, help="measured draws per side (after 2 warm-up draws)")
     ap.add_argument("--mlflow-load", choices=["sqlite", "rest"], default="sqlite")
     a = ap.parse_args()
     ensure_mlflow()
@@ -197,7 +197,7 @@ def main() -> None:
             lw, ml = Losswatch(lw_url), MLflow(ml_url)
             # (a) ingest: a warm-up round, then interleaved rounds on the same run, continuing the steps.
             lw_run, ml_run = lw.create_run("bench-ingest"), ml.create_run("bench-ingest")
-            warm = 5 * BATCH
+            warm = 10 * BATCH
             ingest_round(lw, lw_run, 0, warm, t0)
             ingest_round(ml, ml_run, 0, warm, t0)
             lw_rates, ml_rates = [], []
@@ -209,7 +209,7 @@ def main() -> None:
             # (b) drawing a big key.
             lw_draw, ml_draw = lw.create_run("bench-draw"), ml.create_run("bench-draw")
             load = time.perf_counter()
-            fill(lw, lw_draw, a.draw_points, t0, 10_000)
+            fill(lw, lw_draw, a.draw_points, t0, 20_000)
             lw_load = time.perf_counter() - load
             load = time.perf_counter()
             if a.mlflow_load == "rest":

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Reason(str, Enum):
@@ -59,6 +59,21 @@ class Policy(BaseModel):
     divergence_threshold: float | None = Field(default=None, allow_inf_nan=False)
     check_finite: bool = True
     compat: Literal["hf", "lightning"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compat_defaults(cls, data: Any) -> Any:
+        # A compat policy mirrors a library, so the fields it leaves out take that library's defaults, not
+        # the native default's relative min_delta (which means nothing to transformers or Lightning).
+        # Filled in at validation so that the policy stored with a run already carries them.
+        if isinstance(data, dict) and data.get("compat") is not None:
+            return {**COMPAT_DEFAULTS, **data}
+        return data
+
+
+# Lightning: patience 3, min_delta 0. transformers: threshold 0; its patience default (1) is not worth
+# copying, so 3 as the service has always used for it.
+COMPAT_DEFAULTS: dict[str, Any] = {"min_delta": 0.0, "delta_mode": "abs", "patience": 3}
 
 
 @dataclass

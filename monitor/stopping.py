@@ -49,7 +49,7 @@ class Stopper:
     """Applies one policy. `check` for the monitored key, `guard` for the training loss."""
 
     def __init__(self, policy: Policy) -> None:
-        self.policy = _with_compat_defaults(policy)
+        self.policy = policy
         self.sign = 1.0 if policy.mode == "min" else -1.0
         self.keep = max(policy.patience + 1, policy.trend_window)
 
@@ -71,6 +71,17 @@ class Stopper:
         if key == "loss" and self.policy.compat is None:
             return self.guard(state, step=step, value=value)
         return self.current(state)
+
+    def feed(self, state: StopState, *, key: str, step: int, value: float) -> None:
+        """`observe` without building a decision for the points that change nothing: the ingest hot path
+        feeds every training-loss point through the guard."""
+        if key == self.monitor:
+            self.check(state, step=step, value=value)
+        elif key == "loss" and self.policy.compat is None and not state.stopped:
+            decision = rules.guard_training_loss(self, state, step, value)
+            if decision is not None:
+                decision.checks = state.checks
+                self._record(state, decision)
 
     def check(self, state: StopState, *, step: int, value: float) -> Decision:
         if state.stopped:
@@ -111,19 +122,6 @@ class Stopper:
 
     def fmt(self, value: float | None) -> str:
         return "none" if value is None else finite_str(value)
-
-
-# A compat policy mirrors a library, so the fields it leaves out take that library's defaults rather than
-# the service's native default (whose relative min_delta means nothing to transformers or Lightning).
-# Patience: Lightning's default is 3; transformers' callback has none worth copying (1), so 3 as well.
-COMPAT_DEFAULTS: dict[str, Any] = {"min_delta": 0.0, "delta_mode": "abs", "patience": 3}
-
-
-def _with_compat_defaults(policy: Policy) -> Policy:
-    if policy.compat is None:
-        return policy
-    missing = {k: v for k, v in COMPAT_DEFAULTS.items() if k not in policy.model_fields_set}
-    return policy.model_copy(update=missing) if missing else policy
 
 
 def _encode(obj: Any) -> Any:

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# What the tests need beyond pip, installed only when missing: PostgreSQL's server binaries.
+# What the tests need beyond pip, installed only when missing: PostgreSQL's server binaries and Chromium.
 set -euo pipefail
 need=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/initdb" ]; then need+=(postgresql); fi
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+if [ ! -x /usr/bin/chromium ]; then need+=(chromium); fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "system-deps: missing ${need[*]}; run as root or install them" >&2

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy import Engine
 
 from api import deps
-from api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, StopIn
+from api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
 from monitor.replay import replay
 from monitor.store import decisions, runs
 
@@ -14,25 +14,25 @@ router = APIRouter(tags=["decisions"])
 
 
 @router.get("/runs/{run_id}/decision", response_model=DecisionOut)
-def get_decision(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def get_decision(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     with engine.connect() as conn:
         return decisions.current(conn, runs.get_run(conn, run_id=run_id)).to_dict()
 
 
 @router.get("/runs/{run_id}/decisions", response_model=DecisionsOut)
-def list_decisions(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def list_decisions(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
         return {"decisions": decisions.history(conn, run_id)}
 
 
 @router.post("/runs/{run_id}/stop", response_model=DecisionOut)
-def stop(run_id: str, body: StopIn | None = None, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def stop(run_id: RunId, body: StopIn | None = None, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     return runs.request_stop(engine, run_id=run_id, reason=body.reason if body else None).to_dict()
 
 
 @router.post("/runs/{run_id}/replay", response_model=ReplayOut)
-def replay_run(run_id: str, body: ReplayIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def replay_run(run_id: RunId, body: ReplayIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
         events = decisions.stored_events(conn, run_id, body.early_stopping.monitor)

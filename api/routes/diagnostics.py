@@ -7,6 +7,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection, Engine
 
 from api import deps
+from api.schemas import RunId
 from monitor.diagnostics import diagnose
 from monitor.errors import NotFound
 from monitor.store import decisions, runs, series
@@ -29,7 +30,7 @@ def companion_key(key: str) -> str:
 
 
 @router.get("/runs/{run_id}/diagnostics")
-def get_diagnostics(run_id: str, key: str | None = Query(default=None, min_length=1, max_length=200),
+def get_diagnostics(run_id: RunId, key: str | None = Query(default=None, min_length=1, max_length=200),
                     lang: Literal["en", "zh"] = "en", engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)

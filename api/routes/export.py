@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
 from api import deps
+from api.schemas import RunId
 from monitor.store import series
 from monitor.store.runs import get_run
 
@@ -35,14 +36,14 @@ def _csv_field(text: str) -> str:
     return text
 
 
-def _series(engine: Engine, run_id: str, keys: list[str]) -> Iterator[tuple[str, series.Series]]:
+def _series(engine: Engine, run_id: RunId, keys: list[str]) -> Iterator[tuple[str, series.Series]]:
     # One key at a time, so memory follows the largest key, not the whole run.
     for key in keys:
         with engine.connect() as conn:
             yield key, series.read_series(conn, run_id=run_id, key=key)
 
 
-def _csv(engine: Engine, run_id: str, keys: list[str]) -> Iterator[str]:
+def _csv(engine: Engine, run_id: RunId, keys: list[str]) -> Iterator[str]:
     yield "key,step,value,time\n"
     for key, s in _series(engine, run_id, keys):
         name = _csv_field(key)
@@ -65,7 +66,7 @@ def _json(engine: Engine, run: dict, keys: list[str]) -> Iterator[str]:
 
 
 @router.get("/runs/{run_id}/export")
-def export(run_id: str, format: Literal["csv", "json"] = Query(default="csv"),
+def export(run_id: RunId, format: Literal["csv", "json"] = Query(default="csv"),
            engine: Engine = Depends(deps.engine)) -> StreamingResponse:
     with engine.connect() as conn:
         run = get_run(conn, run_id=run_id)  # a missing run is a 404 before any byte is streamed

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy import Engine
 
 from api import deps
-from api.schemas import IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, SeriesOut, number, out
+from api.schemas import IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, RunId, SeriesOut, number, out
 from monitor.downsample import minmax_indices
 from monitor.errors import Invalid, LimitExceeded
 from monitor.settings import Settings
@@ -20,7 +20,7 @@ router = APIRouter(tags=["metrics"])
 
 
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut)
-def post_metrics(run_id: str, body: MetricsIn, request: Request, engine: Engine = Depends(deps.engine),
+def post_metrics(run_id: RunId, body: MetricsIn, request: Request, engine: Engine = Depends(deps.engine),
                  settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
     if len(body.points) > settings.max_batch_points:
         raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
@@ -41,7 +41,7 @@ def post_metrics(run_id: str, body: MetricsIn, request: Request, engine: Engine 
 
 
 @router.get("/runs/{run_id}/metrics", response_model=KeysOut)
-def list_keys(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def list_keys(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     with engine.connect() as conn:
         get_run(conn, run_id=run_id)
         keys = series.key_summaries(conn, run_id=run_id)
@@ -52,7 +52,7 @@ def list_keys(run_id: str, engine: Engine = Depends(deps.engine)) -> dict[str, A
 
 @router.get("/runs/{run_id}/metrics/{key:path}", response_model=SeriesOut)
 def get_series(
-    run_id: str,
+    run_id: RunId,
     key: str,
     smoothing: float = Query(default=0.6, ge=0.0, lt=1.0, allow_inf_nan=False),
     smoothing_mode: Literal["tensorboard", "llamafactory", "none"] = "tensorboard",
@@ -79,5 +79,5 @@ def get_series(
 
 
 @router.post("/runs/{run_id}/rewind", response_model=RewindOut)
-def rewind(run_id: str, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def rewind(run_id: RunId, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     return series.rewind(engine, run_id=run_id, step=body.step, rewind_id=body.rewind_id)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
 
 from api import auth, deps
-from api.schemas import RunCreate, RunDetail, RunList, RunOut, RunPatch, out
+from api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
 from monitor.mirrors import cursors as mirror_cursors
 from monitor.settings import Settings
 from monitor.store import decisions, runs, series
@@ -15,7 +15,8 @@ from monitor.store.tokens import Principal
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201, response_model=RunOut)
+@router.post("/runs", status_code=201, response_model=RunOut,
+             responses={200: {"model": RunOut, "description": "a run with that id existed: resumed"}})
 def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine),
                who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
     auth.check_project(who, body.project)
@@ -39,7 +40,7 @@ def list_runs(project: str | None = Query(default=None, max_length=200),
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def get_run(run_id: str, engine: Engine = Depends(deps.engine),
+def get_run(run_id: RunId, engine: Engine = Depends(deps.engine),
             settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
@@ -52,5 +53,5 @@ def get_run(run_id: str, engine: Engine = Depends(deps.engine),
 
 
 @router.patch("/runs/{run_id}", response_model=RunOut)
-def patch_run(run_id: str, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def patch_run(run_id: RunId, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     return runs.set_status(engine, run_id=run_id, status=body.status)

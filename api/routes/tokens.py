@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from api import auth, deps
+from api.schemas import TokenId
 from monitor.store import tokens
 from monitor.store.tokens import Principal
 
@@ -38,6 +39,6 @@ def list_tokens(engine: Engine = Depends(deps.engine), who: Principal | None = D
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, engine: Engine = Depends(deps.engine),
+def revoke_token(token_id: TokenId, engine: Engine = Depends(deps.engine),
                  who: Principal | None = Depends(auth.principal)) -> None:
     tokens.revoke_token(engine, token_id=token_id, project=who.project if who else None)

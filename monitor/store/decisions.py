@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
@@ -58,26 +57,20 @@ def advance(conn: Connection, run: dict[str, Any], changed: dict[str, list[tuple
     else:
         events = [(s, 1, stopper.monitor, v) for s, v in watched]
         if stopper.monitor != GUARD_KEY:
-            events += [(s, 0, GUARD_KEY, v) for s, v in changed.get(GUARD_KEY, []) if _guarded(stopper, v)]
+            events += [(s, 0, GUARD_KEY, v) for s, v in changed.get(GUARD_KEY, [])]
         # Same step: the training loss is logged before the evaluation, as the Trainer does.
         for step, _, key, value in sorted(events):
-            stopper.observe(state, key=key, step=step, value=value)
+            stopper.feed(state, key=key, step=step, value=value)
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
     return decision
 
 
-def _guarded(stopper: Stopper, value: float) -> bool:
-    # The training-loss guard only acts on non-finite values unless the stopper says it reads every
-    # point; skipping the rest keeps ingest O(batch) with a small constant.
-    return getattr(stopper, "guards_every_point", False) or not math.isfinite(value)
-
-
 def replay_stored(conn: Connection, run_id: str, stopper: Stopper) -> StopState:
     state = StopState()
     for step, _, key, value in stored_events(conn, run_id, stopper.monitor):
-        stopper.observe(state, key=key, step=step, value=value)
+        stopper.feed(state, key=key, step=step, value=value)
     return state
 
 

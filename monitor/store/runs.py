@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import IntegrityError
 
 from monitor.db import writer
 from monitor.errors import Conflict, Invalid, NotFound
@@ -22,7 +23,13 @@ STATUSES = ("running", "finished", "failed", "stopped")
 def ensure_project(conn: Connection, name: str) -> int:
     pid = conn.scalar(select(Project.id).where(Project.name == name))
     if pid is None:
-        pid = conn.execute(Project.__table__.insert().values(name=name)).inserted_primary_key[0]
+        try:
+            # A savepoint, so that losing a race with another writer creating the same project
+            # (PostgreSQL, several workers) leaves this transaction usable.
+            with conn.begin_nested():
+                pid = conn.execute(Project.__table__.insert().values(name=name)).inserted_primary_key[0]
+        except IntegrityError:
+            pid = conn.scalar(select(Project.id).where(Project.name == name))
     return int(pid)
 
 
@@ -55,6 +62,19 @@ def create_run(
     if run_id is not None and not RUN_ID.match(run_id):
         raise Invalid("run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with "
                       "a letter or digit")
+    for attempt in range(3):
+        try:
+            return _create_run(engine, name=name, project=project, run_id=run_id, config=config,
+                               early_stopping=early_stopping, mirrors=mirrors)
+        except IntegrityError:
+            # Two clients created the same run id at once; the next attempt finds it and resumes.
+            if attempt == 2 or run_id is None:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _create_run(engine: Engine, *, name: str, project: str, run_id: str | None, config: dict[str, Any] | None,
+                early_stopping: dict[str, Any] | None, mirrors: list[str] | None) -> tuple[dict[str, Any], bool]:
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
         if run_id is not None:

@@ -41,7 +41,8 @@ def test_decision_manual_stop(client: TestClient) -> None:
 
 
 def test_decision_rewind_reopens_a_stopped_run(client: TestClient) -> None:
-    rid = client.post("/api/v1/runs", json={"name": "r", "early_stopping": {"patience": 1, "compat": "lightning"}}).json()["id"]
+    policy = {"patience": 1, "compat": "lightning"}
+    rid = client.post("/api/v1/runs", json={"name": "r", "early_stopping": policy}).json()["id"]
     pts = [{"key": "eval_loss", "step": s, "value": v} for s, v in [(10, 1.0), (20, 0.9), (30, 1.1)]]
     assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts}).json()["decision"]["should_stop"]
     after = client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 20}).json()
@@ -49,7 +50,8 @@ def test_decision_rewind_reopens_a_stopped_run(client: TestClient) -> None:
 
 
 def test_decision_out_of_order_eval_replays_history(client: TestClient) -> None:
-    rid = client.post("/api/v1/runs", json={"name": "o", "early_stopping": {"patience": 2, "compat": "lightning"}}).json()["id"]
+    policy = {"patience": 2, "compat": "lightning"}
+    rid = client.post("/api/v1/runs", json={"name": "o", "early_stopping": policy}).json()["id"]
     for s, v in [(10, 1.0), (30, 1.1)]:
         client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": s, "value": v}]})
     d = client.post(f"/api/v1/runs/{rid}/metrics",
@@ -64,3 +66,12 @@ def test_replay_reports_every_check_and_the_first_stop(client: TestClient) -> No
     r = client.post(f"/api/v1/runs/{rid}/replay", json={"early_stopping": {"patience": 1, "compat": "hf"}}).json()
     assert r["stop"]["step"] == 4000 and len(r["checks"]) == 4
     assert client.post(f"/api/v1/runs/{rid}/replay", json={}).status_code == 200
+
+
+def test_decision_default_guard_stops_a_diverged_run_without_eval(client: TestClient) -> None:
+    train, _ = load("05_qlora_lr5_divergence.json")
+    rid = client.post("/api/v1/runs", json={"name": "lr5"}).json()["id"]
+    for s, v in train:
+        d = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": v}]}).json()
+    assert d["decision"]["should_stop"] and d["decision"]["reason"] == "divergence_threshold"
+    assert "diverged" in d["decision"]["message"]

@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 
 
 def test_prometheus_metrics_count_requests_points_and_decisions(client: TestClient) -> None:
-    rid = client.post("/api/v1/runs", json={"name": "p", "early_stopping": {"patience": 1, "compat": "hf"}}).json()["id"]
+    policy = {"patience": 1, "compat": "hf"}
+    rid = client.post("/api/v1/runs", json={"name": "p", "early_stopping": policy}).json()["id"]
     pts = [{"key": "eval_loss", "step": s, "value": v} for s, v in [(1, 1.0), (2, 2.0)]]
     client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts})
     text = client.get("/metrics").text

@@ -53,6 +53,14 @@ CASES = [
      dict(rule="trend", trend_test="improvement", patience=2, trend_window=5), 8, Reason.PLATEAU),
     ("trend-noisy-decline-keeps-going", [2.0 - 0.05 * i + (0.04 if i % 2 else -0.04) for i in range(20)],
      dict(rule="trend", patience=2, trend_window=6), None, Reason.NONE),
+    ("plateau-test-smooth-plateau-stops", [3.0, 2.0, 1.5, 1.2] + [1.0 + 0.0001 * (i % 2) for i in range(10)],
+     dict(rule="trend", trend_test="plateau", patience=2, trend_window=5), 10, Reason.PLATEAU),
+    ("plateau-test-noisy-flat-keeps-going", [1.0 + (0.05 if i % 3 == 0 else -0.04 * (i % 2)) for i in range(12)],
+     dict(rule="trend", trend_test="plateau", patience=2, trend_window=5), None, Reason.NONE),
+    ("plateau-test-rising-stops", [1.0, 0.9, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1],
+     dict(rule="trend", trend_test="plateau", patience=2, trend_window=4), 7, Reason.PLATEAU),
+    ("plateau-test-steady-decline-keeps-going", [2.0 - 0.02 * i for i in range(20)],
+     dict(rule="trend", trend_test="plateau", patience=1, trend_window=5), None, Reason.NONE),
 ]
 
 
@@ -98,3 +106,23 @@ def test_state_round_trips_through_json_with_infinities() -> None:
     state = StopState(best=math.inf, hf_best=-math.inf, last_value=math.nan)
     back = StopState.from_dict(state.to_dict())
     assert back.best == math.inf and back.hf_best == -math.inf and math.isnan(back.last_value)
+
+
+def test_compat_policy_leaves_service_defaults_out() -> None:
+    """A compat policy takes its library's min_delta 0 and patience 3, not the native default's 0.5% rel."""
+    policy = Policy(compat="hf")
+    assert (policy.min_delta, policy.delta_mode, policy.patience) == (0.0, "abs", 3)
+    assert Policy(**policy.model_dump()) == policy  # stored with the run as dumped, read back the same
+    assert Policy(compat="lightning", patience=1, min_delta=0.01).min_delta == 0.01
+    assert Policy().min_delta == 0.005
+
+
+def test_plateau_message_carries_the_numbers() -> None:
+    values = [3.0, 2.0, 1.5, 1.2] + [1.0] * 10
+    stopper, state = Stopper(Policy(rule="trend", patience=2, trend_window=5)), StopState()
+    for step, v in enumerate(values, start=1):
+        d = stopper.check(state, step=step * 100, value=v)
+        if d.should_stop:
+            break
+    assert d.should_stop and d.reason is Reason.PLATEAU
+    assert "Theil-Sen slope +0 per 1k steps over the last 5 checks" in d.message and "min_delta 0.005" in d.message

@@ -46,7 +46,9 @@ def points_for(steps: np.ndarray, seed: int = 0, eval_every: int = 50) -> list[d
 
 
 def create_run(url: str, name: str, project: str = "dash", patience: int = 3) -> str:
-    body = {"name": name, "project": project, "early_stopping": {"monitor": "eval_loss", "patience": patience},
+    # The rule is spelled out so the stop these tests draw does not move with the service's default policy.
+    policy = {"monitor": "eval_loss", "patience": patience, "rule": "best", "min_delta": 0.0}
+    body = {"name": name, "project": project, "early_stopping": policy,
             "config": {"eval_steps": 50, "save_steps": 50, "per_device_train_batch_size": 8}}
     r = httpx.post(f"{url}/api/v1/runs", json=body, timeout=10)
     r.raise_for_status()

@@ -210,7 +210,8 @@ def test_dashboard_compare_overlays_one_key_across_runs(live_server, tab: Tab) -
     assert canvas_ink(page, "#chart canvas", BLUE) > 50
     assert canvas_ink(page, "#chart canvas", ORANGE) > 50
     page.select_option("#key", "loss")
-    page.wait_for_function("[...window.losswatch.series.keys()].some(k => k.endsWith('\\nloss'))")
+    page.wait_for_function("document.querySelector('#chart-title').textContent === 'loss across 2 runs'")
+    assert page.evaluate("window.losswatch.key") == "loss"
     assert "key=loss" in page.url
     tab.shot("compare")
     assert tab.problems == []

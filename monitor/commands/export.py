@@ -1,0 +1,60 @@
+"""`losswatch export RUN --format csv|json`: every point of every key, to a file or stdout."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("export")
+    def export(
+        run: str = typer.Argument(..., help="run id"),
+        fmt: str = typer.Option("csv", "--format", help="csv (key,step,value,time) or json"),
+        output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)"),
+        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
+        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+    ) -> None:
+        """Export every point of every metric of a run; non-finite values are written NaN/Infinity/-Infinity.
+
+        Example: losswatch export 3f9c2a1b --format csv -o run.csv
+        """
+        import httpx
+
+        if fmt not in ("csv", "json"):
+            raise typer.BadParameter("must be csv or json", param_hint="--format")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        written = 0
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=300, headers=headers) as client, \
+                    client.stream("GET", f"/api/v1/runs/{run}/export", params={"format": fmt}) as r:
+                if r.is_error:
+                    r.read()
+                    typer.echo(f"losswatch export: {_detail(r)}", err=True)
+                    raise typer.Exit(1)
+                # Streamed to the destination, so a long run never sits whole in memory.
+                sink = output.open("wb") if output else sys.stdout.buffer
+                try:
+                    for chunk in r.iter_bytes():
+                        sink.write(chunk)
+                        written += len(chunk)
+                finally:
+                    if output:
+                        sink.close()
+                    else:
+                        sink.flush()
+        except httpx.HTTPError as exc:
+            typer.echo(f"losswatch export: cannot reach {url}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        if output:
+            typer.echo(f"{output}: {written} bytes", err=True)
+
+
+def _detail(response: Any) -> str:
+    try:
+        return f"{response.status_code}: {response.json()['detail']}"
+    except (ValueError, KeyError, TypeError):
+        return f"{response.status_code}: {response.text[:200]}"

@@ -1,0 +1,107 @@
+"""`losswatch plot RUN -o FILE.png`: LLaMA-Factory's training_loss.png, plus eval, the best step and the stop."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def _values(points: list[dict[str, Any]], field: str) -> list[float]:
+    # Non-finite values arrive spelled out; float() reads "NaN"/"Infinity", and matplotlib leaves gaps.
+    return [float(p[field]) for p in points]
+
+
+def _eval_key(key: str, keys: list[str]) -> str | None:
+    for candidate in (f"eval_{key}", f"val_{key}", "eval_loss" if "loss" in key else ""):
+        if candidate and candidate != key and candidate in keys:
+            return candidate
+    return None
+
+
+def draw(path: Path, run: dict[str, Any], key: str, train: dict[str, Any], evals: dict[str, Any] | None,
+         log: bool) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
+    steps = [p["step"] for p in train["points"]]
+    ax.plot(steps, _values(train["points"], "value"), color="#1f77b4", alpha=0.3, linewidth=1, label=f"{key} (raw)")
+    ax.plot(steps, _values(train["points"], "smoothed"), color="#1f77b4", linewidth=2.2,
+            label=f"{key} (smoothed, {train['smoothing_mode']} {train['smoothing']:g})")
+    if evals is not None and evals["points"]:
+        ax.plot([p["step"] for p in evals["points"]], _values(evals["points"], "value"), color="#ff7f0e",
+                linewidth=1.8, marker="o", markersize=3.5, label=evals["key"])
+    d = run["decision"]
+    shown = {key, evals["key"] if evals else None}
+    if d.get("best_step") is not None and d.get("monitor") in shown:
+        best = d["best_value"]
+        ax.axvline(d["best_step"], color="#2ca02c", linestyle="--", linewidth=1.4,
+                   label=f"best {d['monitor']} {best:.4g} @ step {d['best_step']}"
+                   if isinstance(best, float) and math.isfinite(best) else f"best @ step {d['best_step']}")
+    if d.get("should_stop") and d.get("step") is not None:
+        ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(key)
+    ax.set_title(f"{run['name']} ({run['project']}): {key}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plot")
+    def plot(
+        run: str = typer.Argument(..., help="run id"),
+        output: Path = typer.Option(..., "-o", "--output", help="PNG file to write"),
+        key: str = typer.Option("loss", "--key", help="the metric to draw (its eval_ twin is drawn too)"),
+        smoothing: float = typer.Option(0.6, min=0.0, max=0.99, help="TensorBoard EMA weight"),
+        mode: str = typer.Option("tensorboard", "--mode", help="tensorboard, llamafactory or none"),
+        log: bool = typer.Option(False, "--log", help="logarithmic y axis"),
+        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
+        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+    ) -> None:
+        """Draw raw (faint) and smoothed (bold) curves, the eval curve, the best step and the stop, to a PNG.
+
+        Example: losswatch plot 3f9c2a1b --key loss -o training_loss.png
+        """
+        import httpx
+
+        if mode not in ("tensorboard", "llamafactory", "none"):
+            raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        params = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
+        try:
+            with httpx.Client(base_url=url.rstrip("/"), timeout=120, headers=headers) as client:
+                r = client.get(f"/api/v1/runs/{run}")
+                r.raise_for_status()
+                info = r.json()
+                keys = [k["key"] for k in info["keys"]]
+                if key not in keys:
+                    typer.echo(f"losswatch plot: run {run} has no metric {key!r}; it has: {', '.join(keys) or 'none'}",
+                               err=True)
+                    raise typer.Exit(1)
+                train = client.get(f"/api/v1/runs/{run}/metrics/{key}", params=params)
+                train.raise_for_status()
+                twin = _eval_key(key, keys)
+                evals = None
+                if twin:
+                    e = client.get(f"/api/v1/runs/{run}/metrics/{twin}", params=params)
+                    e.raise_for_status()
+                    evals = e.json()
+        except httpx.HTTPStatusError as exc:
+            typer.echo(f"losswatch plot: {exc.response.status_code}: {exc.response.text[:200]}", err=True)
+            raise typer.Exit(1) from exc
+        except httpx.HTTPError as exc:
+            typer.echo(f"losswatch plot: cannot reach {url}: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        draw(output, info, key, train.json(), evals, log)
+        typer.echo(f"{output}: {key}" + (f" and {evals['key']}" if evals else ""))

@@ -1,0 +1,32 @@
+"""torchrun with two CPU processes (gloo): both ranks stop at the same step, each point is stored once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.callbacks.conftest import counts, stored
+from tests.conftest import ROOT, free_port
+
+SCRIPT = Path(__file__).with_name("ddp_train.py")
+
+
+def test_torchrun_two_ranks_stop_together_and_store_points_once(live_server, api, tmp_path) -> None:
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()), str(SCRIPT),
+                        live_server.url, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank-{i}.json").read_text()) for i in range(2)]
+    assert ranks[0]["step"] == ranks[1]["step"] < 300
+    assert ranks[0]["stopped_at"] == ranks[1]["stopped_at"] == ranks[0]["step"]
+    runs = api.get("/runs", params={"project": "ddp"}).json()["runs"]
+    assert [run["id"] for run in runs] == [ranks[0]["run_id"]] and ranks[1]["run_id"] is None
+    run_id = ranks[0]["run_id"]
+    assert stored(api, run_id, "loss") == {int(s): v for s, v in ranks[0]["losses"].items()}
+    assert counts(api, run_id)["loss"] == ranks[0]["step"]
+    assert api.get(f"/runs/{run_id}").json()["status"] == "stopped"

@@ -1,0 +1,59 @@
+"""The spool on its own: order, ack and cleanup, torn lines, size warnings."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from callbacks.sender import Sender
+from monitor.spool import Spool, SpoolBusy
+
+
+def test_spool_keeps_order_across_segments_and_deletes_what_was_delivered(tmp_path) -> None:
+    spool = Spool(tmp_path, segment_bytes=200)
+    for i in range(20):
+        spool.append({"kind": "metrics", "i": i})
+    got = list(spool.pending())
+    assert [r["i"] for _, r in got] == list(range(20))
+    assert len(spool.segments()) > 2
+    spool.ack(got[9][0])
+    assert [r["i"] for _, r in Spool(tmp_path).pending()] == list(range(10, 20))  # the cursor is on disk
+    spool.ack(got[-1][0])
+    assert list(spool.pending()) == [] and spool.unsent_bytes() == 0
+    assert len(spool.segments()) == 1  # only the one being written remains
+
+
+def test_spool_skips_a_torn_last_line_of_an_earlier_session(tmp_path) -> None:
+    spool = Spool(tmp_path)
+    spool.append({"kind": "metrics", "i": 0})
+    spool.close()
+    with open(tmp_path / "seg-00000001.jsonl", "ab") as f:
+        f.write(b'{"kind": "metr')  # the process was killed mid-write
+    later = Spool(tmp_path)
+    later.append({"kind": "metrics", "i": 1})
+    kinds = [r.get("i", r["kind"]) for _, r in later.pending()]
+    assert kinds == [0, "torn", 1]
+
+
+def test_spool_is_held_by_one_process_at_a_time(tmp_path) -> None:
+    first = Spool(tmp_path)
+    first.lock()
+    with pytest.raises(SpoolBusy):
+        Spool(tmp_path).lock()  # flock is per open file, so this holds within a process too
+    first.close()
+    Spool(tmp_path).lock()
+
+
+def test_sender_says_once_that_the_spool_is_large_and_drops_past_its_limit(tmp_path, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="losswatch")
+    s = Sender(url="http://127.0.0.1:9", run={"id": "big", "name": "big"}, spool_dir=tmp_path, batch_size=50,
+               flush_interval=0.01, warn_bytes=20_000, max_bytes=60_000, advice=False)
+    for step in range(2000):
+        s.put((step, {"loss": 1.0, "lr": 0.1}, 0.0))
+    s.close(timeout=5)
+    said = [r.getMessage() for r in caplog.records]
+    assert sum("not yet delivered" in m for m in said) == 1
+    assert sum("new points are dropped" in m for m in said) == 1
+    assert sum("cannot reach" in m for m in said) == 1
+    assert 60_000 <= Spool(tmp_path).unsent_bytes() < 80_000

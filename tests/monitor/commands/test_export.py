@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+
+runner = CliRunner()
+
+
+def test_export_csv_has_every_point_of_every_key(seeded, tmp_path: Path) -> None:
+    out = tmp_path / "run.csv"
+    result = runner.invoke(app, ["export", seeded.run_id, "--format", "csv", "-o", str(out), "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0]) == ["key", "step", "value", "time"]
+    assert len(rows) == sum(seeded.counts.values())
+    per_key: dict[str, int] = {}
+    for r in rows:
+        per_key[r["key"]] = per_key.get(r["key"], 0) + 1
+    assert per_key == seeded.counts
+    grad = [r["value"] for r in rows if r["key"] == "grad_norm"]
+    assert grad == ["1.0", "NaN", "Infinity", "-Infinity"]
+
+
+def test_export_json_to_stdout(seeded) -> None:
+    result = runner.invoke(app, ["export", seeded.run_id, "--format", "json", "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"bare {c} in JSON"))
+    assert data["run"]["id"] == seeded.run_id
+    assert len(data["points"]) == sum(seeded.counts.values())
+    assert [p["value"] for p in data["points"] if p["key"] == "grad_norm"] == [1.0, "NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["no-such-run"], 1, "404"),
+    (["RUN", "--format", "xml"], 2, "csv or json"),
+], ids=["unknown-run", "unknown-format"])
+def test_export_bad_input_says_what_is_wrong(seeded, args: list[str], code: int, message: str) -> None:
+    args = [seeded.run_id if a == "RUN" else a for a in args]
+    result = runner.invoke(app, ["export", *args, "--url", seeded.url])
+    assert result.exit_code == code
+    assert message in result.output

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib import image
+from typer.testing import CliRunner
+
+from monitor.cli import app
+
+runner = CliRunner()
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def pixels_like(img: np.ndarray, rgb: tuple[int, int, int]) -> int:
+    px = (img[..., :3] * 255).astype(int)
+    return int((np.abs(px - np.array(rgb)).max(axis=-1) < 25).sum())
+
+
+def test_plot_writes_a_png_with_curves_best_step_and_stop(seeded, tmp_path: Path) -> None:
+    out = tmp_path / "training_loss.png"
+    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "loss", "-o", str(out), "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    data = out.read_bytes()
+    assert data[:8] == PNG and len(data) > 30_000
+    img = image.imread(out)
+    assert img.shape[:2] == (660, 1200)
+    # Smoothed loss (blue), eval loss (orange), the best step (green) and the stop (red) are all there.
+    for colour in ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40)):
+        assert pixels_like(img, colour) > 100, colour
+    assert "eval_loss" in result.output
+
+
+def test_plot_log_scale_and_other_key(seeded, tmp_path: Path) -> None:
+    out = tmp_path / "lr.png"
+    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "learning_rate", "--log", "-o", str(out),
+                                 "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG
+    assert pixels_like(image.imread(out), (255, 127, 14)) == 0  # no eval twin for a learning rate
+
+
+def test_plot_unknown_key_lists_the_keys(seeded, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "acc", "-o", str(tmp_path / "x.png"),
+                                 "--url", seeded.url])
+    assert result.exit_code == 1
+    assert "eval_loss" in result.output and not (tmp_path / "x.png").exists()

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.app import create_app
+from monitor.mirrors import cursors
+from monitor.mirrors.worker import MirrorWorker
+from monitor.settings import Settings
+
+from .conftest import curve, make_run, put
+from .tb_reader import run_folders
+
+
+def dead_owner() -> str:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return f"{cursors.HOST}/{proc.pid}/gone"
+
+
+def test_lease_is_held_by_one_worker_at_a_time(engine: Engine) -> None:
+    rid = make_run(engine, mirrors=["tensorboard"])
+    assert cursors.acquire(engine, run_id=rid, target="tensorboard", owner="a/1/x", lease_seconds=60)
+    assert not cursors.acquire(engine, run_id=rid, target="tensorboard", owner="b/2/y", lease_seconds=60)
+    assert cursors.acquire(engine, run_id=rid, target="tensorboard", owner="a/1/x", lease_seconds=60)
+
+
+def test_lease_expired_or_of_a_dead_local_process_is_taken_over(engine: Engine) -> None:
+    rid = make_run(engine, mirrors=["tensorboard", "wandb"])
+    assert cursors.acquire(engine, run_id=rid, target="tensorboard", owner="a/1/x", lease_seconds=-1)
+    assert cursors.acquire(engine, run_id=rid, target="tensorboard", owner="b/2/y", lease_seconds=60)
+    assert cursors.acquire(engine, run_id=rid, target="wandb", owner=dead_owner(), lease_seconds=3600)
+    assert cursors.acquire(engine, run_id=rid, target="wandb", owner="b/2/y", lease_seconds=60)
+
+
+def test_second_worker_leaves_a_leased_run_alone(engine: Engine, mirror_settings: Settings) -> None:
+    rid = make_run(engine, mirrors=["tensorboard"])
+    put(engine, rid, curve(50))
+    first, second = MirrorWorker(engine, mirror_settings), MirrorWorker(engine, mirror_settings)
+    assert cursors.acquire(engine, run_id=rid, target="tensorboard", owner=first.owner, lease_seconds=60)
+    assert second.run_once() == 0
+    assert run_folders(mirror_settings.tensorboard_root) == []
+    assert first.run_once() == 1
+    second.stop()
+    first.stop()
+
+
+def test_failure_backs_off_and_shows_in_get_run(tmp_path: Path, sqlite_url: str) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the TensorBoard folder should be")
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", tensorboard_dir=blocker,
+                        mirror_worker=False, mirror_poll_seconds=0.5)
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.engine
+        rid = client.post("/api/v1/runs", json={"name": "r", "mirrors": ["tensorboard"]}).json()["id"]
+        client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": 1.0}
+                                                                    for s in range(1, 11)]})
+        worker = MirrorWorker(engine, settings)
+        assert worker.run_once() == 0
+        [state] = client.get(f"/api/v1/runs/{rid}").json()["mirror_state"]
+        assert state["target"] == "tensorboard" and state["errors"] == 1 and not state["in_sync"]
+        assert "not-a-folder" in state["last_error"] and state["lag"] == 10 and state["last_step"] is None
+        assert worker.run_once() == 0  # backing off: not retried at once
+        blocker.unlink()
+        [state] = client.get(f"/api/v1/runs/{rid}").json()["mirror_state"]
+        assert state["errors"] == 1
+        while time.time() < state["retry_at"]:
+            time.sleep(0.02)
+        assert worker.run_once() == 1
+        [state] = client.get(f"/api/v1/runs/{rid}").json()["mirror_state"]
+        assert state == {**state, "last_step": 10, "lag": 0, "in_sync": True, "last_error": None, "errors": 0}
+        worker.stop()
+
+
+def test_service_worker_mirrors_in_the_background(tmp_path: Path, sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", mirror_poll_seconds=0.05,
+                        mirrors=["tensorboard"])
+    with TestClient(create_app(settings)) as client:
+        rid = client.post("/api/v1/runs", json={"name": "default-mirrors"}).json()["id"]
+        r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": 1 / s}
+                                                                        for s in range(1, 101)]})
+        assert r.status_code == 200
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            [state] = client.get(f"/api/v1/runs/{rid}").json()["mirror_state"]
+            if state["in_sync"]:
+                break
+            time.sleep(0.05)
+        assert state["in_sync"] and state["last_step"] == 100 and state["lag"] == 0

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from monitor.mirrors import cursors
+from monitor.mirrors import wandb as wandb_mirror
+from monitor.mirrors.tags import tag
+from monitor.mirrors.worker import MirrorWorker
+from monitor.store import runs
+
+from . import wandb_records
+from .conftest import curve, expected, make_run, put
+
+
+def by_step(rows) -> dict[int, dict[str, float]]:
+    out: dict[int, dict[str, float]] = {}
+    for key, points in expected(rows).items():
+        for s, v in points.items():
+            out.setdefault(s, {})[tag(key)] = v
+    return out
+
+
+def test_wandb_offline_file_holds_every_step_merged(engine: Engine, worker: MirrorWorker, wandb_offline: Path) -> None:
+    rid = make_run(engine, mirrors=["wandb"], config={"learning_rate": 5e-5, "eval_steps": 10})
+    rows = curve(250)
+    put(engine, rid, rows)
+    runs.set_status(engine, run_id=rid, status="finished")
+    assert worker.run_once() == 1
+    assert wandb_records.history(wandb_offline, rid) == by_step(rows)
+    [config] = [r.config for r in wandb_records.of_type(wandb_offline, rid, "config")][-1:]
+    synced = {i.key: json.loads(i.value_json) for i in config.update}
+    assert synced["learning_rate"] == 5e-5, synced
+    assert synced["eval_steps"] == 10
+
+
+def test_wandb_holds_back_the_newest_step_while_the_run_is_running(engine: Engine, worker: MirrorWorker) -> None:
+    rid = make_run(engine, mirrors=["wandb"])
+    put(engine, rid, curve(30))
+    worker.run_once()
+    with engine.connect() as conn:
+        row = cursors.cursors(conn, run_id=rid)[(rid, "wandb")]
+    # Its evaluation may still be on the way; W&B could not take it after a later step.
+    assert row.last_step == 29 and row.version is None
+    runs.set_status(engine, run_id=rid, status="finished")
+    worker.run_once()
+    with engine.connect() as conn:
+        row = cursors.cursors(conn, run_id=rid)[(rid, "wandb")]
+    assert row.last_step == 30 and row.version is not None
+
+
+def test_wandb_stop_decision_becomes_an_alert(engine: Engine, worker: MirrorWorker, wandb_offline: Path) -> None:
+    rid = make_run(engine, mirrors=["wandb"])
+    put(engine, rid, curve(40))
+    runs.request_stop(engine, run_id=rid, reason="diverging, says the operator")
+    runs.set_status(engine, run_id=rid, status="stopped")
+    worker.run_once()
+    alerts = [r.alert for r in wandb_records.of_type(wandb_offline, rid, "alert")]
+    assert len(alerts) == 1
+    assert "manual" in alerts[0].title and "diverging, says the operator" in alerts[0].text
+
+
+def test_wandb_new_process_writes_a_complete_offline_file(engine: Engine, mirror_settings, wandb_offline: Path) -> None:
+    rid = make_run(engine, mirrors=["wandb"])
+    rows = curve(60)
+    put(engine, rid, rows[:60])
+    first = MirrorWorker(engine, mirror_settings)
+    first.run_once()
+    first.stop()
+    put(engine, rid, rows[60:])
+    runs.set_status(engine, run_id=rid, status="finished")
+    second = MirrorWorker(engine, mirror_settings)
+    second.run_once()
+    second.stop()
+    files = wandb_records.run_files(wandb_offline, rid)
+    assert len(files) == 2
+    newest = {}
+    for r in wandb_records.records(files[-1]):
+        if r.WhichOneof("record_type") == "history":
+            newest[r.history.step.num] = True
+    assert sorted(newest) == sorted(by_step(rows))
+
+
+MODES = [
+    pytest.param({}, "offline", True, id="no-key-no-mode"),
+    pytest.param({"WANDB_API_KEY": "x" * 40}, "online", False, id="key"),
+    pytest.param({"WANDB_API_KEY": "x" * 40, "WANDB_MODE": "offline"}, "offline", True, id="mode-wins"),
+    pytest.param({"WANDB_MODE": "disabled"}, "disabled", False, id="disabled"),
+]
+
+
+@pytest.mark.parametrize(("env", "mode", "hint"), MODES)
+def test_wandb_mode_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict,
+                                            mode: str, hint: bool) -> None:
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert wandb_mirror.mode() == mode
+    note = wandb_mirror.WandbMirror(tmp_path).note()
+    assert (note is not None and "wandb sync" in note) == hint
