@@ -17,6 +17,7 @@ from monitor import errors
 from monitor.db import make_engine, prepare
 from monitor.mirrors.worker import start_worker, stop_worker
 from monitor.settings import Settings
+from monitor.store.cache import SeriesCache
 
 STATUS = {
     errors.NotFound: 404,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="losswatch", version="0.1.0", lifespan=lifespan,
                   description="Training monitor and early-stopping service")
     app.state.settings = settings
+    app.state.series_cache = SeriesCache(settings.series_cache_points)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
     app.add_middleware(AccessLog, metrics=app.state.metrics)

@@ -6,6 +6,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from monitor.settings import Settings
+from monitor.store.cache import SeriesCache
 
 
 def engine(request: Request) -> Engine:
@@ -14,3 +15,7 @@ def engine(request: Request) -> Engine:
 
 def settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+def series_cache(request: Request) -> SeriesCache:
+    return request.app.state.series_cache

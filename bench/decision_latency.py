@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -67,6 +68,7 @@ def main() -> None:
     ap.add_argument("--small", type=int, default=1_000, help="loss points in the small run")
     ap.add_argument("--samples", type=int, default=200)
     a = ap.parse_args()
+    loadavg = os.getloadavg()[0]  # others' work on the machine moves absolute numbers
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(Path(tmp) / "data", log=Path(tmp) / "server.log")
         try:
@@ -91,7 +93,8 @@ def main() -> None:
           for what, d in (("post", post), ("get", get)) for k, v in d.items()}
     body = (
         f"## Decision latency: {a.big:,} logged steps vs {a.small:,} (`bench/decision_latency.py`)\n\n"
-        f"{machine()}; `losswatch serve` on SQLite, default policy; runs with `loss` at every step and `eval_loss` "
+        f"{machine()}, load average {loadavg:.1f} at start;\n"
+        f"`losswatch serve` on SQLite, default policy; runs with `loss` at every step and `eval_loss` "
         f"every {EVAL_EVERY} steps ({stored['small']:,} and {stored['big']:,} stored points); median of "
         f"{a.samples} interleaved requests after 10 warm-up.\n\n"
         f"| request | {a.small:,}-step run (ms) | {a.big:,}-step run (ms) | **ratio** (goal ≤ 2×) |\n"

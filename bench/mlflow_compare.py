@@ -11,7 +11,7 @@ touch ours; `mlflow server` runs with a SQLite backend on loopback, one worker l
 Filling MLflow with 1M points over REST takes minutes, so by default they are written straight into MLflow's own
 SQLite schema (`metrics` rows exactly as log-batch writes them, plus `latest_metrics`), into a run created over
 REST; `--mlflow-load rest` loads them through log-batch instead.
-    python bench/mlflow_compare.py [--points 20000] [--rounds 3] [--draw-points 1000000]
+    python bench/mlflow_compare.py [--points 15000] [--rounds 5] [--draw-points 1000000]
 """
 
 from __future__ import annotations
@@ -180,12 +180,13 @@ def ingest_round(side: Losswatch | MLflow, run: str, start: int, n: int, t0: flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--points", type=int, default=20_000, help="points per ingest round")
-    ap.add_argument("--rounds", type=int, default=3, help="measured ingest rounds (after a warm-up round)")
+    ap.add_argument("--points", type=int, default=15_000, help="points per ingest round")
+    ap.add_argument("--rounds", type=int, default=5, help="measured ingest rounds (after a warm-up round)")
     ap.add_argument("--draw-points", type=int, default=1_000_000)
     ap.add_argument("--draws", type=int, default=5, help="measured draws per side (after 2 warm-up draws)")
     ap.add_argument("--mlflow-load", choices=["sqlite", "rest"], default="sqlite")
     a = ap.parse_args()
+    loadavg = os.getloadavg()[0]  # others' work on the machine moves absolute numbers
     ensure_mlflow()
     version = mlflow_version()
     t0 = time.time()
@@ -236,7 +237,8 @@ def main() -> None:
                  else "loaded through `runs/log-batch`")
     body = (
         f"## losswatch vs MLflow tracking server (`bench/mlflow_compare.py`)\n\n"
-        f"{machine()}; MLflow {version} (`mlflow server`, SQLite backend, 1 worker, loopback) vs `losswatch serve` "
+        f"{machine()}, load average {loadavg:.1f} at start;\n"
+        f"MLflow {version} (`mlflow server`, SQLite backend, 1 worker, loopback) vs `losswatch serve` "
         f"(SQLite, 1 worker); one keep-alive connection each, same points, interleaved.\n\n"
         f"**Ingest**: batches of {BATCH} points (MLflow's log-batch maximum) for both; a warm-up of {warm} points, "
         f"then {a.rounds} rounds of {a.points:,} points each on the same run; median of the rounds.\n\n"

@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pg-bin", type=Path, default=Path("/usr/lib/postgresql/15/bin"))
     a = ap.parse_args()
+    loadavg = os.getloadavg()[0]  # others' work on the machine moves absolute numbers
     lines, failures = [], []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -155,8 +156,10 @@ def main() -> None:
         failures += [f"SQLite writer {i}: {e}" for i, r in enumerate(results) for e in r.errors[:2]]
     body = (
         f"## PostgreSQL, {a.workers} workers, {a.writers} concurrent writers (`bench/pg_writers.py`)\n\n"
-        f"{machine()}; {a.writers} writer processes, each on its own run, {a.points:,} points each in batches of "
-        f"{a.batch}; server, database and writers share the machine.\n\n"
+        f"{machine()}, load average {loadavg:.1f} at start;\n"
+        f"{a.writers} writer processes, each on its own run, {a.points:,} points each in batches of "
+        f"{a.batch}; server, database and writers share the machine; PostgreSQL with its default durability "
+        f"(fsync and synchronous_commit on), SQLite in WAL mode, synchronous=NORMAL (as losswatch sets it).\n\n"
         f"| backend | points/s (all writers) | runs with exactly their points | failed requests |\n"
         f"|---|---|---|---|\n{''.join(lines)}"
     )

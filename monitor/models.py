@@ -79,6 +79,9 @@ class MetricSummary(Base):
     max_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     max_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     nonfinite: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Bumped by every change that is not a pure append (overwrite, rewind, out-of-order insert), so a
+    # reader holding the series in memory knows whether fetching the points past its last step suffices.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class IngestBatch(Base):

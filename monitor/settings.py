@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     max_keys_per_run: int = 1_000
     max_query_points: int = 100_000
 
+    series_cache_points: int = Field(default=5_000_000, ge=0, description="points kept in memory per worker")
     default_max_points: int = 1_000
     default_smoothing: float = 0.6
 

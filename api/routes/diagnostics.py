@@ -11,13 +11,14 @@ from api.schemas import RunId
 from monitor.diagnostics import diagnose
 from monitor.errors import NotFound
 from monitor.store import decisions, runs, series
+from monitor.store.cache import SeriesCache
 
 router = APIRouter(tags=["diagnostics"])
 
 
-def _read(conn: Connection, run_id: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+def _read(conn: Connection, run_id: str, key: str, cache: SeriesCache) -> tuple[np.ndarray, np.ndarray]:
     try:
-        s = series.read_series(conn, run_id=run_id, key=key)
+        s = series.read_series(conn, run_id=run_id, key=key, cache=cache)
     except NotFound:
         # A key not logged yet reads as an empty series: "too early to judge", with the config's advice.
         return np.empty(0, dtype=np.int64), np.empty(0)
@@ -31,15 +32,16 @@ def companion_key(key: str) -> str:
 
 @router.get("/runs/{run_id}/diagnostics")
 def get_diagnostics(run_id: RunId, key: str | None = Query(default=None, min_length=1, max_length=200),
-                    lang: Literal["en", "zh"] = "en", engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+                    lang: Literal["en", "zh"] = "en", engine: Engine = Depends(deps.engine),
+                    cache: SeriesCache = Depends(deps.series_cache)) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         policy = decisions.policy_of(run)
         if key is None:
             names = {k["key"] for k in series.key_summaries(conn, run_id=run_id)}
             key = policy.monitor if policy.monitor in names else "loss"
-        steps, values = _read(conn, run_id, key)
-        other = _read(conn, run_id, companion_key(key))
+        steps, values = _read(conn, run_id, key, cache)
+        other = _read(conn, run_id, companion_key(key), cache)
     mode = policy.mode if key == policy.monitor else "min"
     return diagnose(steps, values, key=key, mode=mode, companion=other if other[0].size else None,
                     config=run["config"], lang=lang)

@@ -4,6 +4,9 @@ from typing import Any, Literal
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from api import deps
@@ -13,15 +16,45 @@ from monitor.errors import Invalid, LimitExceeded
 from monitor.settings import Settings
 from monitor.smoothing import smooth
 from monitor.store import ingest, series
+from monitor.store.cache import SeriesCache
 from monitor.store.runs import get_run
 from monitor.store.values import PointIn
 
 router = APIRouter(tags=["metrics"])
 
 
-@router.post("/runs/{run_id}/metrics", response_model=IngestOut)
-def post_metrics(run_id: RunId, body: MetricsIn, request: Request, engine: Engine = Depends(deps.engine),
-                 settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """The body schema with its definitions inlined, for openapi_extra (which has no components)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return walk(defs[node["$ref"].rsplit("/", 1)[-1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)
+
+
+METRICS_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": _inline(MetricsIn.model_json_schema())}}}}
+
+
+@router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
+async def post_metrics(run_id: RunId, request: Request, engine: Engine = Depends(deps.engine),
+                       settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+    # The hot path: pydantic parses and validates the raw bytes in one pass (no json.loads first).
+    try:
+        body = MetricsIn.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False, include_context=False, include_input=False)) from exc
+    return await run_in_threadpool(_ingest, run_id, body, request, engine, settings)
+
+
+def _ingest(run_id: str, body: MetricsIn, request: Request, engine: Engine, settings: Settings) -> dict[str, Any]:
     if len(body.points) > settings.max_batch_points:
         raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
                             f"this one has {len(body.points)}")
@@ -58,12 +91,13 @@ def get_series(
     smoothing_mode: Literal["tensorboard", "llamafactory", "none"] = "tensorboard",
     max_points: int = Query(default=1000, ge=2),
     since_step: int | None = Query(default=None, ge=-1),
+    cache: SeriesCache = Depends(deps.series_cache),
     engine: Engine = Depends(deps.engine),
     settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
     max_points = min(max_points, settings.max_query_points)
     with engine.connect() as conn:
-        s = series.read_series(conn, run_id=run_id, key=key)
+        s = series.read_series(conn, run_id=run_id, key=key, cache=cache)
     # Smoothing runs over the whole series, so a live poll with since_step sees the same curve.
     smoothed = smooth(s.values, mode=smoothing_mode, weight=smoothing)
     lo = 0 if since_step is None else int(np.searchsorted(s.steps, since_step, side="right"))

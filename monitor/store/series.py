@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from monitor.db import writer
 from monitor.errors import NotFound
 from monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
 from monitor.store import decisions, summaries
+from monitor.store.cache import Entry, SeriesCache
 from monitor.store.runs import get_run
 from monitor.store.values import decode, decode_array
 
@@ -33,27 +33,48 @@ def key_id(conn: Connection, *, run_id: str, key: str) -> int:
     return int(kid)
 
 
-def read_series(conn: Connection, *, run_id: str, key: str, since_step: int | None = None) -> Series:
+def read_series(conn: Connection, *, run_id: str, key: str, since_step: int | None = None,
+                cache: SeriesCache | None = None) -> Series:
     kid = key_id(conn, run_id=run_id, key=key)
-    t = MetricPoint.__table__
-    q = select(t.c.step, t.c.value, t.c.flag, t.c.wall_time).where(t.c.key_id == kid)
+    if cache is None:
+        return _fetch(conn, kid, since_step)
+    summary = summaries.load(conn, kid) or {"revision": 0, "count": 0}
+    entry = cache.get(kid, summary["revision"], summary["count"])
+    if entry is None:
+        s = _fetch(conn, kid, None)
+    else:
+        last = int(entry.steps[-1]) if entry.size else -1
+        new = _fetch(conn, kid, last)
+        s = Series(np.concatenate([entry.steps, new.steps]), np.concatenate([entry.values, new.values]),
+                   np.concatenate([entry.times, new.times]))
+    cache.put(kid, Entry(summary["revision"], s.steps, s.values, s.times))
     if since_step is not None:
-        q = q.where(t.c.step > since_step)
-    rows = conn.execute(q.order_by(t.c.step)).all()
-    n = len(rows)
-    if not n:
+        lo = int(np.searchsorted(s.steps, since_step, side="right"))
+        return Series(s.steps[lo:], s.values[lo:], s.times[lo:])
+    return s
+
+
+def _fetch(conn: Connection, kid: int, after: int | None) -> Series:
+    # Straight from the driver into one float array: a million rows through SQLAlchemy's row objects
+    # would cost seconds. NULL values are non-finite ones, restored from the flag.
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT step, COALESCE(value, 0.0), flag, wall_time FROM metric_points WHERE key_id = {ph}"
+    params: tuple[int, ...] = (kid,)
+    if after is not None:
+        sql += f" AND step > {ph}"
+        params = (kid, after)
+    rows = conn.exec_driver_sql(sql + " ORDER BY step", params).fetchall()
+    if not rows:
         empty = np.empty(0)
         return Series(empty.astype(np.int64), empty, empty)
-    steps, values, flags, times = zip(*rows, strict=True)
-    vals = np.array([math.nan if v is None else v for v in values], dtype=np.float64)
-    return Series(np.array(steps, dtype=np.int64), decode_array(vals, np.array(flags, dtype=np.int8)),
-                  np.array(times, dtype=np.float64))
+    arr = np.array(rows, dtype=np.float64)
+    return Series(arr[:, 0].astype(np.int64), decode_array(arr[:, 1], arr[:, 2].astype(np.int8)), arr[:, 3])
 
 
 def key_summaries(conn: Connection, *, run_id: str) -> list[dict[str, Any]]:
     q = (select(MetricKey.name, MetricSummary.__table__)
          .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
-         .where(MetricKey.run_id == run_id).order_by(MetricKey.name))
+         .where(MetricKey.run_id == run_id, MetricSummary.count > 0).order_by(MetricKey.name))
     rows = conn.execute(q).all()
     out = []
     for s in rows:

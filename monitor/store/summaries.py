@@ -9,7 +9,7 @@ from sqlalchemy import Connection, case, func, select, update
 from monitor.models import FLAG_FINITE, MetricPoint, MetricSummary
 
 FIELDS = ("count", "first_step", "last_step", "last_value", "last_flag", "min_value", "min_step",
-          "max_value", "max_step", "nonfinite")
+          "max_value", "max_step", "nonfinite", "revision")
 
 
 def load(conn: Connection, key_id: int) -> dict[str, Any] | None:
@@ -30,7 +30,9 @@ def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: lis
     """Fold newly inserted (key_id, step, value, flag, wall_time) rows in without reading the points table."""
     s = dict(summary) if summary else {"count": 0, "first_step": None, "last_step": None, "last_value": None,
                                        "last_flag": FLAG_FINITE, "min_value": None, "min_step": None,
-                                       "max_value": None, "max_step": None, "nonfinite": 0}
+                                       "max_value": None, "max_step": None, "nonfinite": 0, "revision": 0}
+    if s["last_step"] is not None and rows and min(r[1] for r in rows) <= s["last_step"]:
+        s["revision"] += 1  # an insert inside the known range: not an append
     s["count"] += len(rows)
     for _, step, value, flag, _ in rows:
         if s["first_step"] is None or step < s["first_step"]:
@@ -53,9 +55,14 @@ def recompute(conn: Connection, key_id: int) -> None:
     agg = conn.execute(select(func.count(), func.min(t.c.step), func.max(t.c.step),
                               func.sum(case((t.c.flag != FLAG_FINITE, 1), else_=0)))
                        .where(t.c.key_id == key_id)).one()
-    exists = load(conn, key_id) is not None
+    old = load(conn, key_id)
+    exists = old is not None
+    revision = (old["revision"] if old else 0) + 1
     if not agg[0]:
-        conn.execute(MetricSummary.__table__.delete().where(MetricSummary.key_id == key_id))
+        # Kept (empty) rather than deleted, so the revision keeps counting up for cached readers.
+        _save(conn, key_id, {"count": 0, "first_step": None, "last_step": None, "last_value": None,
+                             "last_flag": FLAG_FINITE, "min_value": None, "min_step": None, "max_value": None,
+                             "max_step": None, "nonfinite": 0, "revision": revision}, exists)
         return
     last = conn.execute(select(t.c.value, t.c.flag).where(t.c.key_id == key_id, t.c.step == agg[2])).one()
     finite = (t.c.key_id == key_id) & (t.c.flag == FLAG_FINITE)
@@ -66,4 +73,5 @@ def recompute(conn: Connection, key_id: int) -> None:
         "count": agg[0], "first_step": agg[1], "last_step": agg[2], "last_value": last.value,
         "last_flag": last.flag, "min_value": lo.value if lo else None, "min_step": lo.step if lo else None,
         "max_value": hi.value if hi else None, "max_step": hi.step if hi else None, "nonfinite": agg[3] or 0,
+        "revision": revision,
     }, exists)
