@@ -32,5 +32,8 @@ lint: install
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/ingest.py
 
+demo: install  ## a tiny model trains against a running service (make run first, in another terminal)
+	HF_HUB_OFFLINE=1 $(VENV)/bin/losswatch demo --url $${LOSSWATCH_URL:-http://127.0.0.1:$(PORT)}
+
 clean:
 	rm -rf $(VENV) .losswatch .pytest_cache

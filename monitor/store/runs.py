@@ -82,9 +82,11 @@ def _create_run(engine: Engine, *, name: str, project: str, run_id: str | None, 
             if row is not None:
                 if row.project_id != pid:
                     raise Conflict(f"run {run_id!r} exists in another project")
-                if row.status != "running":
-                    # A resumed run is running again; the ended mark belonged to the earlier attempt.
-                    conn.execute(update(Run).where(Run.id == run_id).values(status="running", ended_at=None))
+                if row.status != "running" or row.stop_requested:
+                    # A resumed run is running again: the ended mark and a person's stop belonged to the
+                    # earlier attempt (resuming is the person saying "go on").
+                    conn.execute(update(Run).where(Run.id == run_id)
+                                 .values(status="running", ended_at=None, stop_requested=None))
                 row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
                 return run_dict(row, project), False
         rid = run_id or uuid.uuid4().hex[:16]

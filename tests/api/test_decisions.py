@@ -75,3 +75,12 @@ def test_decision_default_guard_stops_a_diverged_run_without_eval(client: TestCl
         d = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": v}]}).json()
     assert d["decision"]["should_stop"] and d["decision"]["reason"] == "divergence_threshold"
     assert "diverged" in d["decision"]["message"]
+
+
+def test_decision_resuming_a_manually_stopped_run_clears_the_stop(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"id": "again", "name": "m"}).json()["id"]
+    client.post(f"/api/v1/runs/{rid}/stop", json={})
+    client.patch(f"/api/v1/runs/{rid}", json={"status": "stopped"})
+    assert client.post("/api/v1/runs", json={"id": "again", "name": "m"}).status_code == 200
+    d = client.get(f"/api/v1/runs/{rid}/decision").json()
+    assert d["should_stop"] is False and d["reason"] == "none"
