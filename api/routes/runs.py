@@ -7,6 +7,7 @@ from sqlalchemy import Engine
 
 from api import auth, deps
 from api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
+from monitor.errors import LimitExceeded
 from monitor.mirrors import cursors as mirror_cursors
 from monitor.settings import Settings
 from monitor.store import decisions, runs, series
@@ -18,8 +19,12 @@ router = APIRouter(tags=["runs"])
 @router.post("/runs", status_code=201, response_model=RunOut,
              responses={200: {"model": RunOut, "description": "a run with that id existed: resumed"}})
 def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine),
-               who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
+               who: Principal | None = Depends(auth.principal),
+               settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
     auth.check_project(who, body.project)
+    for field, text in (("name", body.name), ("project", body.project)):
+        if len(text) > settings.max_name_length:
+            raise LimitExceeded(f"{field} is longer than max_name_length ({settings.max_name_length})")
     run, created = runs.create_run(
         engine, name=body.name, project=body.project, run_id=body.id, config=body.config,
         early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,

@@ -64,3 +64,13 @@ def test_index_page_serves_the_dashboard(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "<script" in page.text
+
+
+def test_runs_name_limit_is_a_setting_named_in_the_error(tmp_path, sqlite_url) -> None:
+    from api.app import create_app
+    from monitor.settings import Settings
+
+    with TestClient(create_app(Settings(database_url=sqlite_url, max_name_length=10))) as c:
+        r = c.post("/api/v1/runs", json={"name": "a-rather-long-name"})
+        assert r.status_code == 413 and "max_name_length" in r.json()["detail"]
+        assert c.post("/api/v1/runs", json={"name": "short"}).status_code == 201
