@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
+from scipy import signal, stats
 
 from monitor.policy import Decision, Reason
 
@@ -243,3 +243,46 @@ def _smooth(st: StopState, value: float, weight: float) -> float:
     st.ema = st.ema * weight + (1 - weight) * value
     st.ema_n += 1
     return st.ema / (1 - weight**st.ema_n)
+
+
+def guard_training_losses(s: Stopper, st: StopState, steps: list[int], values: list[float]) -> Decision | None:
+    """`guard_training_loss` over a batch, vectorised over each run of finite values (the ingest hot
+    path); the same arithmetic, so the same decision at the same step as one point at a time."""
+    x = np.asarray(values, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(x))
+    start = 0
+    for stop_at in [*bad.tolist(), x.size]:
+        if stop_at > start:
+            decision = _guard_run(s, st, steps[start:stop_at], x[start:stop_at])
+            if decision is not None:
+                return decision
+        if stop_at < x.size:
+            decision = guard_training_loss(s, st, steps[stop_at], float(x[stop_at]))
+            if decision is not None:
+                return decision
+        start = stop_at + 1
+    return None
+
+
+def _guard_run(s: Stopper, st: StopState, steps: list[int], v: np.ndarray) -> Decision | None:
+    g = st.guard
+    w = GUARD_SMOOTHING
+    ema, _ = signal.lfilter([1 - w], [1.0, -w], v, zi=[w * g.get("ema", 0.0)])
+    n = g.get("n", 0) + np.arange(1, v.size + 1)
+    level = ema / (1 - np.power(w, n.astype(np.float64)))
+    first = g.get("first", float(v[0]))
+    best = np.minimum.accumulate(level if "best" not in g else np.minimum(level, g["best"]))
+    limit = np.maximum(GUARD_FACTOR * best, first)
+    pos = np.arange(v.size)
+    # Consecutive points above the limit, continuing the count the state carried in.
+    last_reset = np.maximum.accumulate(np.where(v > limit, -1 - g.get("over", 0), pos))
+    over = pos - last_reset
+    hits = np.flatnonzero(over >= GUARD_POINTS)
+    k = int(hits[0]) if hits.size else v.size - 1
+    g.update(n=int(n[k]), ema=float(ema[k]), first=first, best=float(best[k]), over=int(over[k]))
+    if not hits.size:
+        return None
+    msg = (f"training loss {s.fmt(float(v[k]))} at step {steps[k]} has stayed above {s.fmt(float(limit[k]))} for "
+           f"{int(over[k])} consecutive points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(float(best[k]))}, "
+           f"and above its first value {s.fmt(first)}): the run has diverged")
+    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, steps[k], st, stop=True)

@@ -83,6 +83,18 @@ class Stopper:
                 decision.checks = state.checks
                 self._record(state, decision)
 
+    def feed_many(self, state: StopState, *, key: str, steps: list[int], values: list[float]) -> None:
+        """`feed` for a run of points of one key, in step order; the guard is vectorised."""
+        if key == "loss" and key != self.monitor:
+            if self.policy.compat is None and not state.stopped:
+                decision = rules.guard_training_losses(self, state, steps, values)
+                if decision is not None:
+                    decision.checks = state.checks
+                    self._record(state, decision)
+            return
+        for step, value in zip(steps, values, strict=True):
+            self.feed(state, key=key, step=step, value=value)
+
     def check(self, state: StopState, *, step: int, value: float) -> Decision:
         if state.stopped:
             return Decision.from_dict(state.stopped)

@@ -59,8 +59,7 @@ def advance(conn: Connection, run: dict[str, Any], changed: dict[str, list[tuple
         if stopper.monitor != GUARD_KEY:
             events += [(s, 0, GUARD_KEY, v) for s, v in changed.get(GUARD_KEY, [])]
         # Same step: the training loss is logged before the evaluation, as the Trainer does.
-        for step, _, key, value in sorted(events):
-            stopper.feed(state, key=key, step=step, value=value)
+        _feed(stopper, state, sorted(events))
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
@@ -69,9 +68,20 @@ def advance(conn: Connection, run: dict[str, Any], changed: dict[str, list[tuple
 
 def replay_stored(conn: Connection, run_id: str, stopper: Stopper) -> StopState:
     state = StopState()
-    for step, _, key, value in stored_events(conn, run_id, stopper.monitor):
-        stopper.feed(state, key=key, step=step, value=value)
+    _feed(stopper, state, stored_events(conn, run_id, stopper.monitor))
     return state
+
+
+def _feed(stopper: Stopper, state: StopState, events: list[tuple[int, int, str, float]]) -> None:
+    """Feed events in step order, handing each run of same-key points over at once."""
+    i = 0
+    while i < len(events):
+        key = events[i][2]
+        j = i
+        while j < len(events) and events[j][2] == key:
+            j += 1
+        stopper.feed_many(state, key=key, steps=[e[0] for e in events[i:j]], values=[e[3] for e in events[i:j]])
+        i = j
 
 
 def stored_events(conn: Connection, run_id: str, monitor: str) -> list[tuple[int, int, str, float]]:

@@ -126,3 +126,46 @@ def test_plateau_message_carries_the_numbers() -> None:
             break
     assert d.should_stop and d.reason is Reason.PLATEAU
     assert "Theil-Sen slope +0 per 1k steps over the last 5 checks" in d.message and "min_delta 0.005" in d.message
+
+
+def _guard_one_by_one(values: list[float], check_finite: bool = True) -> tuple[int | None, dict]:
+    stopper, state = Stopper(Policy(check_finite=check_finite)), StopState()
+    for step, v in enumerate(values, start=1):
+        if stopper.guard(state, step=step, value=v).should_stop:
+            return step, state.guard
+    return None, state.guard
+
+
+def _guard_batched(values: list[float], chunk: int, check_finite: bool = True) -> tuple[int | None, dict]:
+    stopper, state = Stopper(Policy(check_finite=check_finite)), StopState()
+    steps = list(range(1, len(values) + 1))
+    for i in range(0, len(values), chunk):
+        stopper.feed_many(state, key="loss", steps=steps[i: i + chunk], values=values[i: i + chunk])
+        if state.stopped:
+            return state.stopped["step"], state.guard
+    return None, state.guard
+
+
+def _series(seed: int) -> list[float]:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = list(2.0 * np.exp(-np.arange(300) / 80) + rng.normal(0, 0.05, 300))
+    if seed % 3 == 0:
+        x[150:] = [v * 6 for v in x[150:]]  # blow-up: must stop
+    if seed % 4 == 1:
+        x[100] = math.nan
+    if seed % 5 == 2:
+        x[40:44] = [20.0] * 4  # four spikes in a row: one short of a stop
+    return x
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000])
+@pytest.mark.parametrize("seed", range(12))
+def test_guard_batched_equals_one_by_one(seed: int, chunk: int) -> None:
+    values = _series(seed)
+    for check_finite in (True, False):
+        stop_a, g_a = _guard_one_by_one(values, check_finite)
+        stop_b, g_b = _guard_batched(values, chunk, check_finite)
+        assert stop_a == stop_b
+        assert g_a == g_b
