@@ -13,12 +13,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_section  # noqa: E402
 from monitor.policy import Policy  # noqa: E402
 from monitor.stopping import Stopper, StopState  # noqa: E402
+from tests import oracles  # noqa: E402
 from tests.curves import load, with_evals  # noqa: E402
 
 HF_PATIENCES = (2, 3, 5)
@@ -57,22 +57,7 @@ def default_stop(evals: Evals, policy: Policy | None = None) -> int | None:
 
 
 def hf_stop(evals: Evals, patience: int, output_dir: str) -> int | None:
-    from transformers import EarlyStoppingCallback, Trainer, TrainerControl, TrainerState, TrainingArguments
-
-    args = TrainingArguments(output_dir=output_dir, metric_for_best_model="eval_loss", greater_is_better=False,
-                             eval_strategy="steps", save_strategy="steps", load_best_model_at_end=True,
-                             report_to=[], use_cpu=True)
-    state, control = TrainerState(), TrainerControl()
-    callback = EarlyStoppingCallback(early_stopping_patience=patience)
-    trainer_like = SimpleNamespace(args=args, state=state)
-    for step, value in evals:
-        state.global_step = step
-        metrics = {"eval_loss": value}
-        callback.on_evaluate(args, state, control, metrics)
-        Trainer._determine_best_metric(trainer_like, metrics=metrics, trial=None)
-        if control.should_training_stop:
-            return step
-    return None
+    return oracles.hf_stop(evals, patience, 0.0, output_dir)
 
 
 def hindsight_stop(evals: Evals) -> int | None:

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
-from transformers import EarlyStoppingCallback, Trainer, TrainerControl, TrainerState, TrainingArguments
 
 from monitor.policy import Policy
 from monitor.stopping import Stopper, StopState
 from tests.curves import load, with_evals
+from tests.oracles import hf_stop
 
 
 def hf_oracle(evals: list[tuple[int, float]], patience: int, threshold: float, tmp: str,
               greater_is_better: bool = False) -> int | None:
-    args = TrainingArguments(output_dir=tmp, metric_for_best_model="eval_loss", greater_is_better=greater_is_better,
-                             eval_strategy="steps", save_strategy="steps", load_best_model_at_end=True,
-                             report_to=[], use_cpu=True)
-    state, control = TrainerState(), TrainerControl()
-    callback = EarlyStoppingCallback(early_stopping_patience=patience, early_stopping_threshold=threshold)
-    trainer_like = SimpleNamespace(args=args, state=state)
-    for step, value in evals:
-        state.global_step = step
-        metrics = {"eval_loss": value}
-        # Trainer order: evaluate() fires on_evaluate, then _maybe_log_save_evaluate raises best_metric.
-        callback.on_evaluate(args, state, control, metrics)
-        Trainer._determine_best_metric(trainer_like, metrics=metrics, trial=None)
-        if control.should_training_stop:
-            return step
-    return None
+    return hf_stop(evals, patience, threshold, tmp, greater_is_better)
 
 
 def ours(evals: list[tuple[int, float]], patience: int, threshold: float, mode: str = "min") -> int | None:
