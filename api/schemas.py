@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from monitor.policy import Policy
 
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+# The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
+# `max_step` setting may lower it.
+MAX_STEP = 2**53
 _SPELLED = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -28,7 +31,7 @@ def out(v: float | None) -> float | str | None:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RunCreate(Strict):
@@ -50,7 +53,7 @@ WireNumber = StrictFloat | StrictInt | NonFinite
 
 class PointIn(Strict):
     key: str = Field(min_length=1, max_length=200, pattern=r"\S")
-    step: StrictInt = Field(ge=0)
+    step: StrictInt = Field(ge=0, le=MAX_STEP)
     value: WireNumber
     time: StrictFloat | StrictInt | None = None
 
@@ -61,7 +64,7 @@ class MetricsIn(Strict):
 
 
 class RewindIn(Strict):
-    step: StrictInt = Field(ge=0)
+    step: StrictInt = Field(ge=0, le=MAX_STEP)
     # A spool replays its rewinds; with an id, a replayed rewind is a no-op and cannot delete points
     # that were sent after it.
     rewind_id: str | None = Field(default=None, min_length=1, max_length=128)

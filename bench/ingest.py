@@ -7,6 +7,7 @@ One keep-alive connection, batches of 2000 points, SQLite in WAL mode on both si
 from __future__ import annotations
 
 import argparse
+import json
 import sqlite3
 import sys
 import tempfile
@@ -29,10 +30,12 @@ def batches(n: int, offset: int = 0) -> list[list[dict]]:
 def http_rate(url: str, n: int) -> float:
     with httpx.Client(base_url=url, timeout=60) as c:
         rid = c.post("/api/v1/runs", json={"name": "bench-ingest"}).json()["id"]
-        bs = batches(n)
+        # Encoded before the clock starts: what is measured is the server, as on the sqlite3 side.
+        bodies = [json.dumps({"points": b}).encode() for b in batches(n)]
+        headers = {"Content-Type": "application/json"}
         t0 = time.perf_counter()
-        for b in bs:
-            r = c.post(f"/api/v1/runs/{rid}/metrics", json={"points": b})
+        for body in bodies:
+            r = c.post(f"/api/v1/runs/{rid}/metrics", content=body, headers=headers)
             r.raise_for_status()
         return n / (time.perf_counter() - t0)
 

@@ -39,7 +39,7 @@ class Policy(BaseModel):
     6-8, 90-95%, patience 2-3) all keep worst regret under 1% on the shared curves; see bench/README.md.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     monitor: str = Field(default="eval_loss", min_length=1, max_length=200)
     mode: Literal["min", "max"] = "min"

@@ -3,6 +3,8 @@ and invalid data rejected. Driven through its Python API (its pytest plugin pred
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -59,7 +61,7 @@ def test_fuzz_api_conforms_to_its_schema(api_schema, label: str, mode: Generatio
                      if op.ok().method.upper() == method and op.ok().path == path)
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @hsettings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @hsettings(max_examples=int(os.environ.get("LW_FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case) -> None:  # type: ignore[no-untyped-def]
         case.call_and_validate(checks=CHECKS)
 
