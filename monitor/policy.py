@@ -55,6 +55,11 @@ class Policy(BaseModel):
     # only once the interval shows that even the optimistic slope gains less than min_delta over the next
     # window (an equivalence test; noise keeps the run going until the data are conclusive).
     trend_test: Literal["improvement", "plateau"] = "plateau"
+    # With rule "trend": also stop once the monitored value has stayed more than this many noise
+    # sigmas above its best for `patience` checks in a row. The trend test lags on a U-turn (its window
+    # still holds the fall); a rise of 3 sigmas of the eval-to-eval noise is not a bad draw but
+    # overfitting. The noise is robust (MAD of successive differences), so a trend does not inflate it.
+    overfit_sigmas: float | None = Field(default=3.0, gt=0, allow_inf_nan=False)
     stopping_threshold: float | None = Field(default=None, allow_inf_nan=False)
     divergence_threshold: float | None = Field(default=None, allow_inf_nan=False)
     check_finite: bool = True

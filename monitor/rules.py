@@ -92,8 +92,36 @@ def native_check(s: Stopper, st: StopState, step: int, value: float) -> Decision
     if p.rule == "window":
         return _window(s, st, step, value, delta)
     if p.rule == "trend":
-        return _trend(s, st, step, value)
+        overfit = _overfit(s, st, step, value)
+        trend = _trend(s, st, step, value)
+        # The trend's own verdict first; the overfitting test catches the U-turn it is slow to see.
+        return overfit if overfit is not None and not trend.should_stop else trend
     return _patience_or_running(s, st, step, value)
+
+
+NOISE_DIFFS = 64  # successive differences kept for the noise estimate: O(1) per check, enough for a median
+
+
+def _overfit(s: Stopper, st: StopState, step: int, value: float) -> Decision | None:
+    p = s.policy
+    if len(st.recent) >= 2:
+        st.diffs.append(st.recent[-1] - st.recent[-2])
+        del st.diffs[:-NOISE_DIFFS]
+    if p.overfit_sigmas is None or len(st.diffs) < 4 or st.best is None:
+        st.above = 0
+        return None
+    d = np.asarray(st.diffs)
+    # MAD of the differences, scaled to a normal sigma, over sqrt(2): the noise of one reading.
+    sigma = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2)
+    margin = max(_delta(s, st.best), p.overfit_sigmas * sigma)
+    st.above = st.above + 1 if s.sign * (st.recent[-1] - st.best) > margin else 0
+    if st.above < p.patience or not _may_stop(s, step):
+        return None
+    side = "above" if p.mode == "min" else "below"
+    msg = (f"{p.monitor} has stayed more than {s.fmt(margin)} ({s.fmt(p.overfit_sigmas)} sigma of its "
+           f"eval-to-eval noise {s.fmt(sigma)}) {side} its best {s.fmt(st.best_raw)} at step {st.best_step} "
+           f"for {st.above} checks: it is getting worse, not noisy (overfitting)")
+    return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
 
 
 def _window(s: Stopper, st: StopState, step: int, value: float, delta: float) -> Decision:

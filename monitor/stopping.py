@@ -32,6 +32,8 @@ class StopState:
     stopped: dict[str, Any] | None = None
     last: dict[str, Any] | None = None
     guard: dict[str, Any] = field(default_factory=dict)
+    diffs: list[float] = field(default_factory=list)
+    above: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         # JSON columns on PostgreSQL reject Infinity/NaN tokens, so non-finite floats travel as strings.

@@ -169,3 +169,26 @@ def test_guard_batched_equals_one_by_one(seed: int, chunk: int) -> None:
         stop_b, g_b = _guard_batched(values, chunk, check_finite)
         assert stop_a == stop_b
         assert g_a == g_b
+
+
+OVERFIT = [
+    # A smooth fall that turns up: the trend window still holds the fall, the noise test sees the rise.
+    ("u-turn-stops-as-overfitting",
+     [2.0 - 0.05 * i + (0.01 if i % 2 else -0.01) for i in range(11)] + [1.5 + 0.06 * j for j in range(1, 6)], 15),
+    # The same rise inside eval noise of +-0.15 is not significant.
+    ("noisy-flat-keeps-going", [1.5, 1.7, 1.4, 1.65, 1.45, 1.6, 1.42, 1.68, 1.5, 1.62, 1.47], None),
+]
+
+
+@pytest.mark.parametrize("values,stop", [c[1:] for c in OVERFIT], ids=[c[0] for c in OVERFIT])
+def test_default_trend_rule_overfitting_clause(values: list[float], stop: int | None) -> None:
+    # A long trend window, so that the trend test is still looking at the fall when the rise begins.
+    stopper, state = Stopper(Policy(trend_window=12)), StopState()
+    got = None
+    for step, v in enumerate(values, start=1):
+        d = stopper.check(state, step=step, value=v)
+        if d.should_stop:
+            got = step
+            assert d.reason is Reason.PATIENCE_EXHAUSTED and "overfitting" in d.message
+            break
+    assert got == stop
