@@ -21,6 +21,8 @@ from schemathesis.specs.openapi.checks import (
 from api.app import create_app
 from monitor.settings import Settings
 
+# 25 examples per operation and mode in CI; LW_FUZZ_EXAMPLES=300 for a deeper search by hand.
+EXAMPLES = int(os.environ.get("LW_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, negative_data_rejection]
 
 
@@ -61,7 +63,7 @@ def test_fuzz_api_conforms_to_its_schema(api_schema, label: str, mode: Generatio
                      if op.ok().method.upper() == method and op.ok().path == path)
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @hsettings(max_examples=int(os.environ.get("LW_FUZZ_EXAMPLES", "25")), deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @hsettings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case) -> None:  # type: ignore[no-untyped-def]
         case.call_and_validate(checks=CHECKS)
 
