@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,9 @@ def test_wandb_new_process_writes_a_complete_offline_file(engine: Engine, mirror
     first.stop()
     put(engine, rid, rows[60:])
     runs.set_status(engine, run_id=rid, status="finished")
+    # wandb names offline folders by the wall-clock second; a restarted service is never within the
+    # same second as the process it replaces, so neither is the second worker here.
+    time.sleep(1.05 - time.time() % 1)
     second = MirrorWorker(engine, mirror_settings)
     second.run_once()
     second.stop()
