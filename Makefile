@@ -36,4 +36,4 @@ demo: install  ## a tiny model trains against a running service (make run first,
 	HF_HUB_OFFLINE=1 $(VENV)/bin/losswatch demo --url $${LOSSWATCH_URL:-http://127.0.0.1:$(PORT)}
 
 clean:
-	rm -rf $(VENV) .losswatch .pytest_cache
+	rm -rf $(VENV) losswatch-data .losswatch .pytest_cache

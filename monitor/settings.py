@@ -12,7 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOSSWATCH_", extra="ignore")
 
-    data_dir: Path = Field(default=Path(".losswatch"), description="where the SQLite file and mirrors live")
+    # Not ".losswatch": that is the name of the trainer-side spool folder, and the two must never mix.
+    data_dir: Path = Field(default=Path("losswatch-data"), description="where the SQLite file and mirrors live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
     host: str = "127.0.0.1"
     port: int = 8000
