@@ -23,6 +23,7 @@ import httpx
 
 from monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
 
+CONFIG_BLIND = {"too_few_points"}
 log = logging.getLogger("losswatch")
 
 _SPELL = {math.inf: "Infinity", -math.inf: "-Infinity"}
@@ -289,7 +290,9 @@ class Sender:
         try:
             r = self._http.get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
             if r.status_code == 200:
-                self.advice = [a for a in r.json().get("advice") or [] if isinstance(a, dict)]
+                # At train begin only the configuration can be judged; "too few points" is a given.
+                self.advice = [a for a in r.json().get("advice") or []
+                               if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND]
         except (httpx.HTTPError, ValueError):
             return  # no advice is not worth a word
         for a in self.advice:

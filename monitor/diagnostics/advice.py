@@ -147,7 +147,9 @@ def advise(
 
     if eval_strategy == "no":
         items.append(_item("no_validation", "no_validation_disabled", lang))
-    elif not has_eval:
+    elif not has_eval and not eval_enabled:
+        # Evaluation neither configured nor logged. A run configured to evaluate that has not yet
+        # reached its first evaluation is not told off.
         items.append(_item("no_validation", "no_validation_missing", lang))
 
     logging_steps = _interval(config.get("logging_steps"), max_steps)

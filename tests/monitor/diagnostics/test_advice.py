@@ -40,6 +40,11 @@ def test_no_validation_series_is_reported_even_without_config() -> None:
     assert "no_validation" not in _codes(None, has_eval=True)
 
 
+def test_configured_evaluation_not_yet_reached_is_not_told_off() -> None:
+    # At train begin nothing is logged yet; a run set to evaluate every 10 steps is fine.
+    assert "no_validation" not in _codes({"eval_strategy": "steps", "eval_steps": 10}, has_eval=False, n=0)
+
+
 @pytest.mark.parametrize(
     ("config", "expected"),
     [
