@@ -24,12 +24,13 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
+        from monitor.restclient import connect
+
         if fmt not in ("csv", "json"):
             raise typer.BadParameter("must be csv or json", param_hint="--format")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         written = 0
         try:
-            with httpx.Client(base_url=url.rstrip("/"), timeout=300, headers=headers) as client, \
+            with connect(url, token, timeout=300) as client, \
                     client.stream("GET", f"/api/v1/runs/{run}/export", params={"format": fmt}) as r:
                 if r.is_error:
                     r.read()

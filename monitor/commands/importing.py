@@ -25,10 +25,10 @@ def register(app: typer.Typer) -> None:
 
         from monitor.errors import LossWatchError
         from monitor.importers import read_log, upload
+        from monitor.restclient import connect
 
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         failed = False
-        with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as client:
+        with connect(url, token, timeout=60) as client:
             for path in paths:
                 try:
                     log = read_log(path)

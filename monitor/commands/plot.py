@@ -75,12 +75,13 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
+        from monitor.restclient import connect
+
         if mode not in ("tensorboard", "llamafactory", "none"):
             raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         params = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
         try:
-            with httpx.Client(base_url=url.rstrip("/"), timeout=120, headers=headers) as client:
+            with connect(url, token, timeout=120) as client:
                 r = client.get(f"/api/v1/runs/{run}")
                 r.raise_for_status()
                 info = r.json()

@@ -55,11 +55,12 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
+        from monitor.restclient import connect
+
         if lang not in HEAD:
             raise typer.BadParameter("must be en or zh", param_hint="--lang")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as client:
+            with connect(url, token, timeout=60) as client:
                 detail = client.get(f"/api/v1/runs/{run}")
                 detail.raise_for_status()
                 info = detail.json()

@@ -18,8 +18,8 @@ def register(app: typer.Typer) -> None:
 
         Example: losswatch sync output/.losswatch --url http://127.0.0.1:8000
         """
-        import httpx
 
+        from monitor.restclient import connect
         from monitor.spool import SPOOL_DIRNAME, Spool, SpoolBusy, replay
 
         if not spool_dir.is_dir():
@@ -33,9 +33,8 @@ def register(app: typer.Typer) -> None:
         except SpoolBusy as exc:
             typer.echo(f"losswatch sync: {exc}", err=True)
             raise typer.Exit(1) from exc
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            with httpx.Client(base_url=url.rstrip("/"), timeout=60, headers=headers) as http:
+            with connect(url, token, timeout=60) as http:
                 result = replay(spool, http)
         finally:
             spool.close()
