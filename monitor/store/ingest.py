@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
@@ -15,9 +16,10 @@ from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF, Inge
 from monitor.policy import Decision
 from monitor.store import decisions, summaries
 from monitor.store.runs import get_run
-from monitor.store.values import PointIn
+from monitor.store.values import PointLike
 
 IN_CHUNK = 500
+_NONFINITE = {FLAG_NAN: math.nan, FLAG_POSINF: math.inf, FLAG_NEGINF: -math.inf}
 Row = tuple[int, int, float | None, int, float]  # key_id, step, value, flag, wall_time
 
 
@@ -29,7 +31,7 @@ class IngestResult:
     decision: Decision
 
 
-def ingest(engine: Engine, *, run_id: str, points: list[PointIn], batch_id: str | None = None,
+def ingest(engine: Engine, *, run_id: str, points: Sequence[PointLike], batch_id: str | None = None,
            max_keys_per_run: int = 1000) -> IngestResult:
     now = time.time()
     with writer(engine).begin() as conn:
@@ -45,7 +47,7 @@ def ingest(engine: Engine, *, run_id: str, points: list[PointIn], batch_id: str 
                 run_id=run_id, batch_id=batch_id, points=len(points), created_at=now))
 
         # Last write wins inside a batch, as it would across two batches.
-        by_key: dict[str, dict[int, PointIn]] = defaultdict(dict)
+        by_key: dict[str, dict[int, PointLike]] = defaultdict(dict)
         for p in points:
             by_key[p.key][p.step] = p
         unique = sum(len(v) for v in by_key.values())
@@ -63,7 +65,7 @@ def ingest(engine: Engine, *, run_id: str, points: list[PointIn], batch_id: str 
         return IngestResult(accepted, duplicates, overwritten, decision)
 
 
-def _step(p: PointIn) -> int:
+def _step(p: PointLike) -> int:
     return p.step
 
 
@@ -79,7 +81,13 @@ def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) 
     return ids
 
 
-def _encode(value: float) -> tuple[float | None, int]:
+_SPELLED = {"NaN": (None, FLAG_NAN), "Infinity": (None, FLAG_POSINF), "-Infinity": (None, FLAG_NEGINF)}
+
+
+def _encode(value: float | str) -> tuple[float | None, int]:
+    if isinstance(value, str):  # the wire spells non-finite values
+        return _SPELLED[value]
+    value = float(value)
     if value - value == 0.0:  # finite, without a function call on the hot path
         return value, FLAG_FINITE
     if math.isnan(value):
@@ -87,7 +95,7 @@ def _encode(value: float) -> tuple[float | None, int]:
     return None, FLAG_POSINF if value > 0 else FLAG_NEGINF
 
 
-def _store_key(conn: Connection, key_id: int, pts: list[PointIn], now: float
+def _store_key(conn: Connection, key_id: int, pts: list[PointLike], now: float
                ) -> tuple[int, int, int, list[tuple[int, float]]]:
     summary = summaries.load(conn, key_id)
     existing: dict[int, tuple[float | None, int]] = {}
@@ -109,7 +117,7 @@ def _store_key(conn: Connection, key_id: int, pts: list[PointIn], now: float
             continue
         else:
             updates.append(row)
-        changed.append((p.step, p.value))
+        changed.append((p.step, value if flag == FLAG_FINITE else _NONFINITE[flag]))
     ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if inserts:
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing would cost

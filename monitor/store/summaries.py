@@ -33,20 +33,27 @@ def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: lis
                                        "max_value": None, "max_step": None, "nonfinite": 0, "revision": 0}
     if s["last_step"] is not None and rows and min(r[1] for r in rows) <= s["last_step"]:
         s["revision"] += 1  # an insert inside the known range: not an append
+    # `rows` come sorted by step (ingest sorts each key's points), so the ends are the first and last row.
     s["count"] += len(rows)
-    for _, step, value, flag, _ in rows:
-        if s["first_step"] is None or step < s["first_step"]:
-            s["first_step"] = step
-        if s["last_step"] is None or step >= s["last_step"]:
-            s["last_step"], s["last_value"], s["last_flag"] = step, value, flag
-        if flag != FLAG_FINITE:
-            s["nonfinite"] += 1
-            continue
-        if s["min_value"] is None or value < s["min_value"]:
-            s["min_value"], s["min_step"] = value, step
-        if s["max_value"] is None or value > s["max_value"]:
-            s["max_value"], s["max_step"] = value, step
+    first, last = rows[0], rows[-1]
+    if s["first_step"] is None or first[1] < s["first_step"]:
+        s["first_step"] = first[1]
+    if s["last_step"] is None or last[1] >= s["last_step"]:
+        s["last_step"], s["last_value"], s["last_flag"] = last[1], last[2], last[3]
+    finite = [r for r in rows if r[3] == FLAG_FINITE]
+    s["nonfinite"] += len(rows) - len(finite)
+    if finite:
+        # min/max return the first extreme, so ties keep the earliest step, as a scan would.
+        lo, hi = min(finite, key=_value), max(finite, key=_value)
+        if s["min_value"] is None or lo[2] < s["min_value"]:
+            s["min_value"], s["min_step"] = lo[2], lo[1]
+        if s["max_value"] is None or hi[2] > s["max_value"]:
+            s["max_value"], s["max_step"] = hi[2], hi[1]
     _save(conn, key_id, s, summary is not None)
+
+
+def _value(row: tuple) -> float:
+    return row[2]
 
 
 def recompute(conn: Connection, key_id: int) -> None:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF
+
+
+class PointLike(Protocol):
+    """What ingest reads of a point: the API's decoded wire points and PointIn alike."""
+
+    key: str
+    step: int
+    value: float | str  # a number, or "NaN" / "Infinity" / "-Infinity" as the wire spells them
+    time: float | None
 
 
 @dataclass(frozen=True)
