@@ -14,14 +14,9 @@ NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 # The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
 # `max_step` setting may lower it.
 MAX_STEP = 2**53
-_SPELLED = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 JsonNumber = float | NonFinite
-
-
-def number(v: float | int | str) -> float:
-    return _SPELLED[v] if isinstance(v, str) else float(v)
 
 
 def out(v: float | None) -> float | str | None:

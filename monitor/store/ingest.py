@@ -16,7 +16,7 @@ from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF, Inge
 from monitor.policy import Decision
 from monitor.store import decisions, summaries
 from monitor.store.runs import get_run
-from monitor.store.values import PointLike
+from monitor.store.values import PointLike, encode
 
 IN_CHUNK = 500
 _NONFINITE = {FLAG_NAN: math.nan, FLAG_POSINF: math.inf, FLAG_NEGINF: -math.inf}
@@ -81,20 +81,6 @@ def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) 
     return ids
 
 
-_SPELLED = {"NaN": (None, FLAG_NAN), "Infinity": (None, FLAG_POSINF), "-Infinity": (None, FLAG_NEGINF)}
-
-
-def _encode(value: float | str) -> tuple[float | None, int]:
-    if isinstance(value, str):  # the wire spells non-finite values
-        return _SPELLED[value]
-    value = float(value)
-    if value - value == 0.0:  # finite, without a function call on the hot path
-        return value, FLAG_FINITE
-    if math.isnan(value):
-        return None, FLAG_NAN
-    return None, FLAG_POSINF if value > 0 else FLAG_NEGINF
-
-
 def _store_key(conn: Connection, key_id: int, pts: list[PointLike], now: float
                ) -> tuple[int, int, int, list[tuple[int, float]]]:
     summary = summaries.load(conn, key_id)
@@ -107,7 +93,7 @@ def _store_key(conn: Connection, key_id: int, pts: list[PointLike], now: float
     duplicates = 0
     changed: list[tuple[int, float]] = []
     for p in pts:
-        value, flag = _encode(p.value)
+        value, flag = encode(p.value)
         row = (key_id, p.step, value, flag, now if p.time is None else p.time)
         old = existing.get(p.step) if existing else None
         if old is None:

@@ -28,8 +28,15 @@ class PointIn:
     time: float | None = None
 
 
-def encode(value: float) -> tuple[float | None, int]:
-    if math.isfinite(value):
+_SPELLED = {"NaN": (None, FLAG_NAN), "Infinity": (None, FLAG_POSINF), "-Infinity": (None, FLAG_NEGINF)}
+
+
+def encode(value: float | str) -> tuple[float | None, int]:
+    """(value, flag) for the points table; accepts the wire's spelling of non-finite values."""
+    if isinstance(value, str):
+        return _SPELLED[value]
+    value = float(value)
+    if value - value == 0.0:  # finite, without a function call: this runs for every ingested point
         return value, FLAG_FINITE
     if math.isnan(value):
         return None, FLAG_NAN
