@@ -8,23 +8,27 @@ from pathlib import Path
 CURVES = Path(__file__).resolve().parent.parent.parent / "shared" / "curves"
 
 
-def load(name: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+def rows(name: str) -> tuple[list[dict], str]:
+    """The file's log rows and the name of its step field (HF `step`, LLaMA-Factory `current_steps`)."""
     path = CURVES / name
     text = path.read_text()
     if path.suffix == ".jsonl":
-        rows, step_key = [json.loads(line) for line in text.splitlines() if line.strip()], "current_steps"
-    else:
-        rows, step_key = json.loads(text)["log_history"], "step"
-    train: dict[int, float] = {}
-    evals: dict[int, float] = {}
-    for r in rows:
-        if r.get(step_key) is None:
-            continue
-        if r.get("loss") is not None:
-            train[int(r[step_key])] = float(r["loss"])
-        if r.get("eval_loss") is not None:
-            evals[int(r[step_key])] = float(r["eval_loss"])
-    return sorted(train.items()), sorted(evals.items())
+        return [json.loads(line) for line in text.splitlines() if line.strip()], "current_steps"
+    return json.loads(text)["log_history"], "step"
+
+
+def key_series(name: str, key: str) -> list[tuple[int, float]]:
+    """One key, the last value logged for each step, sorted by step."""
+    found, step_key = rows(name)
+    points: dict[int, float] = {}
+    for r in found:
+        if r.get(step_key) is not None and r.get(key) is not None:
+            points[int(r[step_key])] = float(r[key])
+    return sorted(points.items())
+
+
+def load(name: str) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    return key_series(name, "loss"), key_series(name, "eval_loss")
 
 
 def names() -> list[str]:
