@@ -75,20 +75,16 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.restclient import connect
+        from monitor.restclient import connect, fetch_run
 
         if mode not in ("tensorboard", "llamafactory", "none"):
             raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")
         params = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
         try:
             with connect(url, token, timeout=120) as client:
-                r = client.get(f"/api/v1/runs/{run}")
-                r.raise_for_status()
-                info = r.json()
-                keys = [k["key"] for k in info["keys"]]
-                if key not in keys:
-                    typer.echo(f"losswatch plot: run {run} has no metric {key!r}; it has: {', '.join(keys) or 'none'}",
-                               err=True)
+                info, keys, problem = fetch_run(client, run, wanted=[key])
+                if problem:
+                    typer.echo(f"losswatch plot: {problem}", err=True)
                     raise typer.Exit(1)
                 train = client.get(f"/api/v1/runs/{run}/metrics/{key}", params=params)
                 train.raise_for_status()

@@ -55,20 +55,15 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.restclient import connect
+        from monitor.restclient import connect, fetch_run
 
         if lang not in HEAD:
             raise typer.BadParameter("must be en or zh", param_hint="--lang")
         try:
             with connect(url, token, timeout=60) as client:
-                detail = client.get(f"/api/v1/runs/{run}")
-                detail.raise_for_status()
-                info = detail.json()
-                names = [s["key"] for s in info["keys"]]
-                unknown = [k for k in key or [] if k not in names]
-                if unknown:
-                    typer.echo(f"losswatch report: run {run} has no metric {', '.join(map(repr, unknown))}; "
-                               f"it has: {', '.join(names) or 'none'}", err=True)
+                info, names, problem = fetch_run(client, run, wanted=list(key or []))
+                if problem:
+                    typer.echo(f"losswatch report: {problem}", err=True)
                     raise typer.Exit(1)
                 diagnoses = []
                 for k in _keys_to_report(names, key):
