@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine, pool
 
-from monitor.models import Base
-from monitor.settings import Settings
+from alembic import context
+from losswatch.monitor.models import Base
+from losswatch.monitor.settings import Settings
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or Settings().url

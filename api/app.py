@@ -8,16 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import auth
-from api.limits import BodyLimit
-from api.observability import AccessLog, Metrics
-from api.routes import decisions, diagnostics, export, health, metrics, ops, pages, runs, tokens
-from api.schemas import ERROR_RESPONSES
-from monitor import errors
-from monitor.db import make_engine, prepare
-from monitor.mirrors.worker import start_worker, stop_worker
-from monitor.settings import Settings
-from monitor.store.cache import SeriesCache
+from losswatch.api import auth
+from losswatch.api.limits import BodyLimit
+from losswatch.api.observability import AccessLog, Metrics
+from losswatch.api.routes import decisions, diagnostics, export, health, metrics, ops, pages, runs, tokens
+from losswatch.api.schemas import ERROR_RESPONSES
+from losswatch.monitor import errors
+from losswatch.monitor.db import make_engine, prepare
+from losswatch.monitor.mirrors.worker import start_worker, stop_worker
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store.cache import SeriesCache
 
 STATUS = {
     errors.NotFound: 404,
@@ -43,8 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             stop_worker(mirror_worker)
             engine.dispose()
 
-    app = FastAPI(title="losswatch", version="0.1.0", lifespan=lifespan,
-                  description="Training monitor and early-stopping service")
+    app = FastAPI(
+        title="losswatch", version="0.1.0", lifespan=lifespan, description="Training monitor and early-stopping service"
+    )
     app.state.settings = settings
     app.state.series_cache = SeriesCache(settings.series_cache_points)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

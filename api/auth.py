@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
-from monitor.models import Project, Run
-from monitor.store.tokens import Principal, authenticate
+from losswatch.monitor.models import Project, Run
+from losswatch.monitor.store.tokens import Principal, authenticate
 
 READ_ONLY_POSTS = ("/replay",)
 
@@ -29,8 +29,9 @@ def guard(request: Request) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
-        raise HTTPException(401, "authentication required: send 'Authorization: Bearer <token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "authentication required: send 'Authorization: Bearer <token>'", headers={"WWW-Authenticate": "Bearer"}
+        )
     principal = authenticate(request.app.state.engine, secret=secret.strip())
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import Request
 from sqlalchemy import Engine
 
-from monitor.settings import Settings
-from monitor.store.cache import SeriesCache
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store.cache import SeriesCache
 
 
 def engine(request: Request) -> Engine:

@@ -40,8 +40,13 @@ class BodyLimit:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps({"detail": f"request body exceeds max_body_bytes ({self.max_bytes} bytes)"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

@@ -12,7 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Engine, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from monitor.models import DecisionRow, MetricSummary, Run
+from losswatch.monitor.models import DecisionRow, MetricSummary, Run
 
 log = logging.getLogger("losswatch.access")
 
@@ -24,12 +24,16 @@ class Metrics:
     def __init__(self, engine_getter) -> None:  # type: ignore[no-untyped-def]
         self.registry = CollectorRegistry()
         pid = str(os.getpid())
-        self.requests = Counter("losswatch_http_requests", "HTTP requests served",
-                                ["method", "route", "status", "worker"], registry=self.registry)
-        self.latency = Histogram("losswatch_http_request_seconds", "request latency", ["route"],
-                                 registry=self.registry)
-        self.points = Counter("losswatch_points_ingested", "points accepted by this worker", ["worker"],
-                              registry=self.registry)
+        self.requests = Counter(
+            "losswatch_http_requests",
+            "HTTP requests served",
+            ["method", "route", "status", "worker"],
+            registry=self.registry,
+        )
+        self.latency = Histogram("losswatch_http_request_seconds", "request latency", ["route"], registry=self.registry)
+        self.points = Counter(
+            "losswatch_points_ingested", "points accepted by this worker", ["worker"], registry=self.registry
+        )
         self.pid = pid
         self.registry.register(_StoreCollector(engine_getter))
 
@@ -91,6 +95,15 @@ class AccessLog:
                 template = "/api/v1" + template
             self.metrics.observe(scope["method"], template, status, elapsed)
             if log.isEnabledFor(logging.INFO):
-                log.info(json.dumps({"method": scope["method"], "path": scope["path"], "route": template,
-                                     "status": status, "ms": round(elapsed * 1000, 2),
-                                     "run_id": (scope.get("path_params") or {}).get("run_id")}))
+                log.info(
+                    json.dumps(
+                        {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "route": template,
+                            "status": status,
+                            "ms": round(elapsed * 1000, 2),
+                            "run_id": (scope.get("path_params") or {}).get("run_id"),
+                        }
+                    )
+                )

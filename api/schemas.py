@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
-from monitor.policy import Policy
+from losswatch.monitor.policy import Policy
 
 NonFinite = Literal["NaN", "Infinity", "-Infinity"]
 # The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
@@ -75,8 +75,9 @@ class ReplayIn(Strict):
 
 class DecisionOut(BaseModel):
     should_stop: bool
-    reason: Literal["none", "patience_exhausted", "plateau", "stopping_threshold", "divergence_threshold",
-                    "non_finite", "manual"]
+    reason: Literal[
+        "none", "patience_exhausted", "plateau", "stopping_threshold", "divergence_threshold", "non_finite", "manual"
+    ]
     message: str
     step: int | None
     best_step: int | None
@@ -176,9 +177,15 @@ class ErrorOut(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut, "description": text}
-    for code, text in [(400, "Malformed request"), (401, "Authentication required"), (403, "Not allowed"),
-                       (404, "Not found"), (409, "Conflict"), (413, "A limit was exceeded"),
-                       (422, "Invalid data")]
+    for code, text in [
+        (400, "Malformed request"),
+        (401, "Authentication required"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (413, "A limit was exceeded"),
+        (422, "Invalid data"),
+    ]
 }
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import free_port, machine, start_server, write_section  # noqa: E402
-from callbacks import LossWatchCallback  # noqa: E402
+from losswatch.callbacks import LossWatchCallback  # noqa: E402
 from tests.tiny import overfitting_trainer  # noqa: E402
 
 logging.getLogger("losswatch").setLevel(logging.ERROR)
@@ -44,9 +44,15 @@ def one_run(tmp: Path, url: str | None, steps: int, on_log: list[float]) -> floa
     if url is not None:
         cb = TimedCallback(url=url, run_name="bench", early_stopping={"patience": 10000}, end_timeout=2.0)
         callbacks.append(cb)
-    trainer = overfitting_trainer(str(tmp / f"out-{time.monotonic_ns()}"), callbacks, max_steps=steps,
-                                  eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
-                                  logging_steps=1)
+    trainer = overfitting_trainer(
+        str(tmp / f"out-{time.monotonic_ns()}"),
+        callbacks,
+        max_steps=steps,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+        logging_steps=1,
+    )
     t0 = time.perf_counter()
     trainer.train()
     took = time.perf_counter() - t0

@@ -22,14 +22,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(data_dir: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, log: Path | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: Path, env: dict[str, str] | None = None, args: list[str] | None = None, log: Path | None = None
+) -> tuple[subprocess.Popen, str]:
     """Extra `args` go to `losswatch serve`; its output goes to `log` (kept for post-mortems) or nowhere."""
     port = free_port()
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - the child keeps it open
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "serve", "--port", str(port), "--data-dir",
-                             str(data_dir), *(args or [])], env={**os.environ, **(env or {})}, cwd=ROOT,
-                            stdout=out, stderr=subprocess.STDOUT if log else subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "losswatch", "serve", "--port", str(port), "--data-dir", str(data_dir), *(args or [])],
+        env={**os.environ, **(env or {})},
+        cwd=ROOT,
+        stdout=out,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:

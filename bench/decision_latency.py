@@ -31,10 +31,13 @@ def eval_loss(step: int) -> float:
 
 
 def chunk(start: int, end: int) -> list[dict]:
-    pts = [{"key": "loss", "step": s, "value": 2.0 * math.exp(-s / 300_000) + 0.05 * math.sin(s)}
-           for s in range(start, end)]
-    return pts + [{"key": "eval_loss", "step": s, "value": eval_loss(s)} for s in range(start, end)
-                  if s % EVAL_EVERY == 0]
+    pts = [
+        {"key": "loss", "step": s, "value": 2.0 * math.exp(-s / 300_000) + 0.05 * math.sin(s)}
+        for s in range(start, end)
+    ]
+    return pts + [
+        {"key": "eval_loss", "step": s, "value": eval_loss(s)} for s in range(start, end) if s % EVAL_EVERY == 0
+    ]
 
 
 def make_run(c: httpx.Client, name: str, n: int) -> str:
@@ -73,10 +76,14 @@ def main() -> None:
         proc, url = start_server(Path(tmp) / "data", log=Path(tmp) / "server.log")
         try:
             with httpx.Client(base_url=url + "/api/v1", timeout=120) as c:
-                runs = {"small": (make_run(c, "bench-small", a.small), a.small),
-                        "big": (make_run(c, "bench-big", a.big), a.big)}
-                stored = {k: sum(x["count"] for x in c.get(f"/runs/{rid}/metrics").json()["keys"])
-                          for k, (rid, _) in runs.items()}
+                runs = {
+                    "small": (make_run(c, "bench-small", a.small), a.small),
+                    "big": (make_run(c, "bench-big", a.big), a.big),
+                }
+                stored = {
+                    k: sum(x["count"] for x in c.get(f"/runs/{rid}/metrics").json()["keys"])
+                    for k, (rid, _) in runs.items()
+                }
                 post: dict[str, list[float]] = {"small": [], "big": []}
                 get: dict[str, list[float]] = {"small": [], "big": []}
                 for i in range(a.samples + 10):  # the first 10 warm up
@@ -89,8 +96,9 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait()
-    ms = {f"{what}-{k}": 1000 * statistics.median(v)
-          for what, d in (("post", post), ("get", get)) for k, v in d.items()}
+    ms = {
+        f"{what}-{k}": 1000 * statistics.median(v) for what, d in (("post", post), ("get", get)) for k, v in d.items()
+    }
     body = (
         f"## Decision latency: {a.big:,} logged steps vs {a.small:,} (`bench/decision_latency.py`)\n\n"
         f"{machine()}, load average {loadavg:.1f} at start;\n"

@@ -24,7 +24,7 @@ BATCH = 2000
 
 def batches(n: int, offset: int = 0) -> list[list[dict]]:
     pts = [{"key": "loss", "step": offset + i, "value": 1.0 / (1 + i)} for i in range(n)]
-    return [pts[i: i + BATCH] for i in range(0, n, BATCH)]
+    return [pts[i : i + BATCH] for i in range(0, n, BATCH)]
 
 
 def http_rate(url: str, n: int) -> float:
@@ -44,8 +44,10 @@ def sqlite_rate(path: Path, n: int) -> float:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("CREATE TABLE metric_points (key_id INTEGER, step INTEGER, value REAL, flag INTEGER, "
-               "wall_time REAL, PRIMARY KEY (key_id, step)) WITHOUT ROWID")
+    db.execute(
+        "CREATE TABLE metric_points (key_id INTEGER, step INTEGER, value REAL, flag INTEGER, "
+        "wall_time REAL, PRIMARY KEY (key_id, step)) WITHOUT ROWID"
+    )
     now = time.time()
     bs = [[(1, p["step"], p["value"], 0, now) for p in b] for b in batches(n)]
     t0 = time.perf_counter()
@@ -74,9 +76,11 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     o, r = max(ours), max(raw)
-    body = (f"## Ingest: HTTP vs raw sqlite3 (`bench/ingest.py`)\n\n{machine()}; {a.points} points in batches of "
-            f"{BATCH}, best of {a.rounds}.\n\n| path | points/s |\n|---|---|\n| losswatch over HTTP (SQLite) | "
-            f"{o:,.0f} |\n| raw sqlite3 executemany | {r:,.0f} |\n| **ratio** | **{o / r:.2f}** |\n")
+    body = (
+        f"## Ingest: HTTP vs raw sqlite3 (`bench/ingest.py`)\n\n{machine()}; {a.points} points in batches of "
+        f"{BATCH}, best of {a.rounds}.\n\n| path | points/s |\n|---|---|\n| losswatch over HTTP (SQLite) | "
+        f"{o:,.0f} |\n| raw sqlite3 executemany | {r:,.0f} |\n| **ratio** | **{o / r:.2f}** |\n"
+    )
     write_section("ingest", body)
     print(body)
 

@@ -43,7 +43,7 @@ def ingest_latencies(url: str, mirrors: list[str]) -> list[float]:
         lat = []
         for i in range(0, len(pts), BATCH):
             t0 = time.perf_counter()
-            c.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts[i: i + BATCH]}).raise_for_status()
+            c.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts[i : i + BATCH]}).raise_for_status()
             lat.append(time.perf_counter() - t0)
         c.patch(f"/api/v1/runs/{rid}", json={"status": "finished"})
         return lat
@@ -54,7 +54,7 @@ def time_to_mirror(url: str, target: str) -> float:
         rid = c.post("/api/v1/runs", json={"name": f"bench-{target}", "mirrors": [target]}).json()["id"]
         pts = rows(lr=False, evals=False)
         for i in range(0, len(pts), 1000):
-            c.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts[i: i + 1000]}).raise_for_status()
+            c.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts[i : i + 1000]}).raise_for_status()
         c.patch(f"/api/v1/runs/{rid}", json={"status": "finished"})
         t0 = time.perf_counter()
         while True:
@@ -72,8 +72,12 @@ def main() -> None:
     ap.add_argument("--poll", type=float, default=1.0)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"WANDB_MODE": "offline", "WANDB_DIR": str(Path(tmp) / "wandb"), "WANDB_SILENT": "true",
-               "LOSSWATCH_MIRROR_POLL_SECONDS": str(a.poll)}
+        env = {
+            "WANDB_MODE": "offline",
+            "WANDB_DIR": str(Path(tmp) / "wandb"),
+            "WANDB_SILENT": "true",
+            "LOSSWATCH_MIRROR_POLL_SECONDS": str(a.poll),
+        }
         (Path(tmp) / "wandb").mkdir()
         proc, url = start_server(Path(tmp) / "data", env=env)
         try:
@@ -88,14 +92,16 @@ def main() -> None:
             proc.terminate()
             proc.wait()
     o, n = statistics.median(off) * 1000, statistics.median(on) * 1000
-    body = (f"## Mirrors (`bench/mirror_ingest.py`)\n\n{machine()}; a {STEPS}-step run (loss, learning_rate every "
-            f"step, eval_loss every 50: {len(rows())} points) posted in batches of {BATCH}; medians over "
-            f"{a.rounds} rounds; W&B offline; worker poll {a.poll:g} s.\n\n"
-            f"| ingest request latency | ms |\n|---|---|\n| mirrors off | {o:.2f} |\n"
-            f"| mirrors on (TensorBoard + W&B) | {n:.2f} |\n| **ratio on/off** (goal ≤ 1.2) | **{n / o:.2f}** |\n\n"
-            f"| a finished {STEPS}-point run, ingest done → mirror in sync | seconds |\n|---|---|\n"
-            f"| TensorBoard | {statistics.median(tb):.2f} |\n| W&B (offline, includes `wandb.init` and `finish`) | "
-            f"{statistics.median(wb):.2f} |\n")
+    body = (
+        f"## Mirrors (`bench/mirror_ingest.py`)\n\n{machine()}; a {STEPS}-step run (loss, learning_rate every "
+        f"step, eval_loss every 50: {len(rows())} points) posted in batches of {BATCH}; medians over "
+        f"{a.rounds} rounds; W&B offline; worker poll {a.poll:g} s.\n\n"
+        f"| ingest request latency | ms |\n|---|---|\n| mirrors off | {o:.2f} |\n"
+        f"| mirrors on (TensorBoard + W&B) | {n:.2f} |\n| **ratio on/off** (goal ≤ 1.2) | **{n / o:.2f}** |\n\n"
+        f"| a finished {STEPS}-point run, ingest done → mirror in sync | seconds |\n|---|---|\n"
+        f"| TensorBoard | {statistics.median(tb):.2f} |\n| W&B (offline, includes `wandb.init` and `finish`) | "
+        f"{statistics.median(wb):.2f} |\n"
+    )
     write_section("mirrors", body)
     print(body)
 

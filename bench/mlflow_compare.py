@@ -51,18 +51,36 @@ def ensure_mlflow() -> Path:
 
 
 def mlflow_version() -> str:
-    out = subprocess.run([str(VENV / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(VENV / "bin" / "python"), "-c", "import mlflow; print(mlflow.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return out.stdout.strip()
 
 
 def start_mlflow(tmp: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     # Its own session, so stopping it also stops the uvicorn worker it forks.
-    proc = subprocess.Popen([str(ensure_mlflow()), "server", "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-                            cwd=tmp, start_new_session=True, stdout=open(tmp / "mlflow.log", "wb"),  # noqa: SIM115
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            str(ensure_mlflow()),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{tmp / 'mlflow.db'}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=tmp,
+        start_new_session=True,
+        stdout=open(tmp / "mlflow.log", "wb"),  # noqa: SIM115
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -136,14 +154,18 @@ class MLflow:
         self.experiment = r.json()["experiment_id"]
 
     def create_run(self, name: str) -> str:
-        r = self.c.post("/api/2.0/mlflow/runs/create", json={"experiment_id": self.experiment, "run_name": name,
-                                                             "start_time": int(time.time() * 1000)})
+        r = self.c.post(
+            "/api/2.0/mlflow/runs/create",
+            json={"experiment_id": self.experiment, "run_name": name, "start_time": int(time.time() * 1000)},
+        )
         r.raise_for_status()
         return r.json()["run"]["info"]["run_id"]
 
     def encode(self, run: str, pts: list[tuple[int, float, float]]) -> tuple[str, bytes]:
-        body = {"run_id": run, "metrics": [{"key": KEY, "value": v, "timestamp": int(t * 1000), "step": s}
-                                           for s, v, t in pts]}
+        body = {
+            "run_id": run,
+            "metrics": [{"key": KEY, "value": v, "timestamp": int(t * 1000), "step": s} for s, v, t in pts],
+        }
         return "/api/2.0/mlflow/runs/log-batch", json.dumps(body).encode()
 
     def post(self, path: str, body: bytes) -> None:
@@ -153,8 +175,10 @@ class MLflow:
         self.post(*self.encode(run, pts))
 
     def draw(self, run: str) -> int:
-        r = self.c.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
-                       params={"run_ids": run, "metric_key": KEY, "max_results": 1000})
+        r = self.c.get(
+            "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval",
+            params={"run_ids": run, "metric_key": KEY, "max_results": 1000},
+        )
         r.raise_for_status()
         return len(r.json()["metrics"])
 
@@ -166,12 +190,16 @@ def load_mlflow_sqlite(db_path: Path, run: str, n: int, t0: float) -> None:
     for start in range(0, n, chunk):
         rows = [(KEY, v, int(t * 1000), run, s, 0) for s, v, t in points(start, min(chunk, n - start), t0)]
         with db:
-            db.executemany("INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
-                           "VALUES (?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(
+                "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?, ?, ?, ?, ?, ?)", rows
+            )
     s, v, t = points(n - 1, 1, t0)[0]
     with db:
-        db.execute("INSERT OR REPLACE INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
-                   "VALUES (?, ?, ?, ?, 0, ?)", (KEY, v, int(t * 1000), s, run))
+        db.execute(
+            "INSERT OR REPLACE INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) "
+            "VALUES (?, ?, ?, ?, 0, ?)",
+            (KEY, v, int(t * 1000), s, run),
+        )
     db.close()
 
 
@@ -235,8 +263,11 @@ def main() -> None:
             else:
                 load_mlflow_sqlite(tmp / "mlflow.db", ml_draw, a.draw_points, t0)
             ml_load = time.perf_counter() - load
-            print(f"loaded {a.draw_points:,} points: losswatch over HTTP {lw_load:.1f}s, mlflow via {a.mlflow_load} "
-                  f"{ml_load:.1f}s", flush=True)
+            print(
+                f"loaded {a.draw_points:,} points: losswatch over HTTP {lw_load:.1f}s, mlflow via {a.mlflow_load} "
+                f"{ml_load:.1f}s",
+                flush=True,
+            )
             got_lw, got_ml = lw.draw(lw_draw), ml.draw(ml_draw)  # warm-up, and a check of what comes back
             lw.draw(lw_draw)
             ml.draw(ml_draw)
@@ -249,9 +280,12 @@ def main() -> None:
             stop(ml_proc, group=True)
     lw_rate, ml_rate = statistics.median(lw_rates), statistics.median(ml_rates)
     lw_ms, ml_ms = 1000 * statistics.median(lw_times), 1000 * statistics.median(ml_times)
-    load_note = ("written straight into MLflow's own SQLite tables (`metrics` rows as log-batch writes them, plus "
-                 "`latest_metrics`) in a run created over REST" if a.mlflow_load == "sqlite"
-                 else "loaded through `runs/log-batch`")
+    load_note = (
+        "written straight into MLflow's own SQLite tables (`metrics` rows as log-batch writes them, plus "
+        "`latest_metrics`) in a run created over REST"
+        if a.mlflow_load == "sqlite"
+        else "loaded through `runs/log-batch`"
+    )
     body = (
         f"## losswatch vs MLflow tracking server (`bench/mlflow_compare.py`)\n\n"
         f"{machine()}, load average {loadavg:.1f} at start;\n"

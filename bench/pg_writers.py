@@ -48,8 +48,17 @@ class Postgres:
 
     def start(self, db: str) -> str:
         self.run("initdb", "-D", str(self.dir), "-A", "trust", "-U", "postgres")
-        self.run("pg_ctl", "-D", str(self.dir), "-l", str(self.dir / "server.log"), "-w", "-o",
-                 f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
+        self.run(
+            "pg_ctl",
+            "-D",
+            str(self.dir),
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200",
+            "start",
+        )
         self.run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", db)
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{db}"
 
@@ -76,9 +85,9 @@ def writer(url: str, index: int, n: int, batch: int, barrier: mp.synchronize.Bar
         barrier.wait()
         res.start = time.monotonic()  # CLOCK_MONOTONIC: comparable across processes of one machine
         for i in range(0, n, batch):
-            res.sent += len(pts[i: i + batch])
+            res.sent += len(pts[i : i + batch])
             try:
-                r = c.post(f"/runs/{res.run_id}/metrics", json={"points": pts[i: i + batch]})
+                r = c.post(f"/runs/{res.run_id}/metrics", json={"points": pts[i : i + batch]})
                 if r.status_code >= 400:
                     res.errors.append(f"HTTP {r.status_code}: {r.text[:500]}")
                 else:
@@ -102,8 +111,7 @@ def load(url: str, writers: int, n: int, batch: int) -> tuple[float, list[Result
         p.join()
     rate = sum(r.acked for r in results) / (max(r.end for r in results) - min(r.start for r in results))
     with httpx.Client(base_url=url + "/api/v1", timeout=60) as c:
-        stored = {r.run_id: sum(k["count"] for k in c.get(f"/runs/{r.run_id}/metrics").json()["keys"])
-                  for r in results}
+        stored = {r.run_id: sum(k["count"] for k in c.get(f"/runs/{r.run_id}/metrics").json()["keys"]) for r in results}
     return rate, results, stored
 
 
@@ -128,8 +136,9 @@ def main() -> None:
         pg, log = Postgres(a.pg_bin), tmp / "pg-serve.log"
         try:
             dsn = pg.start("losswatch")
-            proc, url = start_server(tmp / "pg-data", log=log,
-                                     args=["--workers", str(a.workers), "--database-url", dsn])
+            proc, url = start_server(
+                tmp / "pg-data", log=log, args=["--workers", str(a.workers), "--database-url", dsn]
+            )
             try:
                 rate, results, stored = load(url, a.writers, a.points, a.batch)
             finally:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_section  # noqa: E402
-from monitor.policy import Policy  # noqa: E402
-from monitor.stopping import Stopper, StopState  # noqa: E402
+from losswatch.monitor.policy import Policy  # noqa: E402
+from losswatch.monitor.stopping import Stopper, StopState  # noqa: E402
 from tests import oracles  # noqa: E402
 from tests.curves import load, with_evals  # noqa: E402
 
@@ -119,14 +119,17 @@ def table(results: dict[str, dict[str, Outcome]]) -> str:
 def main() -> None:
     results = measure()
     p = Policy()
-    body = (f"## Stop quality: default policy vs transformers' EarlyStoppingCallback (`bench/stop_quality.py`)\n\n"
-            f"Default policy: rule `{p.rule}` (`trend_test={p.trend_test}`), window {p.trend_window}, patience "
-            f"{p.patience}, min_delta {p.min_delta} ({p.delta_mode}). Curves: every shared curve with at least 5 "
-            f"evaluations. Goal: worst regret <= {REGRET_GOAL:.0%}, mean saved >= {SAVED_GOAL}. 'hindsight' is the "
-            f"earliest stop with regret <= {REGRET_GOAL:.0%} knowing the whole curve: no rule can save more.\n\n"
-            + table(results) + "\n\n"
-            f"If the healthy curves ({', '.join(HEALTHY)}) may not stop before their best eval, even hindsight "
-            f"saves at most {healthy_bound(results):.3f} on average.\n")
+    body = (
+        f"## Stop quality: default policy vs transformers' EarlyStoppingCallback (`bench/stop_quality.py`)\n\n"
+        f"Default policy: rule `{p.rule}` (`trend_test={p.trend_test}`), window {p.trend_window}, patience "
+        f"{p.patience}, min_delta {p.min_delta} ({p.delta_mode}). Curves: every shared curve with at least 5 "
+        f"evaluations. Goal: worst regret <= {REGRET_GOAL:.0%}, mean saved >= {SAVED_GOAL}. 'hindsight' is the "
+        f"earliest stop with regret <= {REGRET_GOAL:.0%} knowing the whole curve: no rule can save more.\n\n"
+        + table(results)
+        + "\n\n"
+        f"If the healthy curves ({', '.join(HEALTHY)}) may not stop before their best eval, even hindsight "
+        f"saves at most {healthy_bound(results):.3f} on average.\n"
+    )
     write_section("stop_quality", body)
     print(body)
 

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from callbacks.sender import Sender, wire
-from monitor.spool import SPOOL_DIRNAME
+from losswatch.callbacks.sender import Sender, wire
+from losswatch.monitor.spool import SPOOL_DIRNAME
 
 __all__ = ["LossWatchClient", "wire"]
 
@@ -47,15 +47,21 @@ class LossWatchClient:
         self.run_id = run_id or uuid.uuid4().hex[:16]
         self.early_stopping = early_stopping
         self.config = config or {}
-        run: dict[str, Any] = {"id": self.run_id, "project": self.project, "name": self.run_name,
-                               "config": self.config}
+        run: dict[str, Any] = {"id": self.run_id, "project": self.project, "name": self.run_name, "config": self.config}
         if early_stopping is not None:
             run["early_stopping"] = early_stopping
         spool_dir = spool_dir or os.environ.get("LOSSWATCH_SPOOL_DIR") or SPOOL_DIRNAME
-        self._sender = Sender(url=self.url, run=run, spool_dir=spool_dir,
-                              token=token or os.environ.get("LOSSWATCH_TOKEN"), batch_size=batch_size,
-                              flush_interval=flush_interval, timeout=timeout, poll_interval=poll_interval,
-                              advice=advice)
+        self._sender = Sender(
+            url=self.url,
+            run=run,
+            spool_dir=spool_dir,
+            token=token or os.environ.get("LOSSWATCH_TOKEN"),
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            timeout=timeout,
+            poll_interval=poll_interval,
+            advice=advice,
+        )
         self._closed = False
 
     # -- the training side: cheap, never raising --------------------------------------------------
@@ -68,8 +74,7 @@ class LossWatchClient:
 
     def rewind(self, step: int) -> None:
         """Forget the points after `step` (a resume from an earlier checkpoint); replays are no-ops."""
-        self._sender.put({"kind": "rewind", "run_id": self.run_id, "step": int(step),
-                          "rewind_id": uuid.uuid4().hex})
+        self._sender.put({"kind": "rewind", "run_id": self.run_id, "step": int(step), "rewind_id": uuid.uuid4().hex})
 
     def flush(self, timeout: float = 2.0, *, even_if_down: bool = False) -> bool:
         """Wait until everything logged so far has been delivered; False if it was not."""

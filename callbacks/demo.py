@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainerCallback, TrainingArguments
 
-    from callbacks.hf import LossWatchCallback
+    from losswatch.callbacks.hf import LossWatchCallback
 
     class Tokens(torch.utils.data.Dataset):
         """Counting sequences (start + stride * t, mod 64) with a quarter of the tokens replaced at random:
@@ -55,14 +55,35 @@ def main(argv: list[str] | None = None) -> None:
     model = GPT2LMHeadModel(GPT2Config(vocab_size=64, n_positions=32, n_embd=48, n_layer=2, n_head=2))
     out = a.output_dir or tempfile.mkdtemp(prefix="losswatch-demo-")
     args = TrainingArguments(
-        output_dir=out, max_steps=a.max_steps, per_device_train_batch_size=8, learning_rate=2e-3,
-        logging_steps=2, eval_strategy="steps", eval_steps=10, save_strategy="steps", save_steps=10,
-        save_total_limit=2, load_best_model_at_end=True, metric_for_best_model="eval_loss", greater_is_better=False,
-        report_to=[], use_cpu=True, seed=0, disable_tqdm=True, run_name="demo-tiny-gpt2")
-    lw = LossWatchCallback(url=a.url, project="demo", run_name="tiny-gpt2-overfits",
-                           early_stopping={"patience": 4, "min_delta": 0.002})
-    trainer = Trainer(model=model, args=args, train_dataset=Tokens(48, seed=1), eval_dataset=Tokens(64, seed=2),
-                      callbacks=[lw, Pace()])
+        output_dir=out,
+        max_steps=a.max_steps,
+        per_device_train_batch_size=8,
+        learning_rate=2e-3,
+        logging_steps=2,
+        eval_strategy="steps",
+        eval_steps=10,
+        save_strategy="steps",
+        save_steps=10,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="eval_loss",
+        greater_is_better=False,
+        report_to=[],
+        use_cpu=True,
+        seed=0,
+        disable_tqdm=True,
+        run_name="demo-tiny-gpt2",
+    )
+    lw = LossWatchCallback(
+        url=a.url, project="demo", run_name="tiny-gpt2-overfits", early_stopping={"patience": 4, "min_delta": 0.002}
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Tokens(48, seed=1),
+        eval_dataset=Tokens(64, seed=2),
+        callbacks=[lw, Pace()],
+    )
     print(f"losswatch demo: training; watch {a.url}/ (project 'demo'); checkpoints in {out}", flush=True)
     trainer.train()
     how = f"stopped by losswatch at step {lw.stopped_at}" if lw.stopped_at else "ran to its last step"

@@ -10,10 +10,10 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from callbacks import resume
-from callbacks.client import LossWatchClient
-from callbacks.distributed import Broadcaster
-from monitor.spool import SPOOL_DIRNAME
+from losswatch.callbacks import resume
+from losswatch.callbacks.client import LossWatchClient
+from losswatch.callbacks.distributed import Broadcaster
+from losswatch.monitor.spool import SPOOL_DIRNAME
 
 log = logging.getLogger("losswatch")
 
@@ -31,10 +31,19 @@ class LossWatchCallback(TrainerCallback):
     so resuming from it continues the same run. Under torchrun only world rank 0 talks to the service.
     """
 
-    def __init__(self, url: str | None = None, project: str | None = None, run_name: str | None = None,
-                 early_stopping: dict[str, Any] | None = None, token: str | None = None, *,
-                 decision_timeout: float = 2.0, end_timeout: float = 10.0, spool_dir: str | None = None,
-                 poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        project: str | None = None,
+        run_name: str | None = None,
+        early_stopping: dict[str, Any] | None = None,
+        token: str | None = None,
+        *,
+        decision_timeout: float = 2.0,
+        end_timeout: float = 10.0,
+        spool_dir: str | None = None,
+        poll_interval: float = 1.0,
+    ) -> None:
         self.url, self.project, self.run_name = url, project, run_name
         self.early_stopping, self.token = early_stopping, token
         self.decision_timeout, self.end_timeout = decision_timeout, end_timeout
@@ -55,13 +64,20 @@ class LossWatchCallback(TrainerCallback):
             spool_dir = Path(self.spool_dir or os.path.join(args.output_dir, SPOOL_DIRNAME))
             run_id = None
             if state.global_step > 0:
-                run_id = resume.resumed_run_id(args.output_dir, state.global_step, spool_dir,
-                                               getattr(args, "resume_from_checkpoint", None))
-            self.client = LossWatchClient(self.url, project=self.project,
-                                          run_name=self.run_name or args.run_name or "run", run_id=run_id,
-                                          early_stopping=self.early_stopping, token=self.token,
-                                          config=_jsonable(args.to_dict()), spool_dir=spool_dir,
-                                          poll_interval=self.poll_interval)
+                run_id = resume.resumed_run_id(
+                    args.output_dir, state.global_step, spool_dir, getattr(args, "resume_from_checkpoint", None)
+                )
+            self.client = LossWatchClient(
+                self.url,
+                project=self.project,
+                run_name=self.run_name or args.run_name or "run",
+                run_id=run_id,
+                early_stopping=self.early_stopping,
+                token=self.token,
+                config=_jsonable(args.to_dict()),
+                spool_dir=spool_dir,
+                poll_interval=self.poll_interval,
+            )
             self.run_id = self.client.run_id
             resume.write_run_id(spool_dir, resume.RUN_FILE, self.run_id)
             if state.global_step > 0:
@@ -98,8 +114,12 @@ class LossWatchCallback(TrainerCallback):
             control.should_save = True  # as a normal stop: the state at the stop is kept
             self.stopped_at = state.global_step
             if decision is not None:
-                log.warning("losswatch: stopping at step %s (%s): %s", state.global_step, decision.get("reason"),
-                            decision.get("message"))
+                log.warning(
+                    "losswatch: stopping at step %s (%s): %s",
+                    state.global_step,
+                    decision.get("reason"),
+                    decision.get("message"),
+                )
 
     # -- checkpoints and the end -----------------------------------------------------------------
     def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]

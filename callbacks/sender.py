@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
+from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
 
 CONFIG_BLIND = {"too_few_points"}
 log = logging.getLogger("losswatch")
@@ -42,10 +42,22 @@ class Sender:
     """One thread, one spool, one HTTP connection. Items are points (dicts with "key") or control
     records (dicts with "kind"); control records cut the current batch so order is kept."""
 
-    def __init__(self, *, url: str, run: dict[str, Any], spool_dir: str | Path, token: str | None = None,
-                 batch_size: int = 500, flush_interval: float = 0.5, timeout: float = 5.0,
-                 poll_interval: float = 1.0, warn_bytes: int = 64 << 20, max_bytes: int = 1 << 30,
-                 max_backoff: float = 2.0, advice: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        url: str,
+        run: dict[str, Any],
+        spool_dir: str | Path,
+        token: str | None = None,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        timeout: float = 5.0,
+        poll_interval: float = 1.0,
+        warn_bytes: int = 64 << 20,
+        max_bytes: int = 1 << 30,
+        max_backoff: float = 2.0,
+        advice: bool = True,
+    ) -> None:
         self.url, self.run = url, run
         self.run_id: str = run["id"]
         self.session = uuid.uuid4().hex[:8]
@@ -134,9 +146,14 @@ class Sender:
             self.spool.close()
             self._http.close()
         if left:
-            log.warning("losswatch: %d bytes not delivered to %s; they wait in %s (send them with "
-                        "`losswatch sync %s`, or they go at the next start)", left, self.url, self.spool.path,
-                        self.spool.path)
+            log.warning(
+                "losswatch: %d bytes not delivered to %s; they wait in %s (send them with "
+                "`losswatch sync %s`, or they go at the next start)",
+                left,
+                self.url,
+                self.spool.path,
+                self.spool.path,
+            )
 
     # -- the thread -----------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -210,21 +227,31 @@ class Sender:
             return
         batch, self._buffer = self._buffer, []
         self._seq += 1
-        record = {"kind": "metrics", "run_id": self.run_id, "batch_id": f"{self.run_id}-{self.session}-{self._seq}",
-                  "points": batch}
+        record = {
+            "kind": "metrics",
+            "run_id": self.run_id,
+            "batch_id": f"{self.run_id}-{self.session}-{self._seq}",
+            "points": batch,
+        }
         self._write(record, self._buffer_ticket, droppable=True)
 
     def _write(self, record: dict[str, Any], ticket: int, *, droppable: bool = False) -> Any:
         unsent = self.spool.unsent_bytes() if self._written or droppable else 0
         if droppable and unsent >= self.max_bytes:
-            self._say("full", f"the spool {self.spool.path} holds {unsent >> 20} MB undelivered, its limit "
-                              f"(max_bytes); new points are dropped until {self.url} answers again")
+            self._say(
+                "full",
+                f"the spool {self.spool.path} holds {unsent >> 20} MB undelivered, its limit "
+                f"(max_bytes); new points are dropped until {self.url} answers again",
+            )
             self._mark_written(ticket)
             self._mark_delivered(ticket)
             return None
         if unsent >= self.warn_bytes:
-            self._say("large", f"the spool {self.spool.path} holds {unsent >> 20} MB not yet delivered to "
-                               f"{self.url}; it will be sent when the service answers (or `losswatch sync`)")
+            self._say(
+                "large",
+                f"the spool {self.spool.path} holds {unsent >> 20} MB not yet delivered to "
+                f"{self.url}; it will be sent when the service answers (or `losswatch sync`)",
+            )
         try:
             pos = self.spool.append(record)
         except (OSError, ValueError) as exc:
@@ -260,8 +287,11 @@ class Sender:
                 self._cond.notify_all()
             self._next_attempt = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.max_backoff)
-            self._say("down", f"cannot reach losswatch at {self.url} ({exc}); training goes on and the points "
-                              f"wait in {self.spool.path}")
+            self._say(
+                "down",
+                f"cannot reach losswatch at {self.url} ({exc}); training goes on and the points "
+                f"wait in {self.spool.path}",
+            )
             return
         self._backlog = False
         if not self.healthy:
@@ -291,8 +321,9 @@ class Sender:
             r = self._http.get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
             if r.status_code == 200:
                 # At train begin only the configuration can be judged; "too few points" is a given.
-                self.advice = [a for a in r.json().get("advice") or []
-                               if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND]
+                self.advice = [
+                    a for a in r.json().get("advice") or [] if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND
+                ]
         except (httpx.HTTPError, ValueError):
             return  # no advice is not worth a word
         for a in self.advice:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import typer
 
-from monitor.settings import Settings
+from losswatch.monitor.settings import Settings
 
-app = typer.Typer(help="losswatch: watch training losses and stop runs at the right time.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="losswatch: watch training losses and stop runs at the right time.", no_args_is_help=True, add_completion=False
+)
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -32,8 +33,8 @@ def serve(
     """
     import uvicorn
 
-    from monitor import db
-    from monitor.errors import SchemaBehind
+    from losswatch.monitor import db
+    from losswatch.monitor.errors import SchemaBehind
 
     if database_url:
         os.environ["LOSSWATCH_DATABASE_URL"] = database_url
@@ -57,15 +58,22 @@ def serve(
         typer.echo(f"losswatch: {refusal}", err=True)
         raise typer.Exit(2)
     # An import string, so that every worker process builds its own app (and engine) from the env.
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+    uvicorn.run(
+        "losswatch.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def bind_refusal(host: str, settings: Settings, engine) -> str | None:  # type: ignore[no-untyped-def]
     """Why the service must not start on this address, or None. Loopback is always fine."""
     import ipaddress
 
-    from monitor.store.tokens import any_token
+    from losswatch.monitor.store.tokens import any_token
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -74,12 +82,16 @@ def bind_refusal(host: str, settings: Settings, engine) -> str | None:  # type: 
     if loopback or settings.insecure:
         return None
     if settings.auth == "off":
-        return (f"refusing to serve {host} without authentication: anyone who can reach it could read and "
-                "stop your runs. Use --auth required (after `losswatch token create`), bind 127.0.0.1, "
-                "or pass --insecure if the network is trusted")
+        return (
+            f"refusing to serve {host} without authentication: anyone who can reach it could read and "
+            "stop your runs. Use --auth required (after `losswatch token create`), bind 127.0.0.1, "
+            "or pass --insecure if the network is trusted"
+        )
     if not any_token(engine):
-        return (f"--auth required on {host} but no token exists yet: create one with "
-                "`losswatch token create --project P --scopes read,write` first")
+        return (
+            f"--auth required on {host} but no token exists yet: create one with "
+            "`losswatch token create --project P --scopes read,write` first"
+        )
     return None
 
 
@@ -89,7 +101,7 @@ def db_upgrade(database_url: str | None = typer.Option(None, help="SQLAlchemy UR
 
     Example: losswatch db upgrade --database-url sqlite:///lw.db
     """
-    from monitor import db
+    from losswatch.monitor import db
 
     settings = Settings()
     url = database_url or settings.url
@@ -103,10 +115,10 @@ def _register_commands() -> None:
     import importlib
     import pkgutil
 
-    from monitor import commands
+    from losswatch.monitor import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        importlib.import_module(f"monitor.commands.{info.name}").register(app)
+        importlib.import_module(f"losswatch.monitor.commands.{info.name}").register(app)
 
 
 _register_commands()

@@ -10,9 +10,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from alembic import command
-from monitor.errors import SchemaBehind
+from losswatch.monitor.errors import SchemaBehind
 
-ROOT = Path(__file__).resolve().parent.parent
+# Beside the package: the repository's top-level `alembic/`, installed as `losswatch/alembic/`.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 
 
 def make_engine(url: str) -> Engine:
@@ -56,8 +57,8 @@ def writer(engine: Engine) -> Engine:
 
 
 def alembic_config(url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 

@@ -28,7 +28,7 @@ def minmax_indices(values: np.ndarray, max_points: int) -> np.ndarray:
         bmin = np.minimum.reduceat(hi, starts)[: starts.size]
         bucket_of = np.repeat(np.arange(starts.size), ends - starts)
         idx = np.arange(starts[0], ends[-1])
-        seg = hi[starts[0]: ends[-1]]
+        seg = hi[starts[0] : ends[-1]]
         keep.append(_first_match(idx, seg == bmax[bucket_of], bucket_of, starts.size))
         keep.append(_first_match(idx, seg == bmin[bucket_of], bucket_of, starts.size))
     return np.unique(np.concatenate(keep))

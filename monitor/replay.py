@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from monitor.policy import Decision, Policy
-from monitor.stopping import Stopper, StopState
+from losswatch.monitor.policy import Decision, Policy
+from losswatch.monitor.stopping import Stopper, StopState
 
 
 def replay(policy: Policy, events: Iterable[tuple[int, int, str, float]]) -> tuple[list[Decision], Decision | None]:

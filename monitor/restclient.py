@@ -21,6 +21,5 @@ def fetch_run(client: httpx.Client, run: str, *, wanted: list[str] | None = None
     unknown = [k for k in wanted or [] if k not in names]
     problem = None
     if unknown:
-        problem = (f"run {run} has no metric {', '.join(map(repr, unknown))}; "
-                   f"it has: {', '.join(names) or 'none'}")
+        problem = f"run {run} has no metric {', '.join(map(repr, unknown))}; it has: {', '.join(names) or 'none'}"
     return info, names, problem

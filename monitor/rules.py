@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import signal, stats
 
-from monitor.policy import Decision, Reason
+from losswatch.monitor.policy import Decision, Reason
 
 if TYPE_CHECKING:
-    from monitor.stopping import Stopper, StopState
+    from losswatch.monitor.stopping import Stopper, StopState
 
 
 def hf_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
@@ -36,8 +36,10 @@ def hf_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
         st.hf_best = value
         st.best, st.best_raw, st.best_step = value, value, step
     if st.wait >= p.patience:
-        msg = (f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} for {st.wait} evaluations; "
-               f"best {s.fmt(st.best_raw)} at step {st.best_step}")
+        msg = (
+            f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} for {st.wait} evaluations; "
+            f"best {s.fmt(st.best_raw)} at step {st.best_step}"
+        )
         return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
@@ -59,8 +61,10 @@ def lightning_check(s: Stopper, st: StopState, step: int, value: float) -> Decis
         return _running(s, st, step, value)
     st.wait += 1
     if st.wait >= p.patience:
-        msg = (f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} in the last {st.wait} "
-               f"records; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        msg = (
+            f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} in the last {st.wait} "
+            f"records; best {s.fmt(st.best_raw)} at step {st.best_step}"
+        )
         return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
@@ -118,9 +122,11 @@ def _overfit(s: Stopper, st: StopState, step: int, value: float) -> Decision | N
     if st.above < p.patience or not _may_stop(s, step):
         return None
     side = "above" if p.mode == "min" else "below"
-    msg = (f"{p.monitor} has stayed more than {s.fmt(margin)} ({s.fmt(p.overfit_sigmas)} sigma of its "
-           f"eval-to-eval noise {s.fmt(sigma)}) {side} its best {s.fmt(st.best_raw)} at step {st.best_step} "
-           f"for {st.above} checks: it is getting worse, not noisy (overfitting)")
+    msg = (
+        f"{p.monitor} has stayed more than {s.fmt(margin)} ({s.fmt(p.overfit_sigmas)} sigma of its "
+        f"eval-to-eval noise {s.fmt(sigma)}) {side} its best {s.fmt(st.best_raw)} at step {st.best_step} "
+        f"for {st.above} checks: it is getting worse, not noisy (overfitting)"
+    )
     return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
 
 
@@ -131,12 +137,14 @@ def _window(s: Stopper, st: StopState, step: int, value: float, delta: float) ->
         st.wait = 0
         return _running(s, st, step, value)
     ref = st.recent[-(p.patience + 1)]
-    window = st.recent[-p.patience:]
+    window = st.recent[-p.patience :]
     st.wait = 0 if any(s.sign * (ref - v) > delta for v in window) else p.patience
     if st.wait and _may_stop(s, step):
         ref_step = st.recent_steps[-(p.patience + 1)]
-        msg = (f"none of the last {p.patience} values of {p.monitor} beat {s.fmt(ref)} (step {ref_step}) by "
-               f"more than {s.fmt(delta)}; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        msg = (
+            f"none of the last {p.patience} values of {p.monitor} beat {s.fmt(ref)} (step {ref_step}) by "
+            f"more than {s.fmt(delta)}; best {s.fmt(st.best_raw)} at step {st.best_step}"
+        )
         return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
@@ -167,13 +175,17 @@ def _trend(s: Stopper, st: StopState, step: int, value: float) -> Decision:
     if st.wait >= p.patience and _may_stop(s, step):
         per_1k = f"{s.sign * slope * 1000:+.3g} per 1k steps"
         if p.trend_test == "plateau":
-            msg = (f"{p.monitor} has plateaued for {st.wait} checks: Theil-Sen slope {per_1k} over the last {n} "
-                   f"checks; at 90% confidence at most {s.fmt(max(optimistic, 0.0))} more over the next "
-                   f"{s.fmt(span)} steps, not more than min_delta {s.fmt(delta)}; best {s.fmt(st.best_raw)} "
-                   f"at step {st.best_step}")
+            msg = (
+                f"{p.monitor} has plateaued for {st.wait} checks: Theil-Sen slope {per_1k} over the last {n} "
+                f"checks; at 90% confidence at most {s.fmt(max(optimistic, 0.0))} more over the next "
+                f"{s.fmt(span)} steps, not more than min_delta {s.fmt(delta)}; best {s.fmt(st.best_raw)} "
+                f"at step {st.best_step}"
+            )
         else:
-            msg = (f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
-                   f"{per_1k} over the last {n} checks; best {s.fmt(st.best_raw)} at step {st.best_step}")
+            msg = (
+                f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
+                f"{per_1k} over the last {n} checks; best {s.fmt(st.best_raw)} at step {st.best_step}"
+            )
         return s.decision(Reason.PLATEAU, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
@@ -209,25 +221,31 @@ def guard_training_loss(s: Stopper, st: StopState, step: int, value: float) -> D
     g.update(n=n, ema=ema, first=first, best=best, over=over)
     if over < GUARD_POINTS:
         return None
-    msg = (f"training loss {s.fmt(value)} at step {step} has stayed above {s.fmt(limit)} for {over} consecutive "
-           f"points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(best)}, and above its first value "
-           f"{s.fmt(first)}): the run has diverged")
+    msg = (
+        f"training loss {s.fmt(value)} at step {step} has stayed above {s.fmt(limit)} for {over} consecutive "
+        f"points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(best)}, and above its first value "
+        f"{s.fmt(first)}): the run has diverged"
+    )
     return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
 
 
 def _patience_or_running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
     p = s.policy
     if st.wait >= p.patience and _may_stop(s, step):
-        msg = (f"{p.monitor} did not improve by more than {s.fmt(_delta(s, st.best))} for {st.wait} "
-               f"evaluations; best {s.fmt(st.best_raw)} at step {st.best_step}")
+        msg = (
+            f"{p.monitor} did not improve by more than {s.fmt(_delta(s, st.best))} for {st.wait} "
+            f"evaluations; best {s.fmt(st.best_raw)} at step {st.best_step}"
+        )
         return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
     return _running(s, st, step, value)
 
 
 def _running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
     p = s.policy
-    msg = (f"{p.monitor} {s.fmt(value)} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}; "
-           f"{st.wait} of {p.patience} checks without improvement")
+    msg = (
+        f"{p.monitor} {s.fmt(value)} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}; "
+        f"{st.wait} of {p.patience} checks without improvement"
+    )
     if st.wait >= p.patience and not _may_stop(s, step):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
     return s.decision(Reason.NONE, msg, step, st, stop=False)
@@ -248,8 +266,10 @@ def _threshold(s: Stopper, st: StopState, step: int, value: float) -> Decision:
 def _diverged(s: Stopper, st: StopState, step: int, value: float) -> Decision:
     p = s.policy
     word = "above" if p.mode == "min" else "below"
-    msg = (f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the divergence threshold "
-           f"{p.divergence_threshold}; best {s.fmt(st.best_raw)} at step {st.best_step}")
+    msg = (
+        f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the divergence threshold "
+        f"{p.divergence_threshold}; best {s.fmt(st.best_raw)} at step {st.best_step}"
+    )
     return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
 
 
@@ -310,7 +330,9 @@ def _guard_run(s: Stopper, st: StopState, steps: list[int], v: np.ndarray) -> De
     g.update(n=int(n[k]), ema=float(ema[k]), first=first, best=float(best[k]), over=int(over[k]))
     if not hits.size:
         return None
-    msg = (f"training loss {s.fmt(float(v[k]))} at step {steps[k]} has stayed above {s.fmt(float(limit[k]))} for "
-           f"{int(over[k])} consecutive points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(float(best[k]))}, "
-           f"and above its first value {s.fmt(first)}): the run has diverged")
+    msg = (
+        f"training loss {s.fmt(float(v[k]))} at step {steps[k]} has stayed above {s.fmt(float(limit[k]))} for "
+        f"{int(over[k])} consecutive points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(float(best[k]))}, "
+        f"and above its first value {s.fmt(first)}): the run has diverged"
+    )
     return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, steps[k], st, stop=True)

@@ -97,7 +97,7 @@ class Spool:
         out = []
         for p in self.path.glob(f"{_PREFIX}*{_SUFFIX}"):
             try:
-                out.append(int(p.name[len(_PREFIX):-len(_SUFFIX)]))
+                out.append(int(p.name[len(_PREFIX) : -len(_SUFFIX)]))
             except ValueError:
                 continue
         return sorted(out)
@@ -231,8 +231,9 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
             if rejected is None and kind != "status":
                 data = r.json()
                 out.decision = data.get("decision")
-                out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted")
-                              if k in data}
+                out.counts = {
+                    k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted") if k in data
+                }
                 if data.get("replayed"):
                     out.counts["replayed"] = 1
             return out

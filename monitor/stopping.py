@@ -10,9 +10,9 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from monitor import rules
-from monitor.policy import Decision, Policy, Reason
-from monitor.smoothing import finite_str
+from losswatch.monitor import rules
+from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.smoothing import finite_str
 
 
 @dataclass
@@ -64,8 +64,9 @@ class Stopper:
             return Decision.from_dict(state.stopped)
         if state.last:
             return Decision.from_dict(state.last)
-        return Decision(False, Reason.NONE, f"waiting for the first {self.monitor} value", None, None, None,
-                        self.monitor, 0)
+        return Decision(
+            False, Reason.NONE, f"waiting for the first {self.monitor} value", None, None, None, self.monitor, 0
+        )
 
     def observe(self, state: StopState, *, key: str, step: int, value: float) -> Decision:
         if key == self.monitor:
@@ -127,8 +128,7 @@ class Stopper:
         if decision.should_stop:
             state.stopped = state.last
 
-    def decision(self, reason: Reason, message: str, step: int | None, state: StopState,
-                 *, stop: bool) -> Decision:
+    def decision(self, reason: Reason, message: str, step: int | None, state: StopState, *, stop: bool) -> Decision:
         best = state.best_raw if state.best_raw is not None else None
         if best is not None and not math.isfinite(best):
             best = None

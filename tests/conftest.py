@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from monitor.db import upgrade
-from monitor.settings import Settings
+from losswatch.api.app import create_app
+from losswatch.monitor.db import upgrade
+from losswatch.monitor.settings import Settings
 from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,8 +73,9 @@ def free_port() -> int:
 class LiveServer:
     """`losswatch serve` in its own process on loopback; can be stopped and started again."""
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None, args: list[str] | None = None
+    ) -> None:
         self.data_dir, self.port, self.args = data_dir, port or free_port(), list(args or [])
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -83,9 +84,22 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
-             *self.args],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "losswatch",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self.args,
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:

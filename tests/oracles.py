@@ -6,13 +6,21 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 
-def hf_stop(evals: list[tuple[int, float]], patience: int, threshold: float, output_dir: str,
-            greater_is_better: bool = False) -> int | None:
+def hf_stop(
+    evals: list[tuple[int, float]], patience: int, threshold: float, output_dir: str, greater_is_better: bool = False
+) -> int | None:
     from transformers import EarlyStoppingCallback, Trainer, TrainerControl, TrainerState, TrainingArguments
 
-    args = TrainingArguments(output_dir=output_dir, metric_for_best_model="eval_loss",
-                             greater_is_better=greater_is_better, eval_strategy="steps", save_strategy="steps",
-                             load_best_model_at_end=True, report_to=[], use_cpu=True)
+    args = TrainingArguments(
+        output_dir=output_dir,
+        metric_for_best_model="eval_loss",
+        greater_is_better=greater_is_better,
+        eval_strategy="steps",
+        save_strategy="steps",
+        load_best_model_at_end=True,
+        report_to=[],
+        use_cpu=True,
+    )
     state, control = TrainerState(), TrainerControl()
     callback = EarlyStoppingCallback(early_stopping_patience=patience, early_stopping_threshold=threshold)
     trainer_like = SimpleNamespace(args=args, state=state)

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from monitor.db import current_revision, head_revision, make_engine, prepare
-from monitor.errors import SchemaBehind
-from monitor.models import Base
+from losswatch.monitor.db import current_revision, head_revision, make_engine, prepare
+from losswatch.monitor.errors import SchemaBehind
+from losswatch.monitor.models import Base
 
 
 def test_migrations_upgrade_empty_database_matches_models(db_url: str) -> None:

@@ -19,8 +19,15 @@ def value(step: int) -> float:
     return 2.0 / (1.0 + step / 300.0)
 
 
-def send_all(url: str, run_id: str, batches: list[list[dict]], errors: list[str], tag: str,
-             patience: float = 60.0, retried: list[str] | None = None) -> None:
+def send_all(
+    url: str,
+    run_id: str,
+    batches: list[list[dict]],
+    errors: list[str],
+    tag: str,
+    patience: float = 60.0,
+    retried: list[str] | None = None,
+) -> None:
     """A well-behaved client: every batch has an id and is retried until acknowledged."""
     with httpx.Client(base_url=url, timeout=10) as c:
         for i, batch in enumerate(batches):
@@ -44,7 +51,7 @@ def send_all(url: str, run_id: str, batches: list[list[dict]], errors: list[str]
 
 def batches_for(steps: list[int]) -> list[list[dict]]:
     pts = [{"key": "loss", "step": s, "value": value(s)} for s in steps]
-    return [pts[i: i + BATCH] for i in range(0, len(pts), BATCH)]
+    return [pts[i : i + BATCH] for i in range(0, len(pts), BATCH)]
 
 
 def counts(url: str, run_id: str) -> dict[str, int]:
@@ -55,15 +62,17 @@ def counts(url: str, run_id: str) -> dict[str, int]:
 def test_scale_out_two_workers_on_postgres_concurrent_writers(tmp_path: Path, postgres_url: str) -> None:
     server = LiveServer(tmp_path / "srv", args=["--workers", "2", "--database-url", postgres_url]).start()
     try:
-        own = [httpx.post(f"{server.url}/api/v1/runs", json={"name": f"w{i}", "project": f"p{i % 3}"}).json()["id"]
-               for i in range(6)]
+        own = [
+            httpx.post(f"{server.url}/api/v1/runs", json={"name": f"w{i}", "project": f"p{i % 3}"}).json()["id"]
+            for i in range(6)
+        ]
         shared = httpx.post(f"{server.url}/api/v1/runs", json={"name": "shared"}).json()["id"]
         errors: list[str] = []
         steps = list(range(POINTS))
         jobs = [(rid, batches_for(steps), f"own{i}") for i, rid in enumerate(own)]
         # Two writers on one run, overlapping steps, in opposite orders.
         jobs.append((shared, batches_for(steps[: POINTS * 2 // 3]), "shared-a"))
-        jobs.append((shared, batches_for(steps[POINTS // 3:])[::-1], "shared-b"))
+        jobs.append((shared, batches_for(steps[POINTS // 3 :])[::-1], "shared-b"))
         threads = [threading.Thread(target=send_all, args=(server.url, rid, b, errors, tag)) for rid, b, tag in jobs]
         for t in threads:
             t.start()
@@ -72,16 +81,18 @@ def test_scale_out_two_workers_on_postgres_concurrent_writers(tmp_path: Path, po
         assert errors == []
         for rid in own + [shared]:
             assert counts(server.url, rid) == {"loss": POINTS}, rid
-        pts = httpx.get(f"{server.url}/api/v1/runs/{shared}/metrics/loss",
-                        params={"max_points": 100000, "smoothing_mode": "none"}).json()["points"]
+        pts = httpx.get(
+            f"{server.url}/api/v1/runs/{shared}/metrics/loss", params={"max_points": 100000, "smoothing_mode": "none"}
+        ).json()["points"]
         assert [p["step"] for p in pts] == steps and all(p["value"] == value(p["step"]) for p in pts)
     finally:
         server.stop()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_scale_out_sigkill_mid_ingest_loses_and_doubles_nothing(tmp_path: Path, backend: str,
-                                                                request: pytest.FixtureRequest) -> None:
+def test_scale_out_sigkill_mid_ingest_loses_and_doubles_nothing(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     args = [] if backend == "sqlite" else ["--database-url", request.getfixturevalue("postgres_url")]
     server = LiveServer(tmp_path / "srv", args=args).start()
     try:
@@ -90,9 +101,12 @@ def test_scale_out_sigkill_mid_ingest_loses_and_doubles_nothing(tmp_path: Path, 
         retried: list[str] = []
         # Small batches, so that the kills land while the writers are still sending.
         small = [[{"key": "loss", "step": s, "value": value(s)} for s in range(j, j + 10)] for j in range(0, 600, 10)]
-        threads = [threading.Thread(target=send_all, args=(server.url, rid, small, errors, f"k{i}"),
-                                    kwargs={"retried": retried})
-                   for i, rid in enumerate(runs)]
+        threads = [
+            threading.Thread(
+                target=send_all, args=(server.url, rid, small, errors, f"k{i}"), kwargs={"retried": retried}
+            )
+            for i, rid in enumerate(runs)
+        ]
         for t in threads:
             t.start()
         for _ in range(2):

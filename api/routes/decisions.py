@@ -5,10 +5,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy import Engine
 
-from api import deps
-from api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
-from monitor.replay import replay
-from monitor.store import decisions, runs
+from losswatch.api import deps
+from losswatch.api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
+from losswatch.monitor.replay import replay
+from losswatch.monitor.store import decisions, runs
 
 router = APIRouter(tags=["decisions"])
 

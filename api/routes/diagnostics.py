@@ -6,12 +6,12 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection, Engine
 
-from api import deps
-from api.schemas import RunId
-from monitor.diagnostics import diagnose
-from monitor.errors import NotFound
-from monitor.store import decisions, runs, series
-from monitor.store.cache import SeriesCache
+from losswatch.api import deps
+from losswatch.api.schemas import RunId
+from losswatch.monitor.diagnostics import diagnose
+from losswatch.monitor.errors import NotFound
+from losswatch.monitor.store import decisions, runs, series
+from losswatch.monitor.store.cache import SeriesCache
 
 router = APIRouter(tags=["diagnostics"])
 
@@ -31,9 +31,13 @@ def companion_key(key: str) -> str:
 
 
 @router.get("/runs/{run_id}/diagnostics")
-def get_diagnostics(run_id: RunId, key: str | None = Query(default=None, min_length=1, max_length=200),
-                    lang: Literal["en", "zh"] = "en", engine: Engine = Depends(deps.engine),
-                    cache: SeriesCache = Depends(deps.series_cache)) -> dict[str, Any]:
+def get_diagnostics(
+    run_id: RunId,
+    key: str | None = Query(default=None, min_length=1, max_length=200),
+    lang: Literal["en", "zh"] = "en",
+    engine: Engine = Depends(deps.engine),
+    cache: SeriesCache = Depends(deps.series_cache),
+) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         policy = decisions.policy_of(run)
@@ -43,5 +47,6 @@ def get_diagnostics(run_id: RunId, key: str | None = Query(default=None, min_len
         steps, values = _read(conn, run_id, key, cache)
         other = _read(conn, run_id, companion_key(key), cache)
     mode = policy.mode if key == policy.monitor else "min"
-    return diagnose(steps, values, key=key, mode=mode, companion=other if other[0].size else None,
-                    config=run["config"], lang=lang)
+    return diagnose(
+        steps, values, key=key, mode=mode, companion=other if other[0].size else None, config=run["config"], lang=lang
+    )

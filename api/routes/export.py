@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
-from api import deps
-from api.schemas import RunId
-from monitor.store import series
-from monitor.store.runs import get_run
+from losswatch.api import deps
+from losswatch.api.schemas import RunId
+from losswatch.monitor.store import series
+from losswatch.monitor.store.runs import get_run
 
 router = APIRouter(tags=["export"])
 
@@ -47,18 +47,22 @@ def _csv(engine: Engine, run_id: RunId, keys: list[str]) -> Iterator[str]:
     yield "key,step,value,time\n"
     for key, s in _series(engine, run_id, keys):
         name = _csv_field(key)
-        lines = [f"{name},{int(st)},{_number(float(v))},{_number(float(t))}\n"
-                 for st, v, t in zip(s.steps, s.values, s.times, strict=True)]
+        lines = [
+            f"{name},{int(st)},{_number(float(v))},{_number(float(t))}\n"
+            for st, v, t in zip(s.steps, s.values, s.times, strict=True)
+        ]
         for i in range(0, len(lines), 5000):
-            yield "".join(lines[i:i + 5000])
+            yield "".join(lines[i : i + 5000])
 
 
 def _json(engine: Engine, run: dict, keys: list[str]) -> Iterator[str]:
     yield '{"run": ' + json.dumps(run) + ', "points": ['
     first = True
     for key, s in _series(engine, run["id"], keys):
-        rows = [json.dumps({"key": key, "step": int(st), "value": _json_value(float(v)), "time": _json_value(float(t))})
-                for st, v, t in zip(s.steps, s.values, s.times, strict=True)]
+        rows = [
+            json.dumps({"key": key, "step": int(st), "value": _json_value(float(v)), "time": _json_value(float(t))})
+            for st, v, t in zip(s.steps, s.values, s.times, strict=True)
+        ]
         if rows:
             yield ("" if first else ", ") + ", ".join(rows)
             first = False
@@ -66,8 +70,9 @@ def _json(engine: Engine, run: dict, keys: list[str]) -> Iterator[str]:
 
 
 @router.get("/runs/{run_id}/export")
-def export(run_id: RunId, format: Literal["csv", "json"] = Query(default="csv"),
-           engine: Engine = Depends(deps.engine)) -> StreamingResponse:
+def export(
+    run_id: RunId, format: Literal["csv", "json"] = Query(default="csv"), engine: Engine = Depends(deps.engine)
+) -> StreamingResponse:
     with engine.connect() as conn:
         run = get_run(conn, run_id=run_id)  # a missing run is a 404 before any byte is streamed
         keys = [k["key"] for k in series.key_summaries(conn, run_id=run_id)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 from sqlalchemy import Engine, text
 
-from api import deps
+from losswatch.api import deps
 
 router = APIRouter(tags=["health"])
 

@@ -8,16 +8,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from api import deps
-from api.schemas import MAX_STEP, IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, RunId, SeriesOut, out
-from api.wire import BadBody, WireBatch, decode_batch
-from monitor.downsample import minmax_indices
-from monitor.errors import Invalid, LimitExceeded
-from monitor.settings import Settings
-from monitor.smoothing import smooth
-from monitor.store import ingest, series
-from monitor.store.cache import SeriesCache
-from monitor.store.runs import get_run
+from losswatch.api import deps
+from losswatch.api.schemas import MAX_STEP, IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, RunId, SeriesOut, out
+from losswatch.api.wire import BadBody, WireBatch, decode_batch
+from losswatch.monitor.downsample import minmax_indices
+from losswatch.monitor.errors import Invalid, LimitExceeded
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.smoothing import smooth
+from losswatch.monitor.store import ingest, series
+from losswatch.monitor.store.cache import SeriesCache
+from losswatch.monitor.store.runs import get_run
 
 router = APIRouter(tags=["metrics"])
 
@@ -38,13 +38,18 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return walk(schema)
 
 
-METRICS_BODY = {"requestBody": {"required": True, "content": {"application/json": {
-    "schema": _inline(MetricsIn.model_json_schema())}}}}
+METRICS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": _inline(MetricsIn.model_json_schema())}},
+    }
+}
 
 
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
-async def post_metrics(run_id: RunId, request: Request, engine: Engine = Depends(deps.engine),
-                       settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+async def post_metrics(
+    run_id: RunId, request: Request, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+) -> dict[str, Any]:
     # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic.
     try:
         body = decode_batch(await request.body())
@@ -55,8 +60,10 @@ async def post_metrics(run_id: RunId, request: Request, engine: Engine = Depends
 
 def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, settings: Settings) -> dict[str, Any]:
     if len(body.points) > settings.max_batch_points:
-        raise LimitExceeded(f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
-                            f"this one has {len(body.points)}")
+        raise LimitExceeded(
+            f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
+            f"this one has {len(body.points)}"
+        )
     max_key, max_step = settings.max_key_length, settings.max_step
     for i, p in enumerate(body.points):
         if len(p.key) > max_key:
@@ -65,11 +72,16 @@ def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, sett
             raise Invalid(f"points[{i}].step {p.step} is beyond max_step ({max_step})")
     # The decoded wire points go to the store as they are: it reads key, step, value ("NaN" spelled
     # out or a number) and time, and a copy per point would cost more than the checks above.
-    result = ingest.ingest(engine, run_id=run_id, points=body.points, batch_id=body.batch_id,
-                           max_keys_per_run=settings.max_keys_per_run)
+    result = ingest.ingest(
+        engine, run_id=run_id, points=body.points, batch_id=body.batch_id, max_keys_per_run=settings.max_keys_per_run
+    )
     request.app.state.metrics.points.labels(request.app.state.metrics.pid).inc(result.accepted)
-    return {"accepted": result.accepted, "duplicates": result.duplicates, "overwritten": result.overwritten,
-            "decision": result.decision.to_dict()}
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "overwritten": result.overwritten,
+        "decision": result.decision.to_dict(),
+    }
 
 
 @router.get("/runs/{run_id}/metrics", response_model=KeysOut)
@@ -102,13 +114,23 @@ def get_series(
     lo = 0 if since_step is None else int(np.searchsorted(s.steps, since_step, side="right"))
     idx = lo + minmax_indices(s.values[lo:], max_points)
     points = [
-        {"step": int(s.steps[i]), "value": out(float(s.values[i])), "smoothed": out(float(smoothed[i])),
-         "time": float(s.times[i])}
+        {
+            "step": int(s.steps[i]),
+            "value": out(float(s.values[i])),
+            "smoothed": out(float(smoothed[i])),
+            "time": float(s.times[i]),
+        }
         for i in idx
     ]
     total = int(s.steps.size - lo)
-    return {"key": key, "total": total, "downsampled": len(points) < total, "smoothing": smoothing,
-            "smoothing_mode": smoothing_mode, "points": points}
+    return {
+        "key": key,
+        "total": total,
+        "downsampled": len(points) < total,
+        "smoothing": smoothing,
+        "smoothing_mode": smoothing_mode,
+        "points": points,
+    }
 
 
 @router.post("/runs/{run_id}/rewind", response_model=RewindOut)

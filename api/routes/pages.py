@@ -13,9 +13,9 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy import Engine
 
-from api import deps
-from monitor.errors import NotFound
-from monitor.store import runs
+from losswatch.api import deps
+from losswatch.monitor.errors import NotFound
+from losswatch.monitor.store import runs
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"

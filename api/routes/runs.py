@@ -5,28 +5,40 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
 
-from api import auth, deps
-from api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
-from monitor.errors import LimitExceeded
-from monitor.mirrors import cursors as mirror_cursors
-from monitor.settings import Settings
-from monitor.store import decisions, runs, series
-from monitor.store.tokens import Principal
+from losswatch.api import auth, deps
+from losswatch.api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
+from losswatch.monitor.errors import LimitExceeded
+from losswatch.monitor.mirrors import cursors as mirror_cursors
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store import decisions, runs, series
+from losswatch.monitor.store.tokens import Principal
 
 router = APIRouter(tags=["runs"])
 
 
-@router.post("/runs", status_code=201, response_model=RunOut,
-             responses={200: {"model": RunOut, "description": "a run with that id existed: resumed"}})
-def create_run(body: RunCreate, response: Response, engine: Engine = Depends(deps.engine),
-               who: Principal | None = Depends(auth.principal),
-               settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+@router.post(
+    "/runs",
+    status_code=201,
+    response_model=RunOut,
+    responses={200: {"model": RunOut, "description": "a run with that id existed: resumed"}},
+)
+def create_run(
+    body: RunCreate,
+    response: Response,
+    engine: Engine = Depends(deps.engine),
+    who: Principal | None = Depends(auth.principal),
+    settings: Settings = Depends(deps.settings),
+) -> dict[str, Any]:
     auth.check_project(who, body.project)
     for field, text in (("name", body.name), ("project", body.project)):
         if len(text) > settings.max_name_length:
             raise LimitExceeded(f"{field} is longer than max_name_length ({settings.max_name_length})")
     run, created = runs.create_run(
-        engine, name=body.name, project=body.project, run_id=body.id, config=body.config,
+        engine,
+        name=body.name,
+        project=body.project,
+        run_id=body.id,
+        config=body.config,
         early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,
         mirrors=list(body.mirrors),
     )
@@ -36,17 +48,20 @@ def create_run(body: RunCreate, response: Response, engine: Engine = Depends(dep
 
 
 @router.get("/runs", response_model=RunList)
-def list_runs(project: str | None = Query(default=None, max_length=200),
-              status: str | None = Query(default=None, max_length=16),
-              engine: Engine = Depends(deps.engine),
-              who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
+def list_runs(
+    project: str | None = Query(default=None, max_length=200),
+    status: str | None = Query(default=None, max_length=16),
+    engine: Engine = Depends(deps.engine),
+    who: Principal | None = Depends(auth.principal),
+) -> dict[str, Any]:
     auth.check_project(who, project)
     return {"runs": runs.list_runs(engine, project=who.project if who else project, status=status)}
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
-def get_run(run_id: RunId, engine: Engine = Depends(deps.engine),
-            settings: Settings = Depends(deps.settings)) -> dict[str, Any]:
+def get_run(
+    run_id: RunId, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+) -> dict[str, Any]:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         keys = series.key_summaries(conn, run_id=run_id)

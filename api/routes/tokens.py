@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from api import auth, deps
-from api.schemas import TokenId
-from monitor.store import tokens
-from monitor.store.tokens import Principal
+from losswatch.api import auth, deps
+from losswatch.api.schemas import TokenId
+from losswatch.monitor.store import tokens
+from losswatch.monitor.store.tokens import Principal
 
 router = APIRouter(tags=["tokens"])
 
@@ -23,22 +23,26 @@ class TokenCreate(BaseModel):
 
 
 @router.post("/tokens", status_code=201)
-def create_token(body: TokenCreate, engine: Engine = Depends(deps.engine),
-                 who: Principal | None = Depends(auth.principal)) -> dict[str, Any]:
+def create_token(
+    body: TokenCreate, engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
+) -> dict[str, Any]:
     project = body.project or (who.project if who else "default")
     auth.check_project(who, project)
-    info, secret = tokens.create_token(engine, project=project, scopes=tokens.parse_scopes(",".join(body.scopes)),
-                                       name=body.name)
+    info, secret = tokens.create_token(
+        engine, project=project, scopes=tokens.parse_scopes(",".join(body.scopes)), name=body.name
+    )
     return {**info, "token": secret}
 
 
 @router.get("/tokens")
-def list_tokens(engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
-                ) -> dict[str, Any]:
+def list_tokens(
+    engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
+) -> dict[str, Any]:
     return {"tokens": tokens.list_tokens(engine, project=who.project if who else None)}
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: TokenId, engine: Engine = Depends(deps.engine),
-                 who: Principal | None = Depends(auth.principal)) -> None:
+def revoke_token(
+    token_id: TokenId, engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
+) -> None:
     tokens.revoke_token(engine, token_id=token_id, project=who.project if who else None)

@@ -27,6 +27,17 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"losswatch demo: no service at {url} ({exc}); start one with `losswatch serve`", err=True)
             raise typer.Exit(2) from exc
         # The training runs in its own process: the CLI (monitor) does not import trainer code.
-        code = subprocess.call([sys.executable, "-m", "callbacks.demo", "--url", url, "--max-steps", str(max_steps),
-                                "--step-delay", str(step_delay)])
+        code = subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "losswatch.callbacks.demo",
+                "--url",
+                url,
+                "--max-steps",
+                str(max_steps),
+                "--step-delay",
+                str(step_delay),
+            ]
+        )
         raise typer.Exit(code)

@@ -24,14 +24,16 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.restclient import connect
+        from losswatch.monitor.restclient import connect
 
         if fmt not in ("csv", "json"):
             raise typer.BadParameter("must be csv or json", param_hint="--format")
         written = 0
         try:
-            with connect(url, token, timeout=300) as client, \
-                    client.stream("GET", f"/api/v1/runs/{run}/export", params={"format": fmt}) as r:
+            with (
+                connect(url, token, timeout=300) as client,
+                client.stream("GET", f"/api/v1/runs/{run}/export", params={"format": fmt}) as r,
+            ):
                 if r.is_error:
                     r.read()
                     typer.echo(f"losswatch export: {_detail(r)}", err=True)

@@ -23,9 +23,9 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.errors import LossWatchError
-        from monitor.importers import read_log, upload
-        from monitor.restclient import connect
+        from losswatch.monitor.errors import LossWatchError
+        from losswatch.monitor.importers import read_log, upload
+        from losswatch.monitor.restclient import connect
 
         failed = False
         with connect(url, token, timeout=60) as client:
@@ -37,8 +37,10 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"losswatch import: {exc}", err=True)
                     failed = True
                     continue
-                typer.echo(f"{path}: run {result['run_id']}: {result['points']} points, {result['accepted']} new, "
-                           f"{result['duplicates']} already there, {result['overwritten']} replaced")
+                typer.echo(
+                    f"{path}: run {result['run_id']}: {result['points']} points, {result['accepted']} new, "
+                    f"{result['duplicates']} already there, {result['overwritten']} replaced"
+                )
                 for note in log.notes:
                     typer.echo(f"  {note}")
         if failed:

@@ -21,8 +21,9 @@ def _eval_key(key: str, keys: list[str]) -> str | None:
     return None
 
 
-def draw(path: Path, run: dict[str, Any], key: str, train: dict[str, Any], evals: dict[str, Any] | None,
-         log: bool) -> None:
+def draw(
+    path: Path, run: dict[str, Any], key: str, train: dict[str, Any], evals: dict[str, Any] | None, log: bool
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never a window
@@ -31,18 +32,36 @@ def draw(path: Path, run: dict[str, Any], key: str, train: dict[str, Any], evals
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
     steps = [p["step"] for p in train["points"]]
     ax.plot(steps, _values(train["points"], "value"), color="#1f77b4", alpha=0.3, linewidth=1, label=f"{key} (raw)")
-    ax.plot(steps, _values(train["points"], "smoothed"), color="#1f77b4", linewidth=2.2,
-            label=f"{key} (smoothed, {train['smoothing_mode']} {train['smoothing']:g})")
+    ax.plot(
+        steps,
+        _values(train["points"], "smoothed"),
+        color="#1f77b4",
+        linewidth=2.2,
+        label=f"{key} (smoothed, {train['smoothing_mode']} {train['smoothing']:g})",
+    )
     if evals is not None and evals["points"]:
-        ax.plot([p["step"] for p in evals["points"]], _values(evals["points"], "value"), color="#ff7f0e",
-                linewidth=1.8, marker="o", markersize=3.5, label=evals["key"])
+        ax.plot(
+            [p["step"] for p in evals["points"]],
+            _values(evals["points"], "value"),
+            color="#ff7f0e",
+            linewidth=1.8,
+            marker="o",
+            markersize=3.5,
+            label=evals["key"],
+        )
     d = run["decision"]
     shown = {key, evals["key"] if evals else None}
     if d.get("best_step") is not None and d.get("monitor") in shown:
         best = d["best_value"]
-        ax.axvline(d["best_step"], color="#2ca02c", linestyle="--", linewidth=1.4,
-                   label=f"best {d['monitor']} {best:.4g} @ step {d['best_step']}"
-                   if isinstance(best, float) and math.isfinite(best) else f"best @ step {d['best_step']}")
+        ax.axvline(
+            d["best_step"],
+            color="#2ca02c",
+            linestyle="--",
+            linewidth=1.4,
+            label=f"best {d['monitor']} {best:.4g} @ step {d['best_step']}"
+            if isinstance(best, float) and math.isfinite(best)
+            else f"best @ step {d['best_step']}",
+        )
     if d.get("should_stop") and d.get("step") is not None:
         ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
     if log:
@@ -75,7 +94,7 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.restclient import connect, fetch_run
+        from losswatch.monitor.restclient import connect, fetch_run
 
         if mode not in ("tensorboard", "llamafactory", "none"):
             raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")

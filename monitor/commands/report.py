@@ -7,10 +7,24 @@ from typing import Any
 import typer
 
 HEAD = {
-    "en": {"run": "Run", "status": "status", "decision": "Decision", "stop": "stop", "go": "continue",
-           "advice": "Advice", "none": "no metrics logged yet"},
-    "zh": {"run": "运行", "status": "状态", "decision": "决定", "stop": "停止", "go": "继续",
-           "advice": "建议", "none": "还没有记录任何指标"},
+    "en": {
+        "run": "Run",
+        "status": "status",
+        "decision": "Decision",
+        "stop": "stop",
+        "go": "continue",
+        "advice": "Advice",
+        "none": "no metrics logged yet",
+    },
+    "zh": {
+        "run": "运行",
+        "status": "状态",
+        "decision": "决定",
+        "stop": "停止",
+        "go": "继续",
+        "advice": "建议",
+        "none": "还没有记录任何指标",
+    },
 }
 
 
@@ -25,8 +39,11 @@ def _keys_to_report(keys: list[str], wanted: list[str] | None) -> list[str]:
 def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> str:
     t = HEAD[lang]
     d = run["decision"]
-    lines = [f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}: {run['status']}",
-             f"{t['decision']}: {t['stop'] if d['should_stop'] else t['go']} ({d['reason']}) — {d['message']}", ""]
+    lines = [
+        f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}: {run['status']}",
+        f"{t['decision']}: {t['stop'] if d['should_stop'] else t['go']} ({d['reason']}) — {d['message']}",
+        "",
+    ]
     if not diagnoses:
         lines.append(t["none"])
     advice: dict[str, str] = {}
@@ -55,7 +72,7 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from monitor.restclient import connect, fetch_run
+        from losswatch.monitor.restclient import connect, fetch_run
 
         if lang not in HEAD:
             raise typer.BadParameter("must be en or zh", param_hint="--lang")

@@ -19,8 +19,8 @@ def register(app: typer.Typer) -> None:
         Example: losswatch sync output/.losswatch --url http://127.0.0.1:8000
         """
 
-        from monitor.restclient import connect
-        from monitor.spool import SPOOL_DIRNAME, Spool, SpoolBusy, replay
+        from losswatch.monitor.restclient import connect
+        from losswatch.monitor.spool import SPOOL_DIRNAME, Spool, SpoolBusy, replay
 
         if not spool_dir.is_dir():
             typer.echo(f"losswatch sync: {spool_dir} is not a folder", err=True)
@@ -42,13 +42,17 @@ def register(app: typer.Typer) -> None:
         if result.records == 0 and not result.error:
             typer.echo(f"{spool_dir}: nothing to deliver")
         else:
-            typer.echo(f"{spool_dir}: {result.records} records delivered: {c.get('metrics', 0)} batches "
-                       f"({c.get('accepted', 0)} new points, {c.get('duplicates', 0)} already there, "
-                       f"{c.get('overwritten', 0)} replaced), {c.get('rewind', 0)} rewinds "
-                       f"({c.get('replayed', 0)} already applied), {c.get('status', 0)} status changes")
+            typer.echo(
+                f"{spool_dir}: {result.records} records delivered: {c.get('metrics', 0)} batches "
+                f"({c.get('accepted', 0)} new points, {c.get('duplicates', 0)} already there, "
+                f"{c.get('overwritten', 0)} replaced), {c.get('rewind', 0)} rewinds "
+                f"({c.get('replayed', 0)} already applied), {c.get('status', 0)} status changes"
+            )
         for reason in result.rejected:
             typer.echo(f"  refused: {reason}", err=True)
         if result.error:
-            typer.echo(f"losswatch sync: stopped at {url}: {result.error}; {result.left} records still wait "
-                       f"(run it again)", err=True)
+            typer.echo(
+                f"losswatch sync: stopped at {url}: {result.error}; {result.left} records still wait (run it again)",
+                err=True,
+            )
             raise typer.Exit(1)

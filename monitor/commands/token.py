@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from monitor.settings import Settings
+from losswatch.monitor.settings import Settings
 
 
 def _engine(database_url: str | None):  # type: ignore[no-untyped-def]
-    from monitor.db import make_engine, prepare
+    from losswatch.monitor.db import make_engine, prepare
 
     url = database_url or Settings().url
     engine = make_engine(url)
@@ -22,16 +22,18 @@ def register(app: typer.Typer) -> None:
     db_option = typer.Option(None, "--database-url", envvar="LOSSWATCH_DATABASE_URL", help="SQLAlchemy URL")
 
     @token_app.command("create")
-    def create(project: str = typer.Option("default", help="the project the token reaches"),
-               scopes: str = typer.Option("read,write", help="comma-separated: read, write, admin"),
-               name: str = typer.Option("token", help="a label to recognise it by"),
-               database_url: str | None = db_option) -> None:
+    def create(
+        project: str = typer.Option("default", help="the project the token reaches"),
+        scopes: str = typer.Option("read,write", help="comma-separated: read, write, admin"),
+        name: str = typer.Option("token", help="a label to recognise it by"),
+        database_url: str | None = db_option,
+    ) -> None:
         """Create a token and print it once.
 
         Example: losswatch token create --project sft --scopes read,write --name trainer
         """
-        from monitor.errors import Invalid
-        from monitor.store.tokens import create_token, parse_scopes
+        from losswatch.monitor.errors import Invalid
+        from losswatch.monitor.store.tokens import create_token, parse_scopes
 
         try:
             info, secret = create_token(_engine(database_url), project=project, scopes=parse_scopes(scopes), name=name)
@@ -39,31 +41,36 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"losswatch token: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(secret)
-        typer.echo(f"token {info['id']} for project {project!r} with scopes {','.join(info['scopes'])}; "
-                   "it is shown only now", err=True)
+        typer.echo(
+            f"token {info['id']} for project {project!r} with scopes {','.join(info['scopes'])}; it is shown only now",
+            err=True,
+        )
 
     @token_app.command("list")
-    def list_(project: str | None = typer.Option(None, help="only this project's tokens"),
-              database_url: str | None = db_option) -> None:
+    def list_(
+        project: str | None = typer.Option(None, help="only this project's tokens"),
+        database_url: str | None = db_option,
+    ) -> None:
         """List tokens (never their secrets).
 
         Example: losswatch token list --project sft
         """
-        from monitor.store.tokens import list_tokens
+        from losswatch.monitor.store.tokens import list_tokens
 
         for t in list_tokens(_engine(database_url), project=project):
             state = "revoked" if t["revoked_at"] else "active"
             typer.echo(f"{t['id']}\t{t['project']}\t{t['name']}\t{','.join(t['scopes'])}\t{state}")
 
     @token_app.command("revoke")
-    def revoke(token_id: int = typer.Argument(..., help="the id `token list` shows"),
-               database_url: str | None = db_option) -> None:
+    def revoke(
+        token_id: int = typer.Argument(..., help="the id `token list` shows"), database_url: str | None = db_option
+    ) -> None:
         """Revoke a token; requests with it get 401 from then on.
 
         Example: losswatch token revoke 3
         """
-        from monitor.errors import NotFound
-        from monitor.store.tokens import revoke_token
+        from losswatch.monitor.errors import NotFound
+        from losswatch.monitor.store.tokens import revoke_token
 
         try:
             revoke_token(_engine(database_url), token_id=token_id)

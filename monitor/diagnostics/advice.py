@@ -24,7 +24,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "en": 'eval_strategy is "no": no validation loss is computed, so early stopping cannot work - '
         "it has nothing to watch. Set eval_strategy: steps with eval_steps, and hold out a validation "
         "split (LLaMA-Factory: val_size: 0.1).",
-        "zh": "eval_strategy 为 \"no\"，训练中不计算验证集 loss，早停无从判断。请设置 eval_strategy: steps "
+        "zh": 'eval_strategy 为 "no"，训练中不计算验证集 loss，早停无从判断。请设置 eval_strategy: steps '
         "和 eval_steps，并划出一部分验证集（LLaMA-Factory 中可设 val_size: 0.1）。",
     },
     "no_validation_missing": {
@@ -75,8 +75,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "至少需要 {min} 次评估，建议把 eval_steps 调到 {suggest} 或更小。",
     },
     "effective_batch_size": {
-        "en": "Effective batch size = {pd} per device × {ga} accumulation step(s) × {procs} process(es) "
-        "= {eff}.",
+        "en": "Effective batch size = {pd} per device × {ga} accumulation step(s) × {procs} process(es) = {eff}.",
         "zh": "有效批大小 = {pd}（单卡批大小）× {ga}（梯度累积步数）× {procs}（进程数）= {eff}。",
     },
     "effective_batch_size_faster": {
@@ -161,33 +160,45 @@ def advise(
     if load_best and eval_enabled and save_strategy != eval_strategy:
         items.append(
             _item(
-                "save_eval_strategy_mismatch", "save_eval_strategy_mismatch", lang,
-                save=save_strategy, eval=eval_strategy,
+                "save_eval_strategy_mismatch",
+                "save_eval_strategy_mismatch",
+                lang,
+                save=save_strategy,
+                eval=eval_strategy,
             )
         )
     elif eval_strategy == "steps" and save_strategy == "steps" and eval_steps and save_steps:
         if save_steps % eval_steps:
             suggest = math.ceil(save_steps / eval_steps) * eval_steps
             text = "save_eval_mismatch_best" if load_best else "save_eval_mismatch"
-            items.append(
-                _item("save_eval_mismatch", text, lang, save=save_steps, eval=eval_steps, suggest=suggest)
-            )
+            items.append(_item("save_eval_mismatch", text, lang, save=save_steps, eval=eval_steps, suggest=suggest))
 
     if n_points < MIN_POINTS:
         items.append(_item("too_few_points", "too_few_points", lang, n=n_points, key=key, min=MIN_POINTS))
     if max_steps and logging_steps and max_steps // logging_steps < MIN_LOGGED_POINTS:
         items.append(
             _item(
-                "sparse_logging", "sparse_logging", lang, logging=logging_steps, max_steps=max_steps,
-                k=max_steps // logging_steps, min=MIN_LOGGED_POINTS,
+                "sparse_logging",
+                "sparse_logging",
+                lang,
+                logging=logging_steps,
+                max_steps=max_steps,
+                k=max_steps // logging_steps,
+                min=MIN_LOGGED_POINTS,
                 suggest=max(1, max_steps // MIN_LOGGED_POINTS),
             )
         )
     if eval_strategy == "steps" and max_steps and eval_steps and max_steps // eval_steps < MIN_EVALUATIONS:
         items.append(
             _item(
-                "sparse_evaluation", "sparse_evaluation", lang, eval=eval_steps, max_steps=max_steps,
-                k=max_steps // eval_steps, min=MIN_EVALUATIONS, suggest=max(1, max_steps // MIN_EVALUATIONS),
+                "sparse_evaluation",
+                "sparse_evaluation",
+                lang,
+                eval=eval_steps,
+                max_steps=max_steps,
+                k=max_steps // eval_steps,
+                min=MIN_EVALUATIONS,
+                suggest=max(1, max_steps // MIN_EVALUATIONS),
             )
         )
 

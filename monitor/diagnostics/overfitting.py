@@ -128,7 +128,5 @@ def overfitting(
         out["training_progress"] = progress
         if gl is not None and progress > 0:
             out["progress_quotient"] = gl / progress
-    out["detected"] = bool(
-        rising and falling and gl_current is not None and gl_current > GL_THRESHOLD
-    )
+    out["detected"] = bool(rising and falling and gl_current is not None and gl_current > GL_THRESHOLD)
     return out

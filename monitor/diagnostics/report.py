@@ -46,9 +46,7 @@ def _non_finite_name(value: float) -> str:
     return "Infinity" if value > 0 else "-Infinity"
 
 
-def _series_facts(
-    series: Series, smoothed: np.ndarray, key: str, mode: str, spike_steps: set[int]
-) -> dict[str, Any]:
+def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str, spike_steps: set[int]) -> dict[str, Any]:
     values = series.values[series.finite]
     steps = series.fsteps
     last_raw = float(series.values[-1]) if series.values.size else None

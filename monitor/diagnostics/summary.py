@@ -58,23 +58,30 @@ def _overview(r: dict[str, Any], lang: str) -> str:
         s = _t(
             "{key}: {n} points up to step {step}; smoothed (EMA 0.6) it stays at about {last}",
             "{key} 共 {n} 个点（到第 {step} 步），平滑后（EMA 0.6）一直在 {last} 左右",
-            lang, key=key, n=n, step=step, last=num(last),
+            lang,
+            key=key,
+            n=n,
+            step=step,
+            last=num(last),
         )
     else:
         down = last < first
         s = _t(
-            "{key}: {n} points up to step {step}; smoothed (EMA 0.6) it {verb} from {first} to {last} "
-            "({pct})",
+            "{key}: {n} points up to step {step}; smoothed (EMA 0.6) it {verb} from {first} to {last} ({pct})",
             "{key} 共 {n} 个点（到第 {step} 步），平滑后（EMA 0.6）从 {first} {verb}到 {last}（{pct}）",
-            lang, key=key, n=n, step=step, first=num(first), last=num(last), pct=pct(change),
+            lang,
+            key=key,
+            n=n,
+            step=step,
+            first=num(first),
+            last=num(last),
+            pct=pct(change),
             verb=("降" if down else "升") if lang == "zh" else ("fell" if down else "rose"),
         )
     best, best_step = t["best_value"], t["best_step"]
     shown = best_step in (step, t["first_step"]) or best in (t["last_value"], first)
     if best is not None and best_step is not None and not shown:
-        s += _t(
-            ", best {best} at step {bs}", "，最好值 {best} 出现在第 {bs} 步", lang, best=num(best), bs=best_step
-        )
+        s += _t(", best {best} at step {bs}", "，最好值 {best} 出现在第 {bs} 步", lang, best=num(best), bs=best_step)
     return s + ("。" if lang == "zh" else ".")
 
 
@@ -88,31 +95,42 @@ def _noise(r: dict[str, Any], lang: str) -> str:
         s = _t(
             "The raw curve is smooth (noise about {cv} of the level), so single readings can be trusted.",
             "原始曲线很平滑（噪声约为数值的 {cv}），单个点就可以参考。",
-            lang, cv=cv,
+            lang,
+            cv=cv,
         )
     elif v["level"] == "moderate":
         s = _t(
             "The raw values scatter by about ±{noise} ({cv}) around the smoothed curve: read the smoothed "
             "line, not single points.",
             "原始值在平滑曲线上下约 ±{noise}（{cv}）波动，应该看平滑曲线而不是单个点。",
-            lang, noise=noise, cv=cv,
+            lang,
+            noise=noise,
+            cv=cv,
         )
     else:
         s = _t(
             "The raw values are very noisy (±{noise}, {cv} of the level): single readings mean little, "
             "only the smoothed curve does.",
             "原始值噪声很大（±{noise}，约为数值的 {cv}），单个点说明不了什么，只能看平滑曲线。",
-            lang, noise=noise, cv=cv,
+            lang,
+            noise=noise,
+            cv=cv,
         )
     if sp["count"]:
         last = sp["items"][-1]
         one = sp["count"] == 1
         s += _t(
-            " One spike stands out, at step {s} ({v}, {z}σ)." if one
+            " One spike stands out, at step {s} ({v}, {z}σ)."
+            if one
             else " {k} spikes stand out, the latest at step {s} ({v}, {z}σ).",
-            "另有 1 个尖峰，在第 {s} 步（{v}，{z}σ）。" if one
+            "另有 1 个尖峰，在第 {s} 步（{v}，{z}σ）。"
+            if one
             else "另有 {k} 个尖峰，最近一个在第 {s} 步（{v}，{z}σ）。",
-            lang, k=sp["count"], s=last["step"], v=num(last["value"]), z=f"{last['z']:.0f}",
+            lang,
+            k=sp["count"],
+            s=last["step"],
+            v=num(last["value"]),
+            z=f"{last['z']:.0f}",
         )
     return s
 
@@ -121,7 +139,10 @@ def _window(rec: dict[str, Any], lang: str) -> str:
     return _t(
         "Over the last {w} points (steps {a}–{b})",
         "最近 {w} 个点（第 {a}–{b} 步）",
-        lang, w=rec["n_points"], a=rec["start_step"], b=rec["end_step"],
+        lang,
+        w=rec["n_points"],
+        a=rec["start_step"],
+        b=rec["end_step"],
     )
 
 
@@ -135,11 +156,15 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         n = t["n_finite"]
         return [
             _t(
-                "{key} has no finite points yet: too early to judge, a trend needs at least 5." if n == 0
+                "{key} has no finite points yet: too early to judge, a trend needs at least 5."
+                if n == 0
                 else "{key} has only {n} point(s) so far: too early to judge, a trend needs at least 5.",
-                "{key} 还没有任何有效的点，现在下结论还太早：判断趋势至少需要 5 个点。" if n == 0
+                "{key} 还没有任何有效的点，现在下结论还太早：判断趋势至少需要 5 个点。"
+                if n == 0
                 else "{key} 目前只有 {n} 个点，现在下结论还太早：判断趋势至少需要 5 个点。",
-                lang, key=key, n=n,
+                lang,
+                key=key,
+                n=n,
             ),
             _t(
                 "Wait for more points, or log more often.",
@@ -153,7 +178,11 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
                 "The latest value of {key} (step {s}) is {v} ({k} of {n} points not finite): training has "
                 "broken down numerically.",
                 "{key} 最新的值（第 {s} 步）是 {v}，{n} 个点里有 {k} 个不是有限数：训练在数值上已经崩溃。",
-                lang, key=key, s=t["last_step"], v=t["latest_non_finite"], k=t["n_non_finite"],
+                lang,
+                key=key,
+                s=t["last_step"],
+                v=t["latest_non_finite"],
+                k=t["n_non_finite"],
                 n=t["n_points"],
             ),
             _t(
@@ -180,7 +209,10 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
                 "It has {verb} from its best level of {best} to {recent}{times} and stays there, far beyond "
                 "the noise: the run has diverged.",
                 "它从最好水平 {best} {verb}到 {recent}{times}，并一直停在那里，远超噪声范围：训练已经发散。",
-                lang, best=num(best), recent=num(now), times=times,
+                lang,
+                best=num(best),
+                recent=num(now),
+                times=times,
                 verb=("跳升" if up else "骤降") if zh else ("jumped" if up else "dropped"),
             ),
             _t(
@@ -199,18 +231,23 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
                 "the best) while the training loss kept falling ({tb} → {tn}): the model is overfitting.",
                 "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}），而训练 loss 仍在"
                 "下降（{tb} → {tn}）：模型开始过拟合了。",
-                lang, best=num(o["best_value"]), bs=o["best_step"], cur=num(o["current_value"]),
-                moved=("回落到" if t["mode"] == "max" else "回升到") if zh
+                lang,
+                best=num(o["best_value"]),
+                bs=o["best_step"],
+                cur=num(o["current_value"]),
+                moved=("回落到" if t["mode"] == "max" else "回升到")
+                if zh
                 else ("fallen to" if t["mode"] == "max" else "risen to"),
                 gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
-                tb=num(o["train_at_best"]), tn=num(o["train_now"]),
+                tb=num(o["train_at_best"]),
+                tn=num(o["train_now"]),
             ),
             _t(
                 "Stop now and keep the checkpoint from step {bs} (load_best_model_at_end), or train fewer "
                 "epochs / add regularization.",
-                "建议现在停止，保留第 {bs} 步的检查点（load_best_model_at_end），"
-                "或者减少训练轮数、加强正则化。",
-                lang, bs=o["best_step"],
+                "建议现在停止，保留第 {bs} 步的检查点（load_best_model_at_end），或者减少训练轮数、加强正则化。",
+                lang,
+                bs=o["best_step"],
             ),
         ]
     if state == "unstable":
@@ -221,7 +258,8 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
             else _t(
                 "the noise is {cv} of the level with no clear direction",
                 "噪声约为数值的 {cv}，却看不出明确的方向",
-                lang, cv=pct(r["volatility"]["cv"], signed=False),
+                lang,
+                cv=pct(r["volatility"]["cv"], signed=False),
             )
         )
         return [
@@ -244,7 +282,10 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         s = _t(
             "{w} it is still {verb} significantly ({rel} over the window, {p}){slow}.",
             "{w}仍在显著{verb}（窗口内变化 {rel}，{p}）{slow}。",
-            lang, w=window, rel=pct(rec["relative_change"]), p=pval(rec["p_value"]),
+            lang,
+            w=window,
+            rel=pct(rec["relative_change"]),
+            p=pval(rec["p_value"]),
             verb=("下降" if down else "上升") if zh else ("falling" if down else "rising"),
             slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
         )
@@ -262,14 +303,19 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
             _t(
                 "{w} it has stayed exactly at {v}: the curve is constant.",
                 "{w}一直精确等于 {v}：曲线是常数。",
-                lang, w=window, v=num(t["last_value"]),
+                lang,
+                w=window,
+                v=num(t["last_value"]),
             ),
             _t(
                 "A loss of exactly 0 usually means a broken setup (e.g. all labels masked, or a collapsed "
-                "model), not a perfect one; check the data and the loss." if zero else
-                "Check that the metric is still being updated.",
+                "model), not a perfect one; check the data and the loss."
+                if zero
+                else "Check that the metric is still being updated.",
                 "loss 恰好为 0 通常说明设置出了问题（例如标签被全部 mask，或模型已经崩溃），而不是模型完美，"
-                "请检查数据和 loss。" if zero else "请检查这个指标是否还在正常更新。",
+                "请检查数据和 loss。"
+                if zero
+                else "请检查这个指标是否还在正常更新。",
                 lang,
             ),
         ]
@@ -280,8 +326,13 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         s = _t(
             "{w} it is getting worse again ({rel}, {p}); it is now {gap} worse than its best {best} at step {bs}.",
             "{w}又在变差（{rel}，{p}），目前比第 {bs} 步的最好值 {best} 差 {gap}。",
-            lang, w=window, rel=pct(rec["relative_change"]), p=p, best=num(t["best_value"]),
-            bs=t["best_step"], gap=_gap(t),
+            lang,
+            w=window,
+            rel=pct(rec["relative_change"]),
+            p=p,
+            best=num(t["best_value"]),
+            bs=t["best_step"],
+            gap=_gap(t),
         )
     else:
         if rec["p_value"] is None or not rec["significant"]:
@@ -291,14 +342,18 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         s = _t(
             "{w} it has levelled off: the change of {rel} is {why}.",
             "{w}已经走平：变化 {rel}，{why}。",
-            lang, w=window, rel=pct(rec["relative_change"]), why=why,
+            lang,
+            w=window,
+            rel=pct(rec["relative_change"]),
+            why=why,
         )
     if is_eval:
         todo = _t(
             "Validation has stopped improving: early stopping will end the run soon; the best checkpoint "
             "is at step {bs}.",
             "验证集指标已不再改善，早停很快会触发；最佳检查点在第 {bs} 步。",
-            lang, bs=t["best_step"],
+            lang,
+            bs=t["best_step"],
         )
     else:
         todo = _companion_overfits(r, lang) or _t(
@@ -334,8 +389,11 @@ def _companion_overfits(r: dict[str, Any], lang: str) -> str:
         "step {bs}.",
         "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，同期这条曲线却从 {tb} 降到了 {tn}："
         "模型在过拟合，请保留第 {bs} 步的检查点。",
-        lang, gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False), bs=o["best_step"],
-        tb=num(o["train_at_best"]), tn=num(o["train_now"]),
+        lang,
+        gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
+        bs=o["best_step"],
+        tb=num(o["train_at_best"]),
+        tn=num(o["train_now"]),
     )
 
 

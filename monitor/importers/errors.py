@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.errors import LossWatchError
+from losswatch.monitor.errors import LossWatchError
 
 
 class LogImportError(LossWatchError):

@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, or_, select, update
 
-from monitor.db import writer
-from monitor.models import DecisionRow, MetricKey, MetricSummary, MirrorCursor, Project, Run, StopState
+from losswatch.monitor.db import writer
+from losswatch.monitor.models import DecisionRow, MetricKey, MetricSummary, MirrorCursor, Project, Run, StopState
 
 MAX_BACKOFF = 300.0
 HOST = socket.gethostname()
@@ -58,14 +58,27 @@ def version_of(changed_at: float | None, last_decision: int | None, status: str)
 
 def runs_to_mirror(conn: Connection, *, default: list[str]) -> list[RunInfo]:
     changed, last_decision = _version_columns()
-    rows = conn.execute(select(Run.id, Run.name, Run.status, Run.config, Run.mirrors, Project.name.label("project"),
-                               changed, last_decision).join(Project, Project.id == Run.project_id)).all()
+    rows = conn.execute(
+        select(
+            Run.id, Run.name, Run.status, Run.config, Run.mirrors, Project.name.label("project"), changed, last_decision
+        ).join(Project, Project.id == Run.project_id)
+    ).all()
     out = []
     for r in rows:
         targets = effective_targets(r.mirrors, default)
         if targets:
-            out.append(RunInfo(r.id, r.project, r.name, r.status, r.config or {}, targets,
-                               version_of(r.changed_at, r.last_decision, r.status), r.changed_at))
+            out.append(
+                RunInfo(
+                    r.id,
+                    r.project,
+                    r.name,
+                    r.status,
+                    r.config or {},
+                    targets,
+                    version_of(r.changed_at, r.last_decision, r.status),
+                    r.changed_at,
+                )
+            )
     return out
 
 
@@ -95,31 +108,64 @@ def acquire(engine: Engine, *, run_id: str, target: str, owner: str, lease_secon
     now = time.time()
     t = MirrorCursor.__table__
     with writer(engine).begin() as conn:
-        row = conn.execute(select(t.c.lease_owner, t.c.lease_until)
-                           .where(t.c.run_id == run_id, t.c.target == target).with_for_update()).first()
+        row = conn.execute(
+            select(t.c.lease_owner, t.c.lease_until).where(t.c.run_id == run_id, t.c.target == target).with_for_update()
+        ).first()
         if row is None:
             if conn.scalar(select(Run.id).where(Run.id == run_id)) is None:
                 return False
-            conn.execute(t.insert().values(run_id=run_id, target=target, state={}, errors=0, lease_owner=owner,
-                                           lease_until=now + lease_seconds, updated_at=now))
+            conn.execute(
+                t.insert().values(
+                    run_id=run_id,
+                    target=target,
+                    state={},
+                    errors=0,
+                    lease_owner=owner,
+                    lease_until=now + lease_seconds,
+                    updated_at=now,
+                )
+            )
             return True
         free = or_(t.c.lease_owner.is_(None), t.c.lease_owner == owner, t.c.lease_until < now)
         if row.lease_owner not in (None, owner) and _pid_dead(row.lease_owner):
             free = or_(free, t.c.lease_owner == row.lease_owner)
-        done = conn.execute(update(t).where(t.c.run_id == run_id, t.c.target == target, free)
-                            .values(lease_owner=owner, lease_until=now + lease_seconds)).rowcount
+        done = conn.execute(
+            update(t)
+            .where(t.c.run_id == run_id, t.c.target == target, free)
+            .values(lease_owner=owner, lease_until=now + lease_seconds)
+        ).rowcount
         return bool(done)
 
 
-def advance(engine: Engine, *, run_id: str, target: str, owner: str, state: dict[str, Any],
-            last_step: int | None, version: str | None, lease_seconds: float) -> bool:
+def advance(
+    engine: Engine,
+    *,
+    run_id: str,
+    target: str,
+    owner: str,
+    state: dict[str, Any],
+    last_step: int | None,
+    version: str | None,
+    lease_seconds: float,
+) -> bool:
     """Store the new progress, only while `owner` still holds the lease; clears the error streak."""
     now = time.time()
     t = MirrorCursor.__table__
     with writer(engine).begin() as conn:
-        done = conn.execute(update(t).where(t.c.run_id == run_id, t.c.target == target, t.c.lease_owner == owner)
-                            .values(state=state, last_step=last_step, version=version, last_error=None, errors=0,
-                                    retry_at=None, lease_until=now + lease_seconds, updated_at=now)).rowcount
+        done = conn.execute(
+            update(t)
+            .where(t.c.run_id == run_id, t.c.target == target, t.c.lease_owner == owner)
+            .values(
+                state=state,
+                last_step=last_step,
+                version=version,
+                last_error=None,
+                errors=0,
+                retry_at=None,
+                lease_until=now + lease_seconds,
+                updated_at=now,
+            )
+        ).rowcount
         return bool(done)
 
 
@@ -130,9 +176,18 @@ def fail(engine: Engine, *, run_id: str, target: str, owner: str, error: str, ba
     with writer(engine).begin() as conn:
         errors = conn.scalar(select(t.c.errors).where(t.c.run_id == run_id, t.c.target == target)) or 0
         delay = min(base_delay * 2 ** min(errors, 16), MAX_BACKOFF)
-        conn.execute(update(t).where(t.c.run_id == run_id, t.c.target == target)
-                     .values(last_error=error[:2000], errors=errors + 1, retry_at=now + delay,
-                             lease_owner=None, lease_until=None, updated_at=now))
+        conn.execute(
+            update(t)
+            .where(t.c.run_id == run_id, t.c.target == target)
+            .values(
+                last_error=error[:2000],
+                errors=errors + 1,
+                retry_at=now + delay,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
         return delay
 
 
@@ -144,9 +199,11 @@ def release(engine: Engine, *, owner: str) -> None:
 
 def mirror_state(conn: Connection, *, run: dict[str, Any], default: list[str]) -> list[dict[str, Any]]:
     """Each mirror of a run: its target, the last step it holds, the lag behind the run, its last error."""
-    run_last = conn.scalar(select(func.max(MetricSummary.last_step))
-                           .join(MetricKey, MetricKey.id == MetricSummary.key_id)
-                           .where(MetricKey.run_id == run["id"]))
+    run_last = conn.scalar(
+        select(func.max(MetricSummary.last_step))
+        .join(MetricKey, MetricKey.id == MetricSummary.key_id)
+        .where(MetricKey.run_id == run["id"])
+    )
     changed, last_decision = _version_columns()
     row = conn.execute(select(changed, last_decision).where(Run.id == run["id"])).one()
     version = version_of(row.changed_at, row.last_decision, run["status"])
@@ -157,12 +214,19 @@ def mirror_state(conn: Connection, *, run: dict[str, Any], default: list[str]) -
         last = c.last_step if c is not None else None
         # In steps: how far the run's newest point is ahead of the newest step the target holds.
         lag = None if run_last is None else max(0, run_last - (last if last is not None else 0))
-        out.append({
-            "target": target, "last_step": last, "lag": lag, "in_sync": c is not None and c.version == version,
-            "last_error": c.last_error if c is not None else None, "errors": c.errors if c is not None else 0,
-            "retry_at": c.retry_at if c is not None else None, "updated_at": c.updated_at if c is not None else None,
-            "note": (c.state or {}).get("note") if c is not None else None,
-        })
+        out.append(
+            {
+                "target": target,
+                "last_step": last,
+                "lag": lag,
+                "in_sync": c is not None and c.version == version,
+                "last_error": c.last_error if c is not None else None,
+                "errors": c.errors if c is not None else 0,
+                "retry_at": c.retry_at if c is not None else None,
+                "updated_at": c.updated_at if c is not None else None,
+                "note": (c.state or {}).get("note") if c is not None else None,
+            }
+        )
     return out
 
 
@@ -177,5 +241,15 @@ def due(info: RunInfo, target: str, cursor: Any, *, owner: str, now: float) -> b
     return cursor.lease_owner in (None, owner) or (cursor.lease_until or 0) < now or _pid_dead(cursor.lease_owner)
 
 
-__all__ = ["RunInfo", "acquire", "advance", "cursors", "due", "fail", "mirror_state", "new_owner",
-           "release", "runs_to_mirror"]
+__all__ = [
+    "RunInfo",
+    "acquire",
+    "advance",
+    "cursors",
+    "due",
+    "fail",
+    "mirror_state",
+    "new_owner",
+    "release",
+    "runs_to_mirror",
+]

@@ -33,8 +33,9 @@ def scalar(tag: str, step: int, value: float, wall_time: float) -> event_pb2.Eve
 
 
 def text(tag: str, step: int, body: str, wall_time: float | None = None) -> event_pb2.Event:
-    tensor = TensorProto(dtype="DT_STRING", string_val=[body.encode()],
-                         tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]))
+    tensor = TensorProto(
+        dtype="DT_STRING", string_val=[body.encode()], tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)])
+    )
     meta = text_metadata.create_summary_metadata(display_name=tag, description="")
     value = summary_pb2.Summary.Value(tag=tag, metadata=meta, tensor=tensor)
     return event_pb2.Event(wall_time=wall_time or time.time(), step=step, summary=summary_pb2.Summary(value=[value]))
@@ -42,8 +43,9 @@ def text(tag: str, step: int, body: str, wall_time: float | None = None) -> even
 
 def purge(step: int) -> event_pb2.Event:
     """TensorBoard's restart marker: readers drop every event at `step` or later written before it."""
-    return event_pb2.Event(wall_time=time.time(), step=step,
-                           session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START))
+    return event_pb2.Event(
+        wall_time=time.time(), step=step, session_log=event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+    )
 
 
 class EventWriter:
@@ -55,8 +57,13 @@ class EventWriter:
         self.path = folder / f"events.out.tfevents.{stamp:016d}.{safe_name(socket.gethostname())}.{os.getpid()}"
         self._file = open(self.path, "ab")
         self._records = RecordWriter(self._file)
-        self.add(event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2",
-                                 source_metadata=event_pb2.SourceMetadata(writer="losswatch")))
+        self.add(
+            event_pb2.Event(
+                wall_time=time.time(),
+                file_version="brain.Event:2",
+                source_metadata=event_pb2.SourceMetadata(writer="losswatch"),
+            )
+        )
 
     def add(self, event: event_pb2.Event) -> None:
         self._records.write(event.SerializeToString())

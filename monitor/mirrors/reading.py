@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, select
 
-from monitor.models import DecisionRow, MetricKey, MetricPoint
-from monitor.store.values import decode
+from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
+from losswatch.monitor.store.values import decode
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,11 @@ def digest(conn: Connection, key_id: int, upto: int) -> list[float]:
     """[count, sum of values, sum of flags, sum of times] of a key's points up to `upto`: what a mirror
     compares to learn whether history it already wrote was overwritten or rewound since."""
     t = MetricPoint.__table__
-    row = conn.execute(select(func.count(), func.sum(func.coalesce(t.c.value, 0.0)), func.sum(t.c.flag),
-                              func.sum(t.c.wall_time)).where(t.c.key_id == key_id, t.c.step <= upto)).one()
+    row = conn.execute(
+        select(
+            func.count(), func.sum(func.coalesce(t.c.value, 0.0)), func.sum(t.c.flag), func.sum(t.c.wall_time)
+        ).where(t.c.key_id == key_id, t.c.step <= upto)
+    ).one()
     return [float(row[0] or 0), float(row[1] or 0.0), float(row[2] or 0), float(row[3] or 0.0)]
 
 
@@ -54,8 +57,12 @@ def fold(d: list[float], pts: list[Point], flags: list[int]) -> list[float]:
 def same(a: list[float], b: list[float]) -> bool:
     # Float sums differ in their last bits by summation order (SQLite sums with compensation), so the
     # counts must match exactly and the sums closely; a changed value moves its sum far more than that.
-    return (a[0] == b[0] and a[2] == b[2] and math.isclose(a[1], b[1], rel_tol=1e-12, abs_tol=1e-9)
-            and math.isclose(a[3], b[3], rel_tol=1e-13, abs_tol=1e-6))
+    return (
+        a[0] == b[0]
+        and a[2] == b[2]
+        and math.isclose(a[1], b[1], rel_tol=1e-12, abs_tol=1e-9)
+        and math.isclose(a[3], b[3], rel_tol=1e-13, abs_tol=1e-6)
+    )
 
 
 def points(conn: Connection, key_id: int, *, after: int | None = None) -> tuple[list[Point], list[int]]:
@@ -70,8 +77,11 @@ def points(conn: Connection, key_id: int, *, after: int | None = None) -> tuple[
 def points_by_step(conn: Connection, run_id: str, *, after: int | None) -> dict[int, dict[str, float]]:
     """All keys' points past `after`, merged per step (W&B wants one row per step)."""
     t = MetricPoint.__table__
-    q = (select(MetricKey.name, t.c.step, t.c.value, t.c.flag).join(t, t.c.key_id == MetricKey.id)
-         .where(MetricKey.run_id == run_id))
+    q = (
+        select(MetricKey.name, t.c.step, t.c.value, t.c.flag)
+        .join(t, t.c.key_id == MetricKey.id)
+        .where(MetricKey.run_id == run_id)
+    )
     if after is not None:
         q = q.where(t.c.step > after)
     out: dict[int, dict[str, float]] = {}
@@ -81,7 +91,16 @@ def points_by_step(conn: Connection, run_id: str, *, after: int | None) -> dict[
 
 
 def decisions(conn: Connection, run_id: str, *, after_id: int = 0) -> list[dict]:
-    rows = conn.execute(select(DecisionRow.id, DecisionRow.step, DecisionRow.should_stop, DecisionRow.reason,
-                               DecisionRow.message, DecisionRow.created_at)
-                        .where(DecisionRow.run_id == run_id, DecisionRow.id > after_id).order_by(DecisionRow.id))
+    rows = conn.execute(
+        select(
+            DecisionRow.id,
+            DecisionRow.step,
+            DecisionRow.should_stop,
+            DecisionRow.reason,
+            DecisionRow.message,
+            DecisionRow.created_at,
+        )
+        .where(DecisionRow.run_id == run_id, DecisionRow.id > after_id)
+        .order_by(DecisionRow.id)
+    )
     return [dict(r._mapping) for r in rows]

@@ -10,5 +10,5 @@ def tag(key: str) -> str:
     """`eval_loss` → `eval/loss`, `test_x` → `test/x`, anything else → `train/<key>`."""
     for prefix in ("eval", "test"):
         if key.startswith(prefix + "_"):
-            return f"{prefix}/{key[len(prefix) + 1:]}"
+            return f"{prefix}/{key[len(prefix) + 1 :]}"
     return f"train/{key}"

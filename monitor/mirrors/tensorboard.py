@@ -15,9 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from monitor.mirrors import events, reading
-from monitor.mirrors.cursors import RunInfo
-from monitor.mirrors.tags import DECISION_TAG, DIAGNOSIS_TAG, tag
+from losswatch.monitor.mirrors import events, reading
+from losswatch.monitor.mirrors.cursors import RunInfo
+from losswatch.monitor.mirrors.tags import DECISION_TAG, DIAGNOSIS_TAG, tag
 
 log = logging.getLogger("losswatch.mirrors")
 
@@ -33,8 +33,8 @@ def decision_text(d: dict[str, Any]) -> str:
 
 def diagnosis_text(conn: Connection, info: RunInfo, names: dict[str, int]) -> str | None:
     """The diagnosis summary of the monitored key; None when the diagnostics cannot say anything."""
-    from monitor.diagnostics import diagnose
-    from monitor.store.series import read_series
+    from losswatch.monitor.diagnostics import diagnose
+    from losswatch.monitor.store.series import read_series
 
     key = next((k for k in ("eval_loss", "loss") if k in names), None) or next(iter(sorted(names)), None)
     if key is None:
@@ -61,12 +61,13 @@ class TensorBoardMirror:
         cur: dict[str, dict[str, Any]] = dict(state.get("keys") or {})
         with reading.snapshot(engine) as conn:
             names = reading.keys(conn, info.id)
-            rewritten = any(n not in names or not reading.same(reading.digest(conn, names[n], c["s"]), c["d"])
-                            for n, c in cur.items())
+            rewritten = any(
+                n not in names or not reading.same(reading.digest(conn, names[n], c["s"]), c["d"])
+                for n, c in cur.items()
+            )
             if rewritten:
                 cur = {}
-            new = {n: reading.points(conn, kid, after=cur[n]["s"] if n in cur else None)[0]
-                   for n, kid in names.items()}
+            new = {n: reading.points(conn, kid, after=cur[n]["s"] if n in cur else None)[0] for n, kid in names.items()}
             purge_at = None
             if rewritten or fresh:
                 starts = [c["s"] + 1 for c in cur.values()] + [p[0].step for n, p in new.items() if p and n not in cur]
@@ -77,8 +78,11 @@ class TensorBoardMirror:
                     # Purged steps vanish from every tag, so every key is written again from there.
                     new = {n: reading.points(conn, kid, after=purge_at - 1)[0] for n, kid in names.items()}
             old_decision = 0 if purge_at is not None else int(state.get("decision", 0))
-            decisions = [d for d in reading.decisions(conn, info.id, after_id=old_decision)
-                         if d["id"] > int(state.get("decision", 0)) or (d["step"] or 0) >= (purge_at or 0)]
+            decisions = [
+                d
+                for d in reading.decisions(conn, info.id, after_id=old_decision)
+                if d["id"] > int(state.get("decision", 0)) or (d["step"] or 0) >= (purge_at or 0)
+            ]
             diagnosis = None
             if info.status != "running" and (state.get("diagnosed") != info.version or purge_at is not None):
                 try:

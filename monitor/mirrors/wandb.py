@@ -21,10 +21,10 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from monitor.mirrors import reading
-from monitor.mirrors.cursors import RunInfo
-from monitor.mirrors.tags import tag
-from monitor.models import MetricKey, MetricSummary
+from losswatch.monitor.mirrors import reading
+from losswatch.monitor.mirrors.cursors import RunInfo
+from losswatch.monitor.mirrors.tags import tag
+from losswatch.monitor.models import MetricKey, MetricSummary
 
 log = logging.getLogger("losswatch.mirrors")
 
@@ -55,9 +55,15 @@ class WandbMirror:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         run = wandb.init(
-            id=info.id, name=info.name, project=os.environ.get("WANDB_PROJECT") or info.project,
-            entity=os.environ.get("WANDB_ENTITY") or None, resume="allow", dir=str(self.dir), mode=mode(),
-            config=info.config, reinit="create_new",
+            id=info.id,
+            name=info.name,
+            project=os.environ.get("WANDB_PROJECT") or info.project,
+            entity=os.environ.get("WANDB_ENTITY") or None,
+            resume="allow",
+            dir=str(self.dir),
+            mode=mode(),
+            config=info.config,
+            reinit="create_new",
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False),
         )
         run.config.update(info.config, allow_val_change=True)
@@ -67,8 +73,10 @@ class WandbMirror:
     def note(self) -> str | None:
         if mode() != "offline":
             return None
-        return f"W&B runs are written offline under {self.dir / 'wandb'}; upload them with `wandb sync " \
-               f"{self.dir / 'wandb'}/offline-run-*` (or set WANDB_API_KEY)"
+        return (
+            f"W&B runs are written offline under {self.dir / 'wandb'}; upload them with `wandb sync "
+            f"{self.dir / 'wandb'}/offline-run-*` (or set WANDB_API_KEY)"
+        )
 
     def sync(self, engine: Engine, info: RunInfo, state: dict[str, Any]) -> tuple[dict[str, Any], int | None, bool]:
         mark, after_decision = state.get("step"), int(state.get("decision", 0))
@@ -78,9 +86,11 @@ class WandbMirror:
             # is complete on its own for `wandb sync`. (Online, W&B's resume says where it stands.)
             mark, after_decision = None, 0
         with reading.snapshot(engine) as conn:
-            newest = conn.scalar(select(func.max(MetricSummary.last_step))
-                                 .join(MetricKey, MetricKey.id == MetricSummary.key_id)
-                                 .where(MetricKey.run_id == info.id))
+            newest = conn.scalar(
+                select(func.max(MetricSummary.last_step))
+                .join(MetricKey, MetricKey.id == MetricSummary.key_id)
+                .where(MetricKey.run_id == info.id)
+            )
             rows = reading.points_by_step(conn, info.id, after=mark)
             decisions = reading.decisions(conn, info.id, after_id=after_decision)
         settled = info.status != "running" or info.changed_at is None or time.time() - info.changed_at > HOLD_SECONDS
@@ -135,4 +145,3 @@ class WandbMirror:
                 self.close(run_id)
             except Exception as exc:  # wandb's own trouble must not block the service's shutdown
                 log.warning("mirror: finishing W&B run %s failed: %s", run_id, exc)
-

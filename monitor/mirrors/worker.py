@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from monitor.mirrors import cursors
-from monitor.mirrors.cursors import RunInfo
-from monitor.settings import Settings
+from losswatch.monitor.mirrors import cursors
+from losswatch.monitor.mirrors.cursors import RunInfo
+from losswatch.monitor.settings import Settings
 
 log = logging.getLogger("losswatch.mirrors")
 
@@ -34,11 +34,11 @@ class Target(Protocol):
 
 def make_target(name: str, settings: Settings) -> Target:
     if name == "tensorboard":
-        from monitor.mirrors.tensorboard import TensorBoardMirror
+        from losswatch.monitor.mirrors.tensorboard import TensorBoardMirror
 
         return TensorBoardMirror(settings.tensorboard_root)
     if name == "wandb":
-        from monitor.mirrors.wandb import WandbMirror
+        from losswatch.monitor.mirrors.wandb import WandbMirror
 
         return WandbMirror(settings.data_dir)
     raise ValueError(f"unknown mirror target {name!r}")
@@ -77,8 +77,9 @@ class MirrorWorker:
     def _mirror(self, info: RunInfo, name: str) -> int:
         key = (info.id, name)
         if self._leases.get(key, 0.0) < time.time() + self.lease / 2:
-            if not cursors.acquire(self.engine, run_id=info.id, target=name, owner=self.owner,
-                                   lease_seconds=self.lease):
+            if not cursors.acquire(
+                self.engine, run_id=info.id, target=name, owner=self.owner, lease_seconds=self.lease
+            ):
                 self._drop(key)
                 return 0
             self._leases[key] = time.time() + self.lease
@@ -91,13 +92,26 @@ class MirrorWorker:
             state, last_step, complete = self.target(name).sync(self.engine, info, dict(row.state or {}))
         except Exception as exc:  # a mirror's failure is recorded and retried, never raised into the service
             self._drop(key)
-            delay = cursors.fail(self.engine, run_id=info.id, target=name, owner=self.owner,
-                                 error=f"{type(exc).__name__}: {exc}", base_delay=self.settings.mirror_poll_seconds)
+            delay = cursors.fail(
+                self.engine,
+                run_id=info.id,
+                target=name,
+                owner=self.owner,
+                error=f"{type(exc).__name__}: {exc}",
+                base_delay=self.settings.mirror_poll_seconds,
+            )
             log.warning("mirror %s of run %s failed (retry in %.0fs): %s", name, info.id, delay, exc)
             return 0
-        ok = cursors.advance(self.engine, run_id=info.id, target=name, owner=self.owner, state=state,
-                             last_step=last_step, version=info.version if complete else row.version,
-                             lease_seconds=self.lease)
+        ok = cursors.advance(
+            self.engine,
+            run_id=info.id,
+            target=name,
+            owner=self.owner,
+            state=state,
+            last_step=last_step,
+            version=info.version if complete else row.version,
+            lease_seconds=self.lease,
+        )
         if not ok:  # the lease went to another worker meanwhile; it starts from the stored cursor
             self._drop(key)
             return 0

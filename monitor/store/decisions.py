@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from monitor.models import DecisionRow, MetricKey, MetricPoint
-from monitor.models import StopState as StopStateRow
-from monitor.policy import Decision, Policy, Reason
-from monitor.stopping import Stopper, StopState
-from monitor.store.values import decode
+from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
+from losswatch.monitor.models import StopState as StopStateRow
+from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.stopping import Stopper, StopState
+from losswatch.monitor.store.values import decode
 
 GUARD_KEY = "loss"
 
@@ -27,8 +27,9 @@ def load_state(conn: Connection, run_id: str) -> StopState:
 
 def save_state(conn: Connection, run_id: str, state: StopState) -> None:
     payload = state.to_dict()
-    done = conn.execute(update(StopStateRow).where(StopStateRow.run_id == run_id)
-                        .values(state=payload, updated_at=time.time())).rowcount
+    done = conn.execute(
+        update(StopStateRow).where(StopStateRow.run_id == run_id).values(state=payload, updated_at=time.time())
+    ).rowcount
     if not done:
         conn.execute(StopStateRow.__table__.insert().values(run_id=run_id, state=payload, updated_at=time.time()))
 
@@ -36,8 +37,16 @@ def save_state(conn: Connection, run_id: str, state: StopState) -> None:
 def with_manual(run: dict[str, Any], decision: Decision) -> Decision:
     """A person's stop wins over "keep going" but never hides a stop the policy already made."""
     if run.get("stop_requested") and not decision.should_stop:
-        return Decision(True, Reason.MANUAL, f"manual stop: {run['stop_requested']}", decision.step,
-                        decision.best_step, decision.best_value, decision.monitor, decision.checks)
+        return Decision(
+            True,
+            Reason.MANUAL,
+            f"manual stop: {run['stop_requested']}",
+            decision.step,
+            decision.best_step,
+            decision.best_value,
+            decision.monitor,
+            decision.checks,
+        )
     return decision
 
 
@@ -95,15 +104,27 @@ def stored_events(conn: Connection, run_id: str, monitor: str) -> list[tuple[int
 
 
 def record(conn: Connection, run_id: str, decision: Decision) -> None:
-    last = conn.execute(select(DecisionRow.should_stop, DecisionRow.reason).where(DecisionRow.run_id == run_id)
-                        .order_by(DecisionRow.id.desc()).limit(1)).first()
+    last = conn.execute(
+        select(DecisionRow.should_stop, DecisionRow.reason)
+        .where(DecisionRow.run_id == run_id)
+        .order_by(DecisionRow.id.desc())
+        .limit(1)
+    ).first()
     if last is None and not decision.should_stop and decision.step is None:
         return
     if last is not None and (bool(last.should_stop), last.reason) == (decision.should_stop, decision.reason.value):
         return
-    conn.execute(DecisionRow.__table__.insert().values(
-        run_id=run_id, step=decision.step, should_stop=decision.should_stop, reason=decision.reason.value,
-        message=decision.message, details=decision.to_dict(), created_at=time.time()))
+    conn.execute(
+        DecisionRow.__table__.insert().values(
+            run_id=run_id,
+            step=decision.step,
+            should_stop=decision.should_stop,
+            reason=decision.reason.value,
+            message=decision.message,
+            details=decision.to_dict(),
+            created_at=time.time(),
+        )
+    )
 
 
 def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
@@ -111,7 +132,6 @@ def history(conn: Connection, run_id: str) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         d = dict(r.details or {})
-        d.update(should_stop=r.should_stop, reason=r.reason, message=r.message, step=r.step,
-                 created_at=r.created_at)
+        d.update(should_stop=r.should_stop, reason=r.reason, message=r.message, step=r.step, created_at=r.created_at)
         out.append(d)
     return out

@@ -10,13 +10,22 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
 
-from monitor.db import writer
-from monitor.errors import LimitExceeded
-from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF, IngestBatch, MetricKey, MetricPoint, Run
-from monitor.policy import Decision
-from monitor.store import decisions, summaries
-from monitor.store.runs import get_run
-from monitor.store.values import PointLike, encode
+from losswatch.monitor.db import writer
+from losswatch.monitor.errors import LimitExceeded
+from losswatch.monitor.models import (
+    FLAG_FINITE,
+    FLAG_NAN,
+    FLAG_NEGINF,
+    FLAG_POSINF,
+    IngestBatch,
+    MetricKey,
+    MetricPoint,
+    Run,
+)
+from losswatch.monitor.policy import Decision
+from losswatch.monitor.store import decisions, summaries
+from losswatch.monitor.store.runs import get_run
+from losswatch.monitor.store.values import PointLike, encode
 
 IN_CHUNK = 500
 _NONFINITE = {FLAG_NAN: math.nan, FLAG_POSINF: math.inf, FLAG_NEGINF: -math.inf}
@@ -31,20 +40,30 @@ class IngestResult:
     decision: Decision
 
 
-def ingest(engine: Engine, *, run_id: str, points: Sequence[PointLike], batch_id: str | None = None,
-           max_keys_per_run: int = 1000) -> IngestResult:
+def ingest(
+    engine: Engine,
+    *,
+    run_id: str,
+    points: Sequence[PointLike],
+    batch_id: str | None = None,
+    max_keys_per_run: int = 1000,
+) -> IngestResult:
     now = time.time()
     with writer(engine).begin() as conn:
         # The run row is the per-run lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
         conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
         run = get_run(conn, run_id=run_id)
         if batch_id is not None:
-            seen = conn.scalar(select(IngestBatch.points).where(IngestBatch.run_id == run_id,
-                                                                IngestBatch.batch_id == batch_id))
+            seen = conn.scalar(
+                select(IngestBatch.points).where(IngestBatch.run_id == run_id, IngestBatch.batch_id == batch_id)
+            )
             if seen is not None:
                 return IngestResult(0, len(points), 0, decisions.current(conn, run))
-            conn.execute(IngestBatch.__table__.insert().values(
-                run_id=run_id, batch_id=batch_id, points=len(points), created_at=now))
+            conn.execute(
+                IngestBatch.__table__.insert().values(
+                    run_id=run_id, batch_id=batch_id, points=len(points), created_at=now
+                )
+            )
 
         # Last write wins inside a batch, as it would across two batches.
         by_key: dict[str, dict[int, PointLike]] = defaultdict(dict)
@@ -74,15 +93,18 @@ def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) 
     ids = {r.name: r.id for r in rows}
     missing = [n for n in names if n not in ids]
     if missing and len(ids) + len(missing) > limit:
-        raise LimitExceeded(f"a run may have at most {limit} metric keys (max_keys_per_run); this batch "
-                            f"would bring it to {len(ids) + len(missing)}")
+        raise LimitExceeded(
+            f"a run may have at most {limit} metric keys (max_keys_per_run); this batch "
+            f"would bring it to {len(ids) + len(missing)}"
+        )
     for name in missing:
         ids[name] = conn.execute(MetricKey.__table__.insert().values(run_id=run_id, name=name)).inserted_primary_key[0]
     return ids
 
 
-def _store_key(conn: Connection, key_id: int, pts: list[PointLike], now: float
-               ) -> tuple[int, int, int, list[tuple[int, float]]]:
+def _store_key(
+    conn: Connection, key_id: int, pts: list[PointLike], now: float
+) -> tuple[int, int, int, list[tuple[int, float]]]:
     summary = summaries.load(conn, key_id)
     existing: dict[int, tuple[float | None, int]] = {}
     last_step = summary["last_step"] if summary is not None else None
@@ -108,12 +130,15 @@ def _store_key(conn: Connection, key_id: int, pts: list[PointLike], now: float
     if inserts:
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing would cost
         # more than the insert itself at thousands of points per batch.
-        conn.exec_driver_sql(f"INSERT INTO metric_points (key_id, step, value, flag, wall_time) "
-                             f"VALUES ({ph}, {ph}, {ph}, {ph}, {ph})", inserts)
+        conn.exec_driver_sql(
+            f"INSERT INTO metric_points (key_id, step, value, flag, wall_time) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
+            inserts,
+        )
     if updates:
-        conn.exec_driver_sql(f"UPDATE metric_points SET value = {ph}, flag = {ph}, wall_time = {ph} "
-                             f"WHERE key_id = {ph} AND step = {ph}",
-                             [(v, f, t, k, s) for k, s, v, f, t in updates])
+        conn.exec_driver_sql(
+            f"UPDATE metric_points SET value = {ph}, flag = {ph}, wall_time = {ph} WHERE key_id = {ph} AND step = {ph}",
+            [(v, f, t, k, s) for k, s, v, f, t in updates],
+        )
         summaries.recompute(conn, key_id)
     elif inserts:
         summaries.add(conn, key_id, summary, inserts)
@@ -124,8 +149,9 @@ def _existing(conn: Connection, key_id: int, steps: list[int]) -> dict[int, tupl
     out: dict[int, tuple[float | None, int]] = {}
     t = MetricPoint.__table__
     for i in range(0, len(steps), IN_CHUNK):
-        chunk = steps[i: i + IN_CHUNK]
-        rows = conn.execute(select(t.c.step, t.c.value, t.c.flag)
-                            .where(t.c.key_id == key_id, t.c.step.in_(chunk))).all()
+        chunk = steps[i : i + IN_CHUNK]
+        rows = conn.execute(
+            select(t.c.step, t.c.value, t.c.flag).where(t.c.key_id == key_id, t.c.step.in_(chunk))
+        ).all()
         out.update({r.step: (r.value, r.flag) for r in rows})
     return out

@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
-from monitor.db import writer
-from monitor.errors import Conflict, Invalid, NotFound
-from monitor.models import Project, Run
-from monitor.policy import Decision
-from monitor.store import decisions
+from losswatch.monitor.db import writer
+from losswatch.monitor.errors import Conflict, Invalid, NotFound
+from losswatch.monitor.models import Project, Run
+from losswatch.monitor.policy import Decision
+from losswatch.monitor.store import decisions
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 STATUSES = ("running", "finished", "failed", "stopped")
@@ -60,12 +60,20 @@ def create_run(
 ) -> tuple[dict[str, Any], bool]:
     """Create a run, or return the existing one with that id (a resume). The bool says "created"."""
     if run_id is not None and not RUN_ID.match(run_id):
-        raise Invalid("run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with "
-                      "a letter or digit")
+        raise Invalid(
+            "run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
     for attempt in range(3):
         try:
-            return _create_run(engine, name=name, project=project, run_id=run_id, config=config,
-                               early_stopping=early_stopping, mirrors=mirrors)
+            return _create_run(
+                engine,
+                name=name,
+                project=project,
+                run_id=run_id,
+                config=config,
+                early_stopping=early_stopping,
+                mirrors=mirrors,
+            )
         except IntegrityError:
             # Two clients created the same run id at once; the next attempt finds it and resumes.
             if attempt == 2 or run_id is None:
@@ -73,8 +81,16 @@ def create_run(
     raise AssertionError("unreachable")
 
 
-def _create_run(engine: Engine, *, name: str, project: str, run_id: str | None, config: dict[str, Any] | None,
-                early_stopping: dict[str, Any] | None, mirrors: list[str] | None) -> tuple[dict[str, Any], bool]:
+def _create_run(
+    engine: Engine,
+    *,
+    name: str,
+    project: str,
+    run_id: str | None,
+    config: dict[str, Any] | None,
+    early_stopping: dict[str, Any] | None,
+    mirrors: list[str] | None,
+) -> tuple[dict[str, Any], bool]:
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
         if run_id is not None:
@@ -85,15 +101,24 @@ def _create_run(engine: Engine, *, name: str, project: str, run_id: str | None, 
                 if row.status != "running" or row.stop_requested:
                     # A resumed run is running again: the ended mark and a person's stop belonged to the
                     # earlier attempt (resuming is the person saying "go on").
-                    conn.execute(update(Run).where(Run.id == run_id)
-                                 .values(status="running", ended_at=None, stop_requested=None))
+                    conn.execute(
+                        update(Run).where(Run.id == run_id).values(status="running", ended_at=None, stop_requested=None)
+                    )
                 row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
                 return run_dict(row, project), False
         rid = run_id or uuid.uuid4().hex[:16]
-        conn.execute(Run.__table__.insert().values(
-            id=rid, project_id=pid, name=name, status="running", config=config or {},
-            early_stopping=early_stopping, mirrors=mirrors or [], created_at=time.time(),
-        ))
+        conn.execute(
+            Run.__table__.insert().values(
+                id=rid,
+                project_id=pid,
+                name=name,
+                status="running",
+                config=config or {},
+                early_stopping=early_stopping,
+                mirrors=mirrors or [],
+                created_at=time.time(),
+            )
+        )
         row = conn.execute(select(Run.__table__).where(Run.id == rid)).first()
         return run_dict(row, project), True
 
@@ -109,8 +134,9 @@ def get_run(conn: Connection, *, run_id: str) -> dict[str, Any]:
     return run_dict(row, row.project_name)
 
 
-def list_runs(engine: Engine, *, project: str | None = None, status: str | None = None,
-              limit: int = 1000) -> list[dict[str, Any]]:
+def list_runs(
+    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
     q = _select_runs()
     if project:
         q = q.where(Project.name == project)

@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine, delete, select
 
-from monitor.db import writer
-from monitor.errors import NotFound
-from monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
-from monitor.store import decisions, summaries
-from monitor.store.cache import Entry, SeriesCache
-from monitor.store.runs import get_run
-from monitor.store.values import decode, decode_array
+from losswatch.monitor.db import writer
+from losswatch.monitor.errors import NotFound
+from losswatch.monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
+from losswatch.monitor.store import decisions, summaries
+from losswatch.monitor.store.cache import Entry, SeriesCache
+from losswatch.monitor.store.runs import get_run
+from losswatch.monitor.store.values import decode, decode_array
 
 
 @dataclass
@@ -33,8 +33,9 @@ def key_id(conn: Connection, *, run_id: str, key: str) -> int:
     return int(kid)
 
 
-def read_series(conn: Connection, *, run_id: str, key: str, since_step: int | None = None,
-                cache: SeriesCache | None = None) -> Series:
+def read_series(
+    conn: Connection, *, run_id: str, key: str, since_step: int | None = None, cache: SeriesCache | None = None
+) -> Series:
     kid = key_id(conn, run_id=run_id, key=key)
     if cache is None:
         return _fetch(conn, kid, since_step)
@@ -45,8 +46,11 @@ def read_series(conn: Connection, *, run_id: str, key: str, since_step: int | No
     else:
         last = int(entry.steps[-1]) if entry.size else -1
         new = _fetch(conn, kid, last)
-        s = Series(np.concatenate([entry.steps, new.steps]), np.concatenate([entry.values, new.values]),
-                   np.concatenate([entry.times, new.times]))
+        s = Series(
+            np.concatenate([entry.steps, new.steps]),
+            np.concatenate([entry.values, new.values]),
+            np.concatenate([entry.times, new.times]),
+        )
     cache.put(kid, Entry(summary["revision"], s.steps, s.values, s.times))
     if since_step is not None:
         lo = int(np.searchsorted(s.steps, since_step, side="right"))
@@ -72,18 +76,29 @@ def _fetch(conn: Connection, kid: int, after: int | None) -> Series:
 
 
 def key_summaries(conn: Connection, *, run_id: str) -> list[dict[str, Any]]:
-    q = (select(MetricKey.name, MetricSummary.__table__)
-         .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
-         .where(MetricKey.run_id == run_id, MetricSummary.count > 0).order_by(MetricKey.name))
+    q = (
+        select(MetricKey.name, MetricSummary.__table__)
+        .join(MetricSummary, MetricSummary.key_id == MetricKey.id)
+        .where(MetricKey.run_id == run_id, MetricSummary.count > 0)
+        .order_by(MetricKey.name)
+    )
     rows = conn.execute(q).all()
     out = []
     for s in rows:
-        out.append({
-            "key": s.name, "count": s.count, "first_step": s.first_step, "last_step": s.last_step,
-            "last": decode(s.last_value, s.last_flag) if s.last_step is not None else None,
-            "min": s.min_value, "min_step": s.min_step, "max": s.max_value, "max_step": s.max_step,
-            "nonfinite": s.nonfinite,
-        })
+        out.append(
+            {
+                "key": s.name,
+                "count": s.count,
+                "first_step": s.first_step,
+                "last_step": s.last_step,
+                "last": decode(s.last_value, s.last_flag) if s.last_step is not None else None,
+                "min": s.min_value,
+                "min_step": s.min_step,
+                "max": s.max_value,
+                "max_step": s.max_step,
+                "nonfinite": s.nonfinite,
+            }
+        )
     return out
 
 
@@ -96,13 +111,17 @@ def rewind(engine: Engine, *, run_id: str, step: int, rewind_id: str | None = No
         run = get_run(conn, run_id=run_id)
         if rewind_id is not None:
             ledger_id = f"rewind:{rewind_id}"
-            seen = conn.scalar(select(IngestBatch.points).where(IngestBatch.run_id == run_id,
-                                                                IngestBatch.batch_id == ledger_id))
+            seen = conn.scalar(
+                select(IngestBatch.points).where(IngestBatch.run_id == run_id, IngestBatch.batch_id == ledger_id)
+            )
             if seen is not None:
                 decision = decisions.current(conn, run)
                 return {"deleted": 0, "step": step, "replayed": True, "decision": decision.to_dict()}
-            conn.execute(IngestBatch.__table__.insert().values(run_id=run_id, batch_id=ledger_id, points=0,
-                                                               created_at=time.time()))
+            conn.execute(
+                IngestBatch.__table__.insert().values(
+                    run_id=run_id, batch_id=ledger_id, points=0, created_at=time.time()
+                )
+            )
         kids = conn.execute(select(MetricKey.id).where(MetricKey.run_id == run_id)).scalars().all()
         t = MetricPoint.__table__
         deleted = 0

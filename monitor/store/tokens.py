@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from monitor.db import writer
-from monitor.errors import Invalid, NotFound
-from monitor.models import ApiToken, Project
-from monitor.store.runs import ensure_project
+from losswatch.monitor.db import writer
+from losswatch.monitor.errors import Invalid, NotFound
+from losswatch.monitor.models import ApiToken, Project
+from losswatch.monitor.store.runs import ensure_project
 
 SCOPES = ("read", "write", "admin")
 # What each scope may do: admin manages tokens and implies write, write implies read.
@@ -47,9 +47,11 @@ def create_token(engine: Engine, *, project: str, scopes: list[str], name: str =
     secret = "lw_" + secrets.token_urlsafe(32)
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
-        tid = conn.execute(ApiToken.__table__.insert().values(
-            project_id=pid, name=name, token_hash=_hash(secret), scopes=",".join(scopes),
-            created_at=time.time())).inserted_primary_key[0]
+        tid = conn.execute(
+            ApiToken.__table__.insert().values(
+                project_id=pid, name=name, token_hash=_hash(secret), scopes=",".join(scopes), created_at=time.time()
+            )
+        ).inserted_primary_key[0]
     return {"id": int(tid), "project": project, "name": name, "scopes": scopes}, secret
 
 
@@ -58,14 +60,26 @@ def list_tokens(engine: Engine, *, project: str | None = None) -> list[dict[str,
     if project:
         q = q.where(Project.name == project)
     with engine.connect() as conn:
-        return [{"id": r.id, "project": r.project, "name": r.name, "scopes": r.scopes.split(","),
-                 "created_at": r.created_at, "revoked_at": r.revoked_at} for r in conn.execute(q.order_by(ApiToken.id))]
+        return [
+            {
+                "id": r.id,
+                "project": r.project,
+                "name": r.name,
+                "scopes": r.scopes.split(","),
+                "created_at": r.created_at,
+                "revoked_at": r.revoked_at,
+            }
+            for r in conn.execute(q.order_by(ApiToken.id))
+        ]
 
 
 def revoke_token(engine: Engine, *, token_id: int, project: str | None = None) -> None:
     with writer(engine).begin() as conn:
-        q = select(ApiToken.id, Project.name).join(Project, Project.id == ApiToken.project_id).where(
-            ApiToken.id == token_id)
+        q = (
+            select(ApiToken.id, Project.name)
+            .join(Project, Project.id == ApiToken.project_id)
+            .where(ApiToken.id == token_id)
+        )
         row = conn.execute(q).first()
         if row is None or (project is not None and row.name != project):
             raise NotFound(f"no token with id {token_id}")
@@ -73,8 +87,11 @@ def revoke_token(engine: Engine, *, token_id: int, project: str | None = None) -
 
 
 def authenticate(engine: Engine, *, secret: str) -> Principal | None:
-    q = (select(ApiToken.id, ApiToken.scopes, ApiToken.revoked_at, Project.name)
-         .join(Project, Project.id == ApiToken.project_id).where(ApiToken.token_hash == _hash(secret)))
+    q = (
+        select(ApiToken.id, ApiToken.scopes, ApiToken.revoked_at, Project.name)
+        .join(Project, Project.id == ApiToken.project_id)
+        .where(ApiToken.token_hash == _hash(secret))
+    )
     with engine.connect() as conn:
         row = conn.execute(q).first()
     if row is None or row.revoked_at is not None:

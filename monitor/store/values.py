@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF
+from losswatch.monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF
 
 
 class PointLike(Protocol):

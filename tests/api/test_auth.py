@@ -9,9 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app
-from monitor.settings import Settings
-from monitor.store.tokens import create_token, revoke_token
+from losswatch.api.app import create_app
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store.tokens import create_token, revoke_token
 from tests.conftest import ROOT
 
 
@@ -43,9 +43,12 @@ def test_auth_missing_or_forged_token_is_401(secured) -> None:
 def test_auth_token_reaches_only_its_project(secured) -> None:
     c, t = secured
     rid = c.post("/api/v1/runs", json={"name": "x", "project": "a"}, headers=h(t["a-rw"])).json()["id"]
-    for method, path, body in [("get", f"/api/v1/runs/{rid}", None), ("get", f"/api/v1/runs/{rid}/metrics", None),
-                               ("post", f"/api/v1/runs/{rid}/metrics", {"points": []}),
-                               ("post", f"/api/v1/runs/{rid}/stop", {})]:
+    for method, path, body in [
+        ("get", f"/api/v1/runs/{rid}", None),
+        ("get", f"/api/v1/runs/{rid}/metrics", None),
+        ("post", f"/api/v1/runs/{rid}/metrics", {"points": []}),
+        ("post", f"/api/v1/runs/{rid}/stop", {}),
+    ]:
         r = c.request(method.upper(), path, json=body, headers=h(t["b-rw"]))
         assert r.status_code == 403, (method, path)
     assert c.post("/api/v1/runs", json={"name": "y", "project": "a"}, headers=h(t["b-rw"])).status_code == 403
@@ -58,8 +61,9 @@ def test_auth_read_token_cannot_write(secured) -> None:
     c, t = secured
     rid = c.post("/api/v1/runs", json={"name": "x", "project": "a"}, headers=h(t["a-rw"])).json()["id"]
     assert c.get(f"/api/v1/runs/{rid}", headers=h(t["a-r"])).status_code == 200
-    r = c.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": 1.0}]},
-               headers=h(t["a-r"]))
+    r = c.post(
+        f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": 1.0}]}, headers=h(t["a-r"])
+    )
     assert r.status_code == 403 and "write" in r.json()["detail"]
     assert c.post(f"/api/v1/runs/{rid}/replay", json={}, headers=h(t["a-r"])).status_code == 200
     assert c.post("/api/v1/tokens", json={"scopes": ["read"]}, headers=h(t["a-rw"])).status_code == 403
@@ -88,11 +92,20 @@ def test_auth_healthz_stays_open(secured) -> None:
     assert c.get("/healthz").status_code == 200
 
 
-@pytest.mark.parametrize("args,needle", [
-    (["--host", "0.0.0.0"], "without authentication"),
-    (["--host", "0.0.0.0", "--auth", "required"], "no token exists"),
-], ids=["auth-off-beyond-loopback", "auth-required-without-tokens"])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--host", "0.0.0.0"], "without authentication"),
+        (["--host", "0.0.0.0", "--auth", "required"], "no token exists"),
+    ],
+    ids=["auth-off-beyond-loopback", "auth-required-without-tokens"],
+)
 def test_serve_refuses_to_bind_beyond_loopback(tmp_path, args: list[str], needle: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "monitor", "serve", "--port", "1", "--data-dir", str(tmp_path), *args],
-                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "losswatch", "serve", "--port", "1", "--data-dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert r.returncode == 2 and needle in r.stderr

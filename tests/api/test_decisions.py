@@ -54,8 +54,9 @@ def test_decision_out_of_order_eval_replays_history(client: TestClient) -> None:
     rid = client.post("/api/v1/runs", json={"name": "o", "early_stopping": policy}).json()["id"]
     for s, v in [(10, 1.0), (30, 1.1)]:
         client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": s, "value": v}]})
-    d = client.post(f"/api/v1/runs/{rid}/metrics",
-                    json={"points": [{"key": "eval_loss", "step": 20, "value": 1.2}]}).json()["decision"]
+    d = client.post(
+        f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": 20, "value": 1.2}]}
+    ).json()["decision"]
     assert d["should_stop"] and d["step"] == 30 and d["checks"] == 3
 
 

@@ -17,11 +17,15 @@ def make_run(client: TestClient, curve: str, config: dict | None = None) -> str:
     return rid
 
 
-@pytest.mark.parametrize("curve,key,states", [
-    ("05_qlora_lr5_divergence.json", "loss", {"diverging"}),
-    ("14_tinyllama_healthy_converging.json", "eval_loss", {"improving"}),
-    ("10_qwen25_medical_eval_epoch_overfit.jsonl", "eval_loss", {"overfitting", "plateaued"}),
-], ids=["divergence", "healthy", "epoch-overfit"])
+@pytest.mark.parametrize(
+    "curve,key,states",
+    [
+        ("05_qlora_lr5_divergence.json", "loss", {"diverging"}),
+        ("14_tinyllama_healthy_converging.json", "eval_loss", {"improving"}),
+        ("10_qwen25_medical_eval_epoch_overfit.jsonl", "eval_loss", {"overfitting", "plateaued"}),
+    ],
+    ids=["divergence", "healthy", "epoch-overfit"],
+)
 def test_diagnostics_reads_real_curves(client: TestClient, curve: str, key: str, states: set[str]) -> None:
     rid = make_run(client, curve)
     body = client.get(f"/api/v1/runs/{rid}/diagnostics", params={"key": key}).json()

@@ -18,8 +18,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
-from monitor.settings import Settings
+from losswatch.api.app import create_app
+from losswatch.monitor.settings import Settings
 
 # 25 examples per operation and mode in CI; LW_FUZZ_EXAMPLES=300 for a deeper search by hand.
 EXAMPLES = int(os.environ.get("LW_FUZZ_EXAMPLES", "25"))
@@ -28,7 +28,7 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):  # type: ignore[no-untyped-def]
-    from monitor.db import upgrade
+    from losswatch.monitor.db import upgrade
 
     tmp = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{tmp / 'fuzz.db'}"
@@ -37,9 +37,13 @@ def api_schema(tmp_path_factory):  # type: ignore[no-untyped-def]
     with TestClient(app) as client:
         # A run with points, so that the run routes are exercised past their 404s too.
         client.post("/api/v1/runs", json={"id": "fuzz", "name": "fuzz"})
-        client.post("/api/v1/runs/fuzz/metrics", json={"points": [
-            {"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, 30)] + [
-            {"key": "eval_loss", "step": s, "value": 1.0 / s} for s in range(5, 30, 5)]})
+        client.post(
+            "/api/v1/runs/fuzz/metrics",
+            json={
+                "points": [{"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, 30)]
+                + [{"key": "eval_loss", "step": s, "value": 1.0 / s} for s in range(5, 30, 5)]
+            },
+        )
         yield schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
@@ -59,8 +63,9 @@ def operations() -> list[tuple[str, GenerationMode]]:
 @pytest.mark.parametrize("label,mode", operations(), ids=lambda v: v if isinstance(v, str) else v.value)
 def test_fuzz_api_conforms_to_its_schema(api_schema, label: str, mode: GenerationMode) -> None:  # type: ignore[no-untyped-def]
     method, path = label.split(" ", 1)
-    operation = next(op.ok() for op in api_schema.get_all_operations()
-                     if op.ok().method.upper() == method and op.ok().path == path)
+    operation = next(
+        op.ok() for op in api_schema.get_all_operations() if op.ok().method.upper() == method and op.ok().path == path
+    )
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @hsettings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -5,7 +5,7 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from monitor.smoothing import tensorboard_ema
+from losswatch.monitor.smoothing import tensorboard_ema
 
 
 @pytest.fixture
@@ -43,9 +43,16 @@ def test_metrics_retried_batch_changes_nothing(client: TestClient, rid: str) -> 
 
 
 def test_metrics_non_finite_round_trip(client: TestClient, rid: str) -> None:
-    r = post(client, rid, [{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": "NaN"},
-                           {"key": "loss", "step": 3, "value": "Infinity"},
-                           {"key": "loss", "step": 4, "value": "-Infinity"}])
+    r = post(
+        client,
+        rid,
+        [
+            {"key": "loss", "step": 1, "value": 1.0},
+            {"key": "loss", "step": 2, "value": "NaN"},
+            {"key": "loss", "step": 3, "value": "Infinity"},
+            {"key": "loss", "step": 4, "value": "-Infinity"},
+        ],
+    )
     assert r.status_code == 200
     got = client.get(f"/api/v1/runs/{rid}/metrics/loss").json()["points"]
     assert [p["value"] for p in got] == [1.0, "NaN", "Infinity", "-Infinity"]
@@ -53,19 +60,33 @@ def test_metrics_non_finite_round_trip(client: TestClient, rid: str) -> None:
     assert summary["last"] == "-Infinity" and summary["min"] == 1.0 and summary["nonfinite"] == 3
 
 
-@pytest.mark.parametrize("bad,needle", [
-    ({"key": "loss", "step": -1, "value": 1.0}, ">= 0"),
-    ({"key": "loss", "step": 1.5, "value": 1.0}, "step"),
-    ({"key": "loss", "step": "3", "value": 1.0}, "step"),
-    ({"key": "", "step": 1, "value": 1.0}, "key"),
-    ({"key": "   ", "step": 1, "value": 1.0}, "key"),
-    ({"key": "loss", "step": 1, "value": "abc"}, "NaN"),
-    ({"key": "loss", "step": 1, "value": True}, "bool"),
-    ({"key": "loss", "step": 1}, "value"),
-    ({"key": "loss", "step": 10**13, "value": 1.0}, "max_step"),
-    ({"key": "k" * 201, "step": 1, "value": 1.0}, "key"),
-], ids=["negative-step", "float-step", "string-step", "empty-key", "blank-key", "bad-string-value",
-        "bool-value", "missing-value", "huge-step", "long-key"])
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        ({"key": "loss", "step": -1, "value": 1.0}, ">= 0"),
+        ({"key": "loss", "step": 1.5, "value": 1.0}, "step"),
+        ({"key": "loss", "step": "3", "value": 1.0}, "step"),
+        ({"key": "", "step": 1, "value": 1.0}, "key"),
+        ({"key": "   ", "step": 1, "value": 1.0}, "key"),
+        ({"key": "loss", "step": 1, "value": "abc"}, "NaN"),
+        ({"key": "loss", "step": 1, "value": True}, "bool"),
+        ({"key": "loss", "step": 1}, "value"),
+        ({"key": "loss", "step": 10**13, "value": 1.0}, "max_step"),
+        ({"key": "k" * 201, "step": 1, "value": 1.0}, "key"),
+    ],
+    ids=[
+        "negative-step",
+        "float-step",
+        "string-step",
+        "empty-key",
+        "blank-key",
+        "bad-string-value",
+        "bool-value",
+        "missing-value",
+        "huge-step",
+        "long-key",
+    ],
+)
 def test_metrics_bad_point_is_4xx_and_nothing_is_stored(client: TestClient, rid: str, bad: dict, needle: str) -> None:
     r = post(client, rid, [{"key": "loss", "step": 1, "value": 1.0}, bad])
     assert 400 <= r.status_code < 500
@@ -86,8 +107,8 @@ def test_metrics_oversize_batch_is_413_naming_the_limit(client: TestClient, rid:
 
 
 def test_metrics_body_limit_is_413(tmp_path, sqlite_url) -> None:
-    from api.app import create_app
-    from monitor.settings import Settings
+    from losswatch.api.app import create_app
+    from losswatch.monitor.settings import Settings
 
     with TestClient(create_app(Settings(database_url=sqlite_url, max_body_bytes=1000))) as c:
         rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]

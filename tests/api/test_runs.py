@@ -52,9 +52,13 @@ def test_runs_bad_id_is_rejected(client: TestClient) -> None:
 
 
 def test_runs_unknown_is_404(client: TestClient) -> None:
-    for method, path in [("get", "/api/v1/runs/nope"), ("get", "/api/v1/runs/nope/metrics"),
-                         ("get", "/api/v1/runs/nope/decision"), ("get", "/api/v1/runs/nope/decisions"),
-                         ("get", "/api/v1/runs/nope/metrics/loss")]:
+    for method, path in [
+        ("get", "/api/v1/runs/nope"),
+        ("get", "/api/v1/runs/nope/metrics"),
+        ("get", "/api/v1/runs/nope/decision"),
+        ("get", "/api/v1/runs/nope/decisions"),
+        ("get", "/api/v1/runs/nope/metrics/loss"),
+    ]:
         assert getattr(client, method)(path).status_code == 404, path
     assert client.patch("/api/v1/runs/nope", json={"status": "finished"}).status_code == 404
 
@@ -67,8 +71,8 @@ def test_index_page_serves_the_dashboard(client: TestClient) -> None:
 
 
 def test_runs_name_limit_is_a_setting_named_in_the_error(tmp_path, sqlite_url) -> None:
-    from api.app import create_app
-    from monitor.settings import Settings
+    from losswatch.api.app import create_app
+    from losswatch.monitor.settings import Settings
 
     with TestClient(create_app(Settings(database_url=sqlite_url, max_name_length=10))) as c:
         r = c.post("/api/v1/runs", json={"name": "a-rather-long-name"})

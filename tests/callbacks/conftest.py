@@ -50,5 +50,6 @@ class AtStep(TrainerCallback):
 
 
 def losswatch_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "losswatch", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )

@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import httpx  # noqa: E402
 
-from callbacks import LossWatchCallback  # noqa: E402
+from losswatch.callbacks import LossWatchCallback  # noqa: E402
 from tests.callbacks.conftest import NEVER_STOP, AtStep  # noqa: E402
 from tests.tiny import overfitting_trainer  # noqa: E402
 
@@ -28,12 +28,21 @@ def main(url: str, out: Path) -> None:
         if rank == 0:
             httpx.post(f"{url}/api/v1/runs/{lw.run_id}/stop", json={}).raise_for_status()
 
-    trainer = overfitting_trainer(str(out / "train"), [lw, AtStep({5: press_stop}, every=lambda s: time.sleep(0.05))],
-                                  max_steps=300, eval_steps=1000, save_steps=1000, logging_steps=1)
+    trainer = overfitting_trainer(
+        str(out / "train"),
+        [lw, AtStep({5: press_stop}, every=lambda s: time.sleep(0.05))],
+        max_steps=300,
+        eval_steps=1000,
+        save_steps=1000,
+        logging_steps=1,
+    )
     trainer.train()
     losses = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
-    (out / f"rank-{rank}.json").write_text(json.dumps({"step": trainer.state.global_step, "run_id": lw.run_id,
-                                                       "losses": losses, "stopped_at": lw.stopped_at}))
+    (out / f"rank-{rank}.json").write_text(
+        json.dumps(
+            {"step": trainer.state.global_step, "run_id": lw.run_id, "losses": losses, "stopped_at": lw.stopped_at}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,23 @@ SCRIPT = Path(__file__).with_name("ddp_train.py")
 def test_torchrun_two_ranks_stop_together_and_store_points_once(live_server, api, tmp_path) -> None:
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(free_port()), str(SCRIPT),
-                        live_server.url, str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(free_port()),
+            str(SCRIPT),
+            live_server.url,
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank-{i}.json").read_text()) for i in range(2)]
     assert ranks[0]["step"] == ranks[1]["step"] < 300

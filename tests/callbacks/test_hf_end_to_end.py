@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from transformers import EarlyStoppingCallback
 
-from callbacks import LossWatchCallback
+from losswatch.callbacks import LossWatchCallback
 from tests.tiny import overfitting_trainer
 
 
@@ -15,8 +15,9 @@ def test_callback_stops_where_transformers_would_and_stores_every_loss(live_serv
     expected_stop = reference.state.global_step
     assert expected_stop < 120, "the tiny run must overfit for this test to mean anything"
 
-    lw = LossWatchCallback(url=live_server.url, project="e2e", run_name="tiny",
-                           early_stopping={"patience": 2, "compat": "hf"})
+    lw = LossWatchCallback(
+        url=live_server.url, project="e2e", run_name="tiny", early_stopping={"patience": 2, "compat": "hf"}
+    )
     trainer = overfitting_trainer(str(tmp_path / "lw"), [lw])
     trainer.train()
     assert trainer.state.global_step == expected_stop
@@ -26,8 +27,9 @@ def test_callback_stops_where_transformers_would_and_stores_every_loss(live_serv
     assert run["status"] == "stopped" and run["project"] == "e2e"
     assert run["decision"]["should_stop"] and run["decision"]["step"] == expected_stop
     logged = {h["step"]: h["loss"] for h in trainer.state.log_history if "loss" in h}
-    stored = api.get(f"/runs/{lw.run_id}/metrics/loss", params={"smoothing_mode": "none",
-                                                                "max_points": 100000}).json()["points"]
+    stored = api.get(f"/runs/{lw.run_id}/metrics/loss", params={"smoothing_mode": "none", "max_points": 100000}).json()[
+        "points"
+    ]
     assert {p["step"]: p["value"] for p in stored} == logged
     evals = [h for h in trainer.state.log_history if "eval_loss" in h]
     keys = {k["key"]: k["count"] for k in api.get(f"/runs/{lw.run_id}/metrics").json()["keys"]}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from callbacks import LossWatchCallback
+from losswatch.callbacks import LossWatchCallback
 from tests.callbacks.conftest import NEVER_STOP, AtStep
 from tests.tiny import overfitting_trainer
 
@@ -20,8 +20,14 @@ def test_manual_stop_stops_the_trainer_within_two_seconds_and_saves(live_server,
         assert api.post(f"/runs/{lw.run_id}/stop", json={"reason": "looks done"}).status_code == 200
 
     out = tmp_path / "out"
-    trainer = overfitting_trainer(str(out), [lw, AtStep({10: press_stop}, every=lambda s: time.sleep(STEP_SECONDS))],
-                                  max_steps=400, eval_steps=1000, save_steps=1000, logging_steps=50)
+    trainer = overfitting_trainer(
+        str(out),
+        [lw, AtStep({10: press_stop}, every=lambda s: time.sleep(STEP_SECONDS))],
+        max_steps=400,
+        eval_steps=1000,
+        save_steps=1000,
+        logging_steps=50,
+    )
     trainer.train()
     stop = trainer.state.global_step
     assert asked["step"] < stop <= asked["step"] + int(2.0 / STEP_SECONDS)

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from callbacks import LossWatchCallback
-from monitor.spool import Spool
+from losswatch.callbacks import LossWatchCallback
+from losswatch.monitor.spool import Spool
 from tests.callbacks.conftest import NEVER_STOP, AtStep, counts, logged, stored
 from tests.conftest import LiveServer
 from tests.tiny import overfitting_trainer
@@ -53,8 +53,11 @@ def test_service_killed_mid_run_and_restarted_loses_and_doubles_nothing(live_ser
         live_server.start()
 
     output = live_server.data_dir.parent / "out"
-    trainer = overfitting_trainer(str(output), [lw, AtStep({30: lambda: live_server.stop(kill=True), 60: restart},
-                                                           every=slow_while_down)], max_steps=90)
+    trainer = overfitting_trainer(
+        str(output),
+        [lw, AtStep({30: lambda: live_server.stop(kill=True), 60: restart}, every=slow_while_down)],
+        max_steps=90,
+    )
     trainer.train()
     assert trainer.state.global_step == 90
     assert seen["failures"] > 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbacks import LossWatchCallback
+from losswatch.callbacks import LossWatchCallback
 from tests.callbacks.conftest import NEVER_STOP, counts, logged, stored
 from tests.tiny import overfitting_trainer
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from callbacks.sender import Sender
-from monitor.spool import Spool, SpoolBusy
+from losswatch.callbacks.sender import Sender
+from losswatch.monitor.spool import Spool, SpoolBusy
 
 
 def test_spool_keeps_order_across_segments_and_deletes_what_was_delivered(tmp_path) -> None:
@@ -47,8 +47,16 @@ def test_spool_is_held_by_one_process_at_a_time(tmp_path) -> None:
 
 def test_sender_says_once_that_the_spool_is_large_and_drops_past_its_limit(tmp_path, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="losswatch")
-    s = Sender(url="http://127.0.0.1:9", run={"id": "big", "name": "big"}, spool_dir=tmp_path, batch_size=50,
-               flush_interval=0.01, warn_bytes=20_000, max_bytes=60_000, advice=False)
+    s = Sender(
+        url="http://127.0.0.1:9",
+        run={"id": "big", "name": "big"},
+        spool_dir=tmp_path,
+        batch_size=50,
+        flush_interval=0.01,
+        warn_bytes=20_000,
+        max_bytes=60_000,
+        advice=False,
+    )
     for step in range(2000):
         s.put((step, {"loss": 1.0, "lr": 0.1}, 0.0))
     s.close(timeout=5)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from callbacks import LossWatchCallback
+from losswatch.callbacks import LossWatchCallback
 from tests.callbacks.conftest import NEVER_STOP, counts, logged, losswatch_cli, stored
 from tests.tiny import overfitting_trainer
 
@@ -28,8 +28,10 @@ def test_sync_delivers_a_spool_with_a_rewind_and_a_second_sync_changes_nothing(l
     r = losswatch_cli("sync", str(spool), "--url", live_server.url)
     assert r.returncode == 0, r.stderr
     assert "1 rewinds (0 already applied)" in r.stdout
-    expected = {**{s: v for s, v in logged(t1.state.log_history, "learning_rate").items() if s <= 10},
-                **logged(t2.state.log_history, "learning_rate")}
+    expected = {
+        **{s: v for s, v in logged(t1.state.log_history, "learning_rate").items() if s <= 10},
+        **logged(t2.state.log_history, "learning_rate"),
+    }
     assert stored(api, first.run_id, "learning_rate") == expected
     assert max(expected) == 20 and counts(api, first.run_id)["learning_rate"] == 20
     assert api.get(f"/runs/{first.run_id}").json()["status"] == "finished"

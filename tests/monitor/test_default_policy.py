@@ -7,8 +7,8 @@ import math
 import pytest
 
 from bench.stop_quality import HEALTHY, REGRET_GOAL, default_stop, hf_stop, outcome, run_end
-from monitor.policy import Policy, Reason
-from monitor.stopping import Stopper, StopState
+from losswatch.monitor.policy import Policy, Reason
+from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, names, with_evals
 
 

@@ -5,13 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from monitor.downsample import minmax_indices
+from losswatch.monitor.downsample import minmax_indices
 
 rng = np.random.default_rng(3)
 
 
-@pytest.mark.parametrize("n,max_points", [(10, 1000), (1000, 1000), (1001, 1000), (100_000, 1000),
-                                          (100_000, 50), (10, 4), (10, 2), (10, 3)])
+@pytest.mark.parametrize(
+    "n,max_points", [(10, 1000), (1000, 1000), (1001, 1000), (100_000, 1000), (100_000, 50), (10, 4), (10, 2), (10, 3)]
+)
 def test_minmax_indices_bounded_and_keeps_ends(n: int, max_points: int) -> None:
     values = rng.normal(size=n)
     idx = minmax_indices(values, max_points)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.db import make_engine
-from monitor.store import ingest, runs, series
-from monitor.store.cache import SeriesCache
-from monitor.store.values import PointIn
+from losswatch.monitor.db import make_engine
+from losswatch.monitor.store import ingest, runs, series
+from losswatch.monitor.store.cache import SeriesCache
+from losswatch.monitor.store.values import PointIn
 
 
 def pts(steps, f=lambda s: 1.0 / (s + 1)) -> list[PointIn]:
@@ -49,7 +49,7 @@ def test_series_cache_equals_fresh_read_after_every_change(db_url: str, two_work
 
 
 def test_series_cache_is_bounded() -> None:
-    from monitor.store.cache import Entry
+    from losswatch.monitor.store.cache import Entry
 
     cache = SeriesCache(max_points=10)
     arr = np.arange(6)

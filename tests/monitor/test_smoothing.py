@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from monitor.smoothing import llamafactory_ema, smooth, tensorboard_ema
+from losswatch.monitor.smoothing import llamafactory_ema, smooth, tensorboard_ema
 
 
 def tb_reference(xs: list[float], w: float) -> list[float]:

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from monitor.policy import Policy, Reason
-from monitor.stopping import Stopper, StopState
+from losswatch.monitor.policy import Policy, Reason
+from losswatch.monitor.stopping import Stopper, StopState
 
 
 def run(values: list[float], steps: list[int] | None = None, **policy) -> tuple[int | None, Reason]:
@@ -25,42 +25,116 @@ CASES = [
     ("best-improving-never-stops", [5, 4, 3, 2, 1], dict(rule="best", patience=1), None, Reason.NONE),
     ("best-patience-1", [5, 4, 4.5], dict(rule="best", patience=1), 3, Reason.PATIENCE_EXHAUSTED),
     ("best-patience-3", [5, 4, 4.5, 4.2, 4.1], dict(rule="best", patience=3), 5, Reason.PATIENCE_EXHAUSTED),
-    ("best-min-delta-abs", [5, 4.99, 4.98, 4.97], dict(rule="best", patience=2, min_delta=0.05), 3,
-     Reason.PATIENCE_EXHAUSTED),
-    ("best-min-delta-rel", [100, 99.5, 99.0, 98.5], dict(rule="best", patience=2, min_delta=0.01,
-                                                           delta_mode="rel"), 3, Reason.PATIENCE_EXHAUSTED),
-    ("best-rel-negative-metric", [-100, -101.5, -103, -104.5], dict(rule="best", patience=1, min_delta=0.01,
-                                                                    delta_mode="rel"), None, Reason.NONE),
-    ("best-mode-max", [0.1, 0.2, 0.3, 0.25, 0.2], dict(rule="best", patience=2, mode="max"), 5,
-     Reason.PATIENCE_EXHAUSTED),
-    ("best-smoothing-absorbs-one-bump", [5, 4, 3, 3.2, 2.5, 2.0], dict(rule="best", patience=1, smoothing=0.5),
-     None, Reason.NONE),
+    (
+        "best-min-delta-abs",
+        [5, 4.99, 4.98, 4.97],
+        dict(rule="best", patience=2, min_delta=0.05),
+        3,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    (
+        "best-min-delta-rel",
+        [100, 99.5, 99.0, 98.5],
+        dict(rule="best", patience=2, min_delta=0.01, delta_mode="rel"),
+        3,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    (
+        "best-rel-negative-metric",
+        [-100, -101.5, -103, -104.5],
+        dict(rule="best", patience=1, min_delta=0.01, delta_mode="rel"),
+        None,
+        Reason.NONE,
+    ),
+    (
+        "best-mode-max",
+        [0.1, 0.2, 0.3, 0.25, 0.2],
+        dict(rule="best", patience=2, mode="max"),
+        5,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    (
+        "best-smoothing-absorbs-one-bump",
+        [5, 4, 3, 3.2, 2.5, 2.0],
+        dict(rule="best", patience=1, smoothing=0.5),
+        None,
+        Reason.NONE,
+    ),
     ("non-finite-nan", [5, 4, math.nan], dict(), 3, Reason.NON_FINITE),
     ("non-finite-inf", [5, math.inf], dict(), 2, Reason.NON_FINITE),
-    ("non-finite-unchecked-counts-as-no-improvement", [5, math.nan, math.nan], dict(check_finite=False,
-                                                                                     patience=2), 3,
-     Reason.PATIENCE_EXHAUSTED),
+    (
+        "non-finite-unchecked-counts-as-no-improvement",
+        [5, math.nan, math.nan],
+        dict(check_finite=False, patience=2),
+        3,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
     ("stopping-threshold", [5, 3, 0.9], dict(stopping_threshold=1.0), 3, Reason.STOPPING_THRESHOLD),
     ("divergence-threshold", [5, 3, 12], dict(divergence_threshold=10.0), 3, Reason.DIVERGENCE_THRESHOLD),
     ("order-nonfinite-before-threshold", [5, math.nan], dict(stopping_threshold=1.0), 2, Reason.NON_FINITE),
-    ("window-outlier-as-reference-stops", [5, 1, 4.9, 4.8, 4.7, 4.8, 4.9, 5.0],
-     dict(rule="window", patience=3), 5, Reason.PATIENCE_EXHAUSTED),
-    ("window-outlier-inside-window-keeps-going", [5, 4.9, 1, 4.8, 4.7],
-     dict(rule="window", patience=3), None, Reason.NONE),
-    ("window-steady-decline-never-stops", [5, 4.9, 4.8, 4.7, 4.6, 4.5, 4.4], dict(rule="window", patience=2),
-     None, Reason.NONE),
-    ("trend-flat-stops-as-plateau", [3, 2, 1.5] + [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0],
-     dict(rule="trend", trend_test="improvement", patience=2, trend_window=5), 8, Reason.PLATEAU),
-    ("trend-noisy-decline-keeps-going", [2.0 - 0.05 * i + (0.04 if i % 2 else -0.04) for i in range(20)],
-     dict(rule="trend", patience=2, trend_window=6), None, Reason.NONE),
-    ("plateau-test-smooth-plateau-stops", [3.0, 2.0, 1.5, 1.2] + [1.0 + 0.0001 * (i % 2) for i in range(10)],
-     dict(rule="trend", trend_test="plateau", patience=2, trend_window=5), 10, Reason.PLATEAU),
-    ("plateau-test-noisy-flat-keeps-going", [1.0 + (0.05 if i % 3 == 0 else -0.04 * (i % 2)) for i in range(12)],
-     dict(rule="trend", trend_test="plateau", patience=2, trend_window=5), None, Reason.NONE),
-    ("plateau-test-rising-stops", [1.0, 0.9, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1],
-     dict(rule="trend", trend_test="plateau", patience=2, trend_window=4), 7, Reason.PLATEAU),
-    ("plateau-test-steady-decline-keeps-going", [2.0 - 0.02 * i for i in range(20)],
-     dict(rule="trend", trend_test="plateau", patience=1, trend_window=5), None, Reason.NONE),
+    (
+        "window-outlier-as-reference-stops",
+        [5, 1, 4.9, 4.8, 4.7, 4.8, 4.9, 5.0],
+        dict(rule="window", patience=3),
+        5,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    (
+        "window-outlier-inside-window-keeps-going",
+        [5, 4.9, 1, 4.8, 4.7],
+        dict(rule="window", patience=3),
+        None,
+        Reason.NONE,
+    ),
+    (
+        "window-steady-decline-never-stops",
+        [5, 4.9, 4.8, 4.7, 4.6, 4.5, 4.4],
+        dict(rule="window", patience=2),
+        None,
+        Reason.NONE,
+    ),
+    (
+        "trend-flat-stops-as-plateau",
+        [3, 2, 1.5] + [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0],
+        dict(rule="trend", trend_test="improvement", patience=2, trend_window=5),
+        8,
+        Reason.PLATEAU,
+    ),
+    (
+        "trend-noisy-decline-keeps-going",
+        [2.0 - 0.05 * i + (0.04 if i % 2 else -0.04) for i in range(20)],
+        dict(rule="trend", patience=2, trend_window=6),
+        None,
+        Reason.NONE,
+    ),
+    (
+        "plateau-test-smooth-plateau-stops",
+        [3.0, 2.0, 1.5, 1.2] + [1.0 + 0.0001 * (i % 2) for i in range(10)],
+        dict(rule="trend", trend_test="plateau", patience=2, trend_window=5),
+        10,
+        Reason.PLATEAU,
+    ),
+    (
+        "plateau-test-noisy-flat-keeps-going",
+        [1.0 + (0.05 if i % 3 == 0 else -0.04 * (i % 2)) for i in range(12)],
+        dict(rule="trend", trend_test="plateau", patience=2, trend_window=5),
+        None,
+        Reason.NONE,
+    ),
+    (
+        "plateau-test-rising-stops",
+        [1.0, 0.9, 0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1],
+        dict(rule="trend", trend_test="plateau", patience=2, trend_window=4),
+        7,
+        Reason.PLATEAU,
+    ),
+    (
+        "plateau-test-steady-decline-keeps-going",
+        [2.0 - 0.02 * i for i in range(20)],
+        dict(rule="trend", trend_test="plateau", patience=1, trend_window=5),
+        None,
+        Reason.NONE,
+    ),
 ]
 
 
@@ -89,8 +163,7 @@ def test_message_carries_the_numbers() -> None:
     for step, v in [(1500, 1.6), (3000, 1.5518), (4500, 1.56), (6000, 1.57)]:
         d = stopper.check(state, step=step, value=v)
     assert d.should_stop
-    assert d.message == ("eval_loss did not improve by more than 0.001 for 2 evaluations; "
-                         "best 1.552 at step 3000")
+    assert d.message == ("eval_loss did not improve by more than 0.001 for 2 evaluations; best 1.552 at step 3000")
     assert (d.best_step, d.best_value) == (3000, 1.5518)
 
 
@@ -140,7 +213,7 @@ def _guard_batched(values: list[float], chunk: int, check_finite: bool = True) -
     stopper, state = Stopper(Policy(check_finite=check_finite)), StopState()
     steps = list(range(1, len(values) + 1))
     for i in range(0, len(values), chunk):
-        stopper.feed_many(state, key="loss", steps=steps[i: i + chunk], values=values[i: i + chunk])
+        stopper.feed_many(state, key="loss", steps=steps[i : i + chunk], values=values[i : i + chunk])
         if state.stopped:
             return state.stopped["step"], state.guard
     return None, state.guard
@@ -173,8 +246,11 @@ def test_guard_batched_equals_one_by_one(seed: int, chunk: int) -> None:
 
 OVERFIT = [
     # A smooth fall that turns up: the trend window still holds the fall, the noise test sees the rise.
-    ("u-turn-stops-as-overfitting",
-     [2.0 - 0.05 * i + (0.01 if i % 2 else -0.01) for i in range(11)] + [1.5 + 0.06 * j for j in range(1, 6)], 15),
+    (
+        "u-turn-stops-as-overfitting",
+        [2.0 - 0.05 * i + (0.01 if i % 2 else -0.01) for i in range(11)] + [1.5 + 0.06 * j for j in range(1, 6)],
+        15,
+    ),
     # The same rise inside eval noise of +-0.15 is not significant.
     ("noisy-flat-keeps-going", [1.5, 1.7, 1.4, 1.65, 1.45, 1.6, 1.42, 1.68, 1.5, 1.62, 1.47], None),
 ]

@@ -6,14 +6,15 @@ import math
 
 import pytest
 
-from monitor.policy import Policy
-from monitor.stopping import Stopper, StopState
+from losswatch.monitor.policy import Policy
+from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, with_evals
 from tests.oracles import hf_stop
 
 
-def hf_oracle(evals: list[tuple[int, float]], patience: int, threshold: float, tmp: str,
-              greater_is_better: bool = False) -> int | None:
+def hf_oracle(
+    evals: list[tuple[int, float]], patience: int, threshold: float, tmp: str, greater_is_better: bool = False
+) -> int | None:
     return hf_stop(evals, patience, threshold, tmp, greater_is_better)
 
 
@@ -30,8 +31,7 @@ def ours(evals: list[tuple[int, float]], patience: int, threshold: float, mode: 
 CASES = [(name, p, t) for name in with_evals() for p in (1, 2, 3, 5) for t in (0.0, 0.001, 0.01)]
 
 
-@pytest.mark.parametrize("name,patience,threshold", CASES,
-                         ids=[f"{n.split('_')[0]}-p{p}-t{t}" for n, p, t in CASES])
+@pytest.mark.parametrize("name,patience,threshold", CASES, ids=[f"{n.split('_')[0]}-p{p}-t{t}" for n, p, t in CASES])
 def test_hf_compat_stops_where_transformers_does(name: str, patience: int, threshold: float, tmp_path) -> None:
     _, evals = load(name)
     assert ours(evals, patience, threshold) == hf_oracle(evals, patience, threshold, str(tmp_path))

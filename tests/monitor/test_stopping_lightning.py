@@ -9,8 +9,8 @@ import torch
 from lightning.pytorch.callbacks import EarlyStopping
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
-from monitor.policy import Policy, Reason
-from monitor.stopping import Stopper, StopState
+from losswatch.monitor.policy import Policy, Reason
+from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, with_evals
 
 REASONS = {
@@ -50,8 +50,9 @@ CURVE_SETTINGS = [dict(patience=p, min_delta=d) for p in (1, 2, 3, 5) for d in (
 CURVE_CASES = [(name, kw) for name in with_evals() for kw in CURVE_SETTINGS]
 
 
-@pytest.mark.parametrize("name,kw", CURVE_CASES,
-                         ids=[f"{n.split('_')[0]}-p{k['patience']}-d{k['min_delta']}" for n, k in CURVE_CASES])
+@pytest.mark.parametrize(
+    "name,kw", CURVE_CASES, ids=[f"{n.split('_')[0]}-p{k['patience']}-d{k['min_delta']}" for n, k in CURVE_CASES]
+)
 def test_lightning_compat_stops_where_lightning_does_on_real_curves(name: str, kw: dict) -> None:
     _, evals = load(name)
     mine, theirs = both(evals, **kw)
@@ -60,8 +61,11 @@ def test_lightning_compat_stops_where_lightning_does_on_real_curves(name: str, k
 
 def test_lightning_compat_thresholds_on_a_real_curve() -> None:
     _, evals = load("10_qwen25_medical_eval_epoch_overfit.jsonl")
-    for kw in (dict(stopping_threshold=1.56), dict(divergence_threshold=1.575, patience=10),
-               dict(stopping_threshold=1.0, divergence_threshold=1.6, patience=10)):
+    for kw in (
+        dict(stopping_threshold=1.56),
+        dict(divergence_threshold=1.575, patience=10),
+        dict(stopping_threshold=1.0, divergence_threshold=1.6, patience=10),
+    ):
         mine, theirs = both(evals, **kw)
         assert mine == theirs, f"{kw}: losswatch stops at {mine}, Lightning at {theirs}"
 

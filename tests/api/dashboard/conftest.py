@@ -17,8 +17,15 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_
 from tests.conftest import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
@@ -48,8 +55,12 @@ def points_for(steps: np.ndarray, seed: int = 0, eval_every: int = 50) -> list[d
 def create_run(url: str, name: str, project: str = "dash", patience: int = 3) -> str:
     # The rule is spelled out so the stop these tests draw does not move with the service's default policy.
     policy = {"monitor": "eval_loss", "patience": patience, "rule": "best", "min_delta": 0.0}
-    body = {"name": name, "project": project, "early_stopping": policy,
-            "config": {"eval_steps": 50, "save_steps": 50, "per_device_train_batch_size": 8}}
+    body = {
+        "name": name,
+        "project": project,
+        "early_stopping": policy,
+        "config": {"eval_steps": 50, "save_steps": 50, "per_device_train_batch_size": 8},
+    }
     r = httpx.post(f"{url}/api/v1/runs", json=body, timeout=10)
     r.raise_for_status()
     return r.json()["id"]
@@ -152,8 +163,14 @@ def tab(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Tab]:
     context = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
     page = context.new_page()
     problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}")
-            if m.type == "error" and not _is_missing_diagnostics(m) else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console.{m.type}: {m.text}")
+            if m.type == "error" and not _is_missing_diagnostics(m)
+            else None
+        ),
+    )
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     yield Tab(page, problems)
     context.close()

@@ -108,7 +108,9 @@ def smoothed(tab: Tab) -> list:
 def set_range(tab: Tab, value: float) -> None:
     tab.page.evaluate(
         "v => { const s = document.querySelector('#smoothing'); s.value = v;"
-        " s.dispatchEvent(new Event('input', {bubbles: true})); }", value)
+        " s.dispatchEvent(new Event('input', {bubbles: true})); }",
+        value,
+    )
 
 
 def test_dashboard_smoothing_slider_changes_the_smoothed_line(live_server, tab: Tab) -> None:

@@ -14,7 +14,7 @@ POINTS = [
     {"key": "loss", "step": 2, "value": "NaN", "time": 101.0},
     {"key": "loss", "step": 3, "value": 0.1 + 0.2, "time": 102.5},
     {"key": "eval_loss", "step": 2, "value": "Infinity", "time": 101.0},
-    {"key": "weird, \"key\"", "step": 5, "value": "-Infinity", "time": 103.0},
+    {"key": 'weird, "key"', "step": 5, "value": "-Infinity", "time": 103.0},
 ]
 
 
@@ -35,7 +35,7 @@ def test_export_csv_every_point_round_trips(client: TestClient, run_id: str) -> 
     assert len(rows) == len(POINTS)
     assert got[("loss", 2)] == ("NaN", 101.0)
     assert got[("eval_loss", 2)] == ("Infinity", 101.0)
-    assert got[("weird, \"key\"", 5)] == ("-Infinity", 103.0)
+    assert got[('weird, "key"', 5)] == ("-Infinity", 103.0)
     assert float(got[("loss", 3)][0]) == 0.1 + 0.2  # full precision, not a rounded print
 
 
@@ -54,10 +54,14 @@ def test_export_of_a_run_without_points_is_just_the_header(client: TestClient) -
     assert client.get(f"/api/v1/runs/{rid}/export?format=json").json()["points"] == []
 
 
-@pytest.mark.parametrize(("path", "code"), [
-    ("/api/v1/runs/nope/export", 404),
-    ("/api/v1/runs/exp-1/export?format=xml", 422),
-], ids=["unknown-run", "unknown-format"])
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [
+        ("/api/v1/runs/nope/export", 404),
+        ("/api/v1/runs/exp-1/export?format=xml", 422),
+    ],
+    ids=["unknown-run", "unknown-format"],
+)
 def test_export_bad_request_is_4xx(client: TestClient, run_id: str, path: str, code: int) -> None:
     r = client.get(path)
     assert r.status_code == code

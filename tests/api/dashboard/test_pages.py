@@ -6,10 +6,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 
-@pytest.mark.parametrize(("path", "marker"), [
-    ("/", "/static/js/runs.js"),
-    ("/compare?runs=a,b", "/static/js/compare.js"),
-], ids=["list", "compare"])
+@pytest.mark.parametrize(
+    ("path", "marker"),
+    [
+        ("/", "/static/js/runs.js"),
+        ("/compare?runs=a,b", "/static/js/compare.js"),
+    ],
+    ids=["list", "compare"],
+)
 def test_pages_serve_html(client: TestClient, path: str, marker: str) -> None:
     r = client.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
@@ -23,22 +27,33 @@ def test_pages_run_page_exists_only_for_a_run(client: TestClient) -> None:
     assert client.get("/runs/not-a-run").status_code == 404
 
 
-@pytest.mark.parametrize(("path", "kind"), [
-    ("/static/vendor/uPlot.iife.min.js", "javascript"),
-    ("/static/vendor/uPlot.min.css", "text/css"),
-    ("/static/css/losswatch.css", "text/css"),
-    ("/static/vendor/uPlot.LICENSE", ""),
-], ids=["uplot", "uplot-css", "css", "licence"])
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/static/vendor/uPlot.iife.min.js", "javascript"),
+        ("/static/vendor/uPlot.min.css", "text/css"),
+        ("/static/css/losswatch.css", "text/css"),
+        ("/static/vendor/uPlot.LICENSE", ""),
+    ],
+    ids=["uplot", "uplot-css", "css", "licence"],
+)
 def test_pages_static_files(client: TestClient, path: str, kind: str) -> None:
     r = client.get(path)
     assert r.status_code == 200 and kind in r.headers["content-type"]
     assert len(r.content) > 500
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../routes/pages.py", "/static/%2e%2e/routes/pages.py", "/static/..%2Fapp.py", "/static/nope.js",
-    "/static/vendor",
-], ids=["dotdot", "encoded-dotdot", "encoded-slash", "missing", "folder"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../routes/pages.py",
+        "/static/%2e%2e/routes/pages.py",
+        "/static/..%2Fapp.py",
+        "/static/nope.js",
+        "/static/vendor",
+    ],
+    ids=["dotdot", "encoded-dotdot", "encoded-slash", "missing", "folder"],
+)
 def test_pages_static_never_leaves_its_folder(client: TestClient, path: str) -> None:
     r = client.get(path)
     assert r.status_code == 404

@@ -30,8 +30,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 def seed(url: str, name: str = "qwen-lora") -> Seeded:
     """A run whose validation loss turns up after step 700 (so it stops), with a few non-finite readings."""
     policy = {"monitor": "eval_loss", "patience": 3, "rule": "best", "min_delta": 0.0}
-    r = httpx.post(f"{url}/api/v1/runs", json={"name": name, "project": "cli", "early_stopping": policy,
-                                                "config": {"eval_steps": 50, "save_steps": 50}}, timeout=10)
+    r = httpx.post(
+        f"{url}/api/v1/runs",
+        json={"name": name, "project": "cli", "early_stopping": policy, "config": {"eval_steps": 50, "save_steps": 50}},
+        timeout=10,
+    )
     r.raise_for_status()
     run_id = r.json()["id"]
     rng = np.random.default_rng(7)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from losswatch.monitor.cli import app
 
 runner = CliRunner()
 
@@ -37,10 +37,14 @@ def test_export_json_to_stdout(seeded) -> None:
     assert [p["value"] for p in data["points"] if p["key"] == "grad_norm"] == [1.0, "NaN", "Infinity", "-Infinity"]
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["no-such-run"], 1, "404"),
-    (["RUN", "--format", "xml"], 2, "csv or json"),
-], ids=["unknown-run", "unknown-format"])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["no-such-run"], 1, "404"),
+        (["RUN", "--format", "xml"], 2, "csv or json"),
+    ],
+    ids=["unknown-run", "unknown-format"],
+)
 def test_export_bad_input_says_what_is_wrong(seeded, args: list[str], code: int, message: str) -> None:
     args = [seeded.run_id if a == "RUN" else a for a in args]
     result = runner.invoke(app, ["export", *args, "--url", seeded.url])

@@ -8,7 +8,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from losswatch.monitor.cli import app
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ import numpy as np
 from matplotlib import image
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from losswatch.monitor.cli import app
 
 runner = CliRunner()
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -33,15 +33,17 @@ def test_plot_writes_a_png_with_curves_best_step_and_stop(seeded, tmp_path: Path
 
 def test_plot_log_scale_and_other_key(seeded, tmp_path: Path) -> None:
     out = tmp_path / "lr.png"
-    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "learning_rate", "--log", "-o", str(out),
-                                 "--url", seeded.url])
+    result = runner.invoke(
+        app, ["plot", seeded.run_id, "--key", "learning_rate", "--log", "-o", str(out), "--url", seeded.url]
+    )
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == PNG
     assert pixels_like(image.imread(out), (255, 127, 14)) == 0  # no eval twin for a learning rate
 
 
 def test_plot_unknown_key_lists_the_keys(seeded, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "acc", "-o", str(tmp_path / "x.png"),
-                                 "--url", seeded.url])
+    result = runner.invoke(
+        app, ["plot", seeded.run_id, "--key", "acc", "-o", str(tmp_path / "x.png"), "--url", seeded.url]
+    )
     assert result.exit_code == 1
     assert "eval_loss" in result.output and not (tmp_path / "x.png").exists()

@@ -6,23 +6,28 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from monitor.cli import app
+from losswatch.monitor.cli import app
 
 runner = CliRunner()
 
 
-@pytest.mark.parametrize(("lang", "decision_word", "script"), [
-    ("en", "Decision: stop", r"[A-Za-z]{4,}"),
-    ("zh", "决定: 停止", r"[\u4e00-\u9fff]"),
-], ids=["en", "zh"])
+@pytest.mark.parametrize(
+    ("lang", "decision_word", "script"),
+    [
+        ("en", "Decision: stop", r"[A-Za-z]{4,}"),
+        ("zh", "决定: 停止", r"[\u4e00-\u9fff]"),
+    ],
+    ids=["en", "zh"],
+)
 def test_report_prints_the_diagnosis_in_each_language(seeded, lang: str, decision_word: str, script: str) -> None:
     result = runner.invoke(app, ["report", seeded.run_id, "--lang", lang, "--url", seeded.url])
     assert result.exit_code == 0, result.output
     text = result.output
     assert "qwen-lora" in text and decision_word in text and "patience_exhausted" in text
     for key in ("eval_loss", "loss"):
-        diag = httpx.get(f"{seeded.url}/api/v1/runs/{seeded.run_id}/diagnostics",
-                         params={"key": key, "lang": lang}).json()
+        diag = httpx.get(
+            f"{seeded.url}/api/v1/runs/{seeded.run_id}/diagnostics", params={"key": key, "lang": lang}
+        ).json()
         assert f"[{key}] {diag['state']}" in text
         assert diag["summary"] in text
         assert re.search(script, diag["summary"])
@@ -35,11 +40,15 @@ def test_report_key_option_reads_that_metric_only(seeded) -> None:
     assert "[learning_rate]" in result.output and "[eval_loss]" not in result.output
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["no-such-run"], "404"),
-    (["RUN", "--lang", "fr"], "en or zh"),
-    (["RUN", "--key", "nope"], "has no metric 'nope'; it has: eval_loss"),
-], ids=["unknown-run", "unknown-lang", "unknown-key"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["no-such-run"], "404"),
+        (["RUN", "--lang", "fr"], "en or zh"),
+        (["RUN", "--key", "nope"], "has no metric 'nope'; it has: eval_loss"),
+    ],
+    ids=["unknown-run", "unknown-lang", "unknown-key"],
+)
 def test_report_bad_input_says_what_is_wrong(seeded, args: list[str], message: str) -> None:
     args = [seeded.run_id if a == "RUN" else a for a in args]
     result = runner.invoke(app, ["report", *args, "--url", seeded.url])

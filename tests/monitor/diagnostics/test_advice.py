@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from monitor.diagnostics.advice import advise
+from losswatch.monitor.diagnostics.advice import advise
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -123,16 +123,27 @@ def test_effective_batch_size(config: dict[str, Any], effective: str, faster: st
 
 def test_healthy_config_gives_only_the_batch_size() -> None:
     config = {
-        "eval_strategy": "steps", "eval_steps": 100, "save_steps": 200, "logging_steps": 10, "max_steps": 3000,
-        "per_device_train_batch_size": 8, "load_best_model_at_end": True, "save_strategy": "steps",
+        "eval_strategy": "steps",
+        "eval_steps": 100,
+        "save_steps": 200,
+        "logging_steps": 10,
+        "max_steps": 3000,
+        "per_device_train_batch_size": 8,
+        "load_best_model_at_end": True,
+        "save_strategy": "steps",
     }
     assert _codes(config) == ["effective_batch_size"]
 
 
 def test_every_message_exists_in_chinese() -> None:
     config = {
-        "eval_strategy": "no", "eval_steps": 200, "save_steps": 300, "max_steps": 100, "logging_steps": 10,
-        "per_device_train_batch_size": 4, "gradient_accumulation_steps": 8,
+        "eval_strategy": "no",
+        "eval_steps": 200,
+        "save_steps": 300,
+        "max_steps": 100,
+        "logging_steps": 10,
+        "per_device_train_batch_size": 4,
+        "gradient_accumulation_steps": 8,
     }
     en = advise(config, key="loss", has_eval=False, n_points=2, lang="en")
     zh = advise(config, key="loss", has_eval=False, n_points=2, lang="zh")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.diagnostics.overfitting import GL_THRESHOLD, overfitting, train_at_evals
+from losswatch.monitor.diagnostics.overfitting import GL_THRESHOLD, overfitting, train_at_evals
 
 
 def test_train_at_evals_is_the_mean_of_each_strip() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.diagnostics import diagnose
+from losswatch.monitor.diagnostics import diagnose
 
 from .conftest import Loader
 
@@ -52,21 +52,35 @@ def test_result_is_json_ready(values: list[float], lang: str) -> None:
 
 
 def test_schema_of_curve_10_eval(curve: Loader) -> None:
-    config = {"eval_strategy": "steps", "eval_steps": 500, "save_steps": 500, "per_device_train_batch_size": 2,
-              "gradient_accumulation_steps": 8, "val_size": 0.1}
+    config = {
+        "eval_strategy": "steps",
+        "eval_steps": 500,
+        "save_steps": 500,
+        "per_device_train_batch_size": 2,
+        "gradient_accumulation_steps": 8,
+        "val_size": 0.1,
+    }
     result = diagnose(*curve("10", "eval_loss"), key="eval_loss", companion=curve("10", "loss"), config=config)
     _plain(result)
     assert result["key"] == "eval_loss" and result["state"] == "overfitting"
     trend = result["trend"]
     for window in ("overall", "recent"):
-        assert {"slope_per_1k_steps", "slope_ci_per_1k_steps", "p_value", "relative_change", "change",
-                "significant", "direction", "start_step", "end_step", "n_points"} <= set(trend[window])
+        assert {
+            "slope_per_1k_steps",
+            "slope_ci_per_1k_steps",
+            "p_value",
+            "relative_change",
+            "change",
+            "significant",
+            "direction",
+            "start_step",
+            "end_step",
+            "n_points",
+        } <= set(trend[window])
     assert trend["recent"]["n_points"] == 10 and trend["overall"]["n_points"] == 13
     assert {"residual_std", "noise_std", "cv", "level", "ema_weight"} <= set(result["volatility"])
     assert {"count", "items", "threshold_z", "warmup"} <= set(result["spikes"])
-    assert {"generalization_loss", "progress_quotient", "training_progress", "detected"} <= set(
-        result["overfitting"]
-    )
+    assert {"generalization_loss", "progress_quotient", "training_progress", "detected"} <= set(result["overfitting"])
     assert [a["code"] for a in result["advice"]] == ["effective_batch_size"]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.diagnostics.spikes import MAX_SCAN, WARMUP, Z_CAP, find_spikes
+from losswatch.monitor.diagnostics.spikes import MAX_SCAN, WARMUP, Z_CAP, find_spikes
 
 
 def _noisy(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

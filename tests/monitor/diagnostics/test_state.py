@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from monitor.diagnostics import diagnose
+from losswatch.monitor.diagnostics import diagnose
 
 from .conftest import Loader
 
@@ -255,9 +255,7 @@ REAL: list[tuple[str, str, str | None, set[str]]] = [
     ("prefix", "key", "companion", "expected"),
     [pytest.param(*row, id=f"{row[0]}_{row[1]}") for row in REAL],
 )
-def test_state_on_real_curve(
-    curve: Loader, prefix: str, key: str, companion: str | None, expected: set[str]
-) -> None:
+def test_state_on_real_curve(curve: Loader, prefix: str, key: str, companion: str | None, expected: set[str]) -> None:
     steps, values = curve(prefix, key)
     other = curve(prefix, companion) if companion else None
     result = diagnose(steps, values, key=key, companion=other)

@@ -4,14 +4,23 @@ import re
 
 import pytest
 
-from monitor.diagnostics import diagnose
+from losswatch.monitor.diagnostics import diagnose
 
 from .conftest import Loader
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
-PAIRS = [("03", "eval_loss", "loss"), ("05", "loss", None), ("06", "loss", None), ("08", "loss", None),
-         ("10", "eval_loss", "loss"), ("10", "loss", "eval_loss"), ("12", "eval_loss", "loss"),
-         ("14", "eval_loss", "loss"), ("17", "loss", "eval_loss"), ("20", "loss", None)]
+PAIRS = [
+    ("03", "eval_loss", "loss"),
+    ("05", "loss", None),
+    ("06", "loss", None),
+    ("08", "loss", None),
+    ("10", "eval_loss", "loss"),
+    ("10", "loss", "eval_loss"),
+    ("12", "eval_loss", "loss"),
+    ("14", "eval_loss", "loss"),
+    ("17", "loss", "eval_loss"),
+    ("20", "loss", None),
+]
 
 
 def _sentences(text: str, lang: str) -> int:
@@ -42,9 +51,7 @@ def test_summary_reads_curve_08_like_a_person(curve: Loader) -> None:
 
 def test_summary_on_curve_10_names_the_best_checkpoint_in_both_languages(curve: Loader) -> None:
     for lang, word in (("en", "overfitting"), ("zh", "过拟合")):
-        text = diagnose(*curve("10", "eval_loss"), key="eval_loss", companion=curve("10", "loss"), lang=lang)[
-            "summary"
-        ]
+        text = diagnose(*curve("10", "eval_loss"), key="eval_loss", companion=curve("10", "loss"), lang=lang)["summary"]
         assert word in text and "4500" in text and "1.552" in text and "1.578" in text
 
 

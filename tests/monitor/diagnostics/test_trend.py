@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from monitor.diagnostics.trend import TREND_MAX_POINTS, window_trend
+from losswatch.monitor.diagnostics.trend import TREND_MAX_POINTS, window_trend
 
 
 def test_linear_decrease_gives_exact_slope_per_1k_steps() -> None:

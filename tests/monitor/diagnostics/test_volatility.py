@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from monitor.diagnostics.volatility import CV_HIGH, CV_MODERATE, tensorboard_ema, volatility
+from losswatch.monitor.diagnostics.volatility import CV_HIGH, CV_MODERATE, tensorboard_ema, volatility
 
 
 def _reference_ema(x: np.ndarray, w: float = 0.6) -> np.ndarray:

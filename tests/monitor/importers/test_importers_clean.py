@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from monitor.importers.base import Record
-from monitor.importers.clean import clean, log_interval
+from losswatch.monitor.importers.base import Record
+from losswatch.monitor.importers.clean import clean, log_interval
 
 
 def lines(*rows: tuple[int, dict]) -> list[Record]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.importers import read_log
+from losswatch.monitor.importers import read_log
 
 FILES = {
     "03": "03_whisper_flemish_late_overfit.json",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from monitor.importers import read_log
+from losswatch.monitor.importers import read_log
 
 
 def _jsonl(path, rows, tail=""):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.importers import read_log
-from monitor.importers.tensorboard import metric_key
+from losswatch.monitor.importers import read_log
+from losswatch.monitor.importers.tensorboard import metric_key
 
 pytest.importorskip("tensorboard")
 

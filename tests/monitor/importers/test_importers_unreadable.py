@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from monitor.errors import LossWatchError
-from monitor.importers import UnreadableLog, read_log
+from losswatch.monitor.errors import LossWatchError
+from losswatch.monitor.importers import UnreadableLog, read_log
 
 TRAINER_STATE = {"global_step": 20, "log_history": [{"step": 10, "loss": 1.0}, {"step": 20, "loss": 0.9}]}
 

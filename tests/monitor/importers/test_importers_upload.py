@@ -11,7 +11,7 @@ import math
 import httpx
 import pytest
 
-from monitor.importers import ImportedLog, Point, UploadError, read_log, upload
+from losswatch.monitor.importers import ImportedLog, Point, UploadError, read_log, upload
 
 
 class FakeService:

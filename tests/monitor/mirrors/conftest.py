@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.db import make_engine
-from monitor.mirrors.worker import MirrorWorker
-from monitor.settings import Settings
-from monitor.store import runs
-from monitor.store.ingest import ingest
-from monitor.store.values import PointIn
+from losswatch.monitor.db import make_engine
+from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store import runs
+from losswatch.monitor.store.ingest import ingest
+from losswatch.monitor.store.values import PointIn
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +46,15 @@ def worker(engine: Engine, mirror_settings: Settings) -> MirrorWorker:
     w.stop()
 
 
-def make_run(engine: Engine, *, mirrors: list[str], name: str = "sft", project: str = "proj",
-             run_id: str | None = None, config: dict | None = None) -> str:
+def make_run(
+    engine: Engine,
+    *,
+    mirrors: list[str],
+    name: str = "sft",
+    project: str = "proj",
+    run_id: str | None = None,
+    config: dict | None = None,
+) -> str:
     run, _ = runs.create_run(engine, name=name, project=project, run_id=run_id, mirrors=mirrors, config=config)
     return run["id"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from api.app import create_app
-from monitor.mirrors import cursors
-from monitor.mirrors.worker import MirrorWorker
-from monitor.settings import Settings
+from losswatch.api.app import create_app
+from losswatch.monitor.mirrors import cursors
+from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.settings import Settings
 
 from .conftest import curve, make_run, put
 from .tb_reader import run_folders
@@ -53,13 +53,20 @@ def test_second_worker_leaves_a_leased_run_alone(engine: Engine, mirror_settings
 def test_failure_backs_off_and_shows_in_get_run(tmp_path: Path, sqlite_url: str) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the TensorBoard folder should be")
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", tensorboard_dir=blocker,
-                        mirror_worker=False, mirror_poll_seconds=0.5)
+    settings = Settings(
+        database_url=sqlite_url,
+        data_dir=tmp_path / "data",
+        tensorboard_dir=blocker,
+        mirror_worker=False,
+        mirror_poll_seconds=0.5,
+    )
     with TestClient(create_app(settings)) as client:
         engine = client.app.state.engine
         rid = client.post("/api/v1/runs", json={"name": "r", "mirrors": ["tensorboard"]}).json()["id"]
-        client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": 1.0}
-                                                                    for s in range(1, 11)]})
+        client.post(
+            f"/api/v1/runs/{rid}/metrics",
+            json={"points": [{"key": "loss", "step": s, "value": 1.0} for s in range(1, 11)]},
+        )
         worker = MirrorWorker(engine, settings)
         assert worker.run_once() == 0
         [state] = client.get(f"/api/v1/runs/{rid}").json()["mirror_state"]
@@ -78,12 +85,15 @@ def test_failure_backs_off_and_shows_in_get_run(tmp_path: Path, sqlite_url: str)
 
 
 def test_service_worker_mirrors_in_the_background(tmp_path: Path, sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", mirror_poll_seconds=0.05,
-                        mirrors=["tensorboard"])
+    settings = Settings(
+        database_url=sqlite_url, data_dir=tmp_path / "data", mirror_poll_seconds=0.05, mirrors=["tensorboard"]
+    )
     with TestClient(create_app(settings)) as client:
         rid = client.post("/api/v1/runs", json={"name": "default-mirrors"}).json()["id"]
-        r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": s, "value": 1 / s}
-                                                                        for s in range(1, 101)]})
+        r = client.post(
+            f"/api/v1/runs/{rid}/metrics",
+            json={"points": [{"key": "loss", "step": s, "value": 1 / s} for s in range(1, 101)]},
+        )
         assert r.status_code == 200
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -15,7 +15,7 @@ from .test_tensorboard import assert_mirrored
 
 def post(url: str, rid: str, rows: list[tuple[str, int, float]]) -> None:
     for i in range(0, len(rows), 500):
-        body = {"points": [{"key": k, "step": s, "value": v} for k, s, v in rows[i: i + 500]]}
+        body = {"points": [{"key": k, "step": s, "value": v} for k, s, v in rows[i : i + 500]]}
         httpx.post(f"{url}/api/v1/runs/{rid}/metrics", json=body, timeout=30).raise_for_status()
 
 
@@ -34,12 +34,14 @@ def wait_for(check, timeout: float = 90.0) -> bool:
 
 def test_mirror_resumes_from_its_cursor_after_a_kill(tmp_path: Path, wandb_offline: Path) -> None:
     data = tmp_path / "server-data"
-    server = LiveServer(data, env={"LOSSWATCH_MIRROR_POLL_SECONDS": "0.1", "WANDB_DIR": str(wandb_offline),
-                                   "WANDB_MODE": "offline"}).start()
+    server = LiveServer(
+        data, env={"LOSSWATCH_MIRROR_POLL_SECONDS": "0.1", "WANDB_DIR": str(wandb_offline), "WANDB_MODE": "offline"}
+    ).start()
     rows = curve(1200)
     try:
-        rid = httpx.post(f"{server.url}/api/v1/runs", json={"name": "restarted", "project": "p",
-                                                             "mirrors": ["tensorboard", "wandb"]}).json()["id"]
+        rid = httpx.post(
+            f"{server.url}/api/v1/runs", json={"name": "restarted", "project": "p", "mirrors": ["tensorboard", "wandb"]}
+        ).json()["id"]
         post(server.url, rid, rows[:1200])
         assert wait_for(lambda: (mirror_state(server.url, rid)["tensorboard"]["last_step"] or 0) > 0)
         post(server.url, rid, rows[1200:1800])
@@ -53,7 +55,9 @@ def test_mirror_resumes_from_its_cursor_after_a_kill(tmp_path: Path, wandb_offli
     finally:
         server.stop()
     assert {t: (m["last_step"], m["lag"], m["last_error"]) for t, m in state.items()} == {
-        "tensorboard": (1200, 0, None), "wandb": (1200, 0, None)}
+        "tensorboard": (1200, 0, None),
+        "wandb": (1200, 0, None),
+    }
     [folder] = run_folders(data / "tensorboard")
     assert_mirrored(folder, rows)
     newest = wandb_records.run_files(wandb_offline, rid)[-1]

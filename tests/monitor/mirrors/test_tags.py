@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.mirrors.tags import tag
+from losswatch.monitor.mirrors.tags import tag
 
 CASES = [
     ("loss", "train/loss"),

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from monitor.mirrors import cursors
-from monitor.mirrors.tags import tag
-from monitor.mirrors.worker import MirrorWorker
-from monitor.settings import Settings
-from monitor.store import runs
-from monitor.store.series import rewind
+from losswatch.monitor.mirrors import cursors
+from losswatch.monitor.mirrors.tags import tag
+from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store import runs
+from losswatch.monitor.store.series import rewind
 
 from .conftest import curve, expected, make_run, put
 from .tb_reader import run_folders, scalars, texts
@@ -25,8 +25,9 @@ def assert_mirrored(folder, rows) -> None:
         assert [v for _, v in seen] == pytest.approx([points[s] for s in sorted(points)], rel=1e-6), key
 
 
-def test_tensorboard_mirror_holds_every_point_under_hf_tags(engine: Engine, worker: MirrorWorker,
-                                                          mirror_settings: Settings) -> None:
+def test_tensorboard_mirror_holds_every_point_under_hf_tags(
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings
+) -> None:
     rid = make_run(engine, mirrors=["tensorboard"], name="qwen lora/7b", project="my sft")
     rows = curve(400)
     put(engine, rid, rows)
@@ -36,8 +37,9 @@ def test_tensorboard_mirror_holds_every_point_under_hf_tags(engine: Engine, work
     assert_mirrored(folders[0], rows)
 
 
-def test_tensorboard_mirror_appends_across_passes_without_duplicates(engine: Engine, worker: MirrorWorker,
-                                                                    mirror_settings: Settings) -> None:
+def test_tensorboard_mirror_appends_across_passes_without_duplicates(
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings
+) -> None:
     rid = make_run(engine, mirrors=["tensorboard"])
     rows = curve(300)
     train = [r for r in rows if r[0] != "eval_loss"]
@@ -59,8 +61,9 @@ REWRITES = [
 
 
 @pytest.mark.parametrize(("to", "refill"), REWRITES)
-def test_tensorboard_mirror_reflects_a_rewind(engine: Engine, worker: MirrorWorker, mirror_settings: Settings,
-                                              to: int, refill: int | None) -> None:
+def test_tensorboard_mirror_reflects_a_rewind(
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings, to: int, refill: int | None
+) -> None:
     rid = make_run(engine, mirrors=["tensorboard"])
     first = curve(200)
     put(engine, rid, first)
@@ -74,8 +77,9 @@ def test_tensorboard_mirror_reflects_a_rewind(engine: Engine, worker: MirrorWork
     assert_mirrored(run_folders(mirror_settings.tensorboard_root)[0], kept + again)
 
 
-def test_tensorboard_mirror_reflects_an_overwrite(engine: Engine, worker: MirrorWorker,
-                                                  mirror_settings: Settings) -> None:
+def test_tensorboard_mirror_reflects_an_overwrite(
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings
+) -> None:
     rid = make_run(engine, mirrors=["tensorboard"])
     rows = curve(100)
     put(engine, rid, rows)
@@ -87,7 +91,8 @@ def test_tensorboard_mirror_reflects_an_overwrite(engine: Engine, worker: Mirror
 
 
 def test_tensorboard_mirror_new_process_drops_what_a_crash_left_past_the_cursor(
-        engine: Engine, worker: MirrorWorker, mirror_settings: Settings) -> None:
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings
+) -> None:
     rid = make_run(engine, mirrors=["tensorboard"])
     rows = curve(300)
     put(engine, rid, rows[:300])
@@ -107,8 +112,9 @@ def test_tensorboard_mirror_new_process_drops_what_a_crash_left_past_the_cursor(
     assert_mirrored(run_folders(mirror_settings.tensorboard_root)[0], rows)
 
 
-def test_tensorboard_mirror_writes_decisions_and_diagnosis_as_text(engine: Engine, worker: MirrorWorker,
-                                                                   mirror_settings: Settings) -> None:
+def test_tensorboard_mirror_writes_decisions_and_diagnosis_as_text(
+    engine: Engine, worker: MirrorWorker, mirror_settings: Settings
+) -> None:
     run, _ = runs.create_run(engine, name="stops", mirrors=["tensorboard"])
     put(engine, run["id"], curve(60))
     worker.run_once()

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from monitor.mirrors import cursors
-from monitor.mirrors import wandb as wandb_mirror
-from monitor.mirrors.tags import tag
-from monitor.mirrors.worker import MirrorWorker
-from monitor.store import runs
+from losswatch.monitor.mirrors import cursors
+from losswatch.monitor.mirrors import wandb as wandb_mirror
+from losswatch.monitor.mirrors.tags import tag
+from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.store import runs
 
 from . import wandb_records
 from .conftest import curve, expected, make_run, put
@@ -97,8 +97,9 @@ MODES = [
 
 
 @pytest.mark.parametrize(("env", "mode", "hint"), MODES)
-def test_wandb_mode_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict,
-                                            mode: str, hint: bool) -> None:
+def test_wandb_mode_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict, mode: str, hint: bool
+) -> None:
     monkeypatch.delenv("WANDB_MODE", raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)

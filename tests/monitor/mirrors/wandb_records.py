@@ -29,11 +29,11 @@ def payloads(path: Path) -> Iterator[bytes]:
         if left < HEADER:
             pos += left
             continue
-        crc, length, kind = struct.unpack("<IHB", data[pos: pos + HEADER])
+        crc, length, kind = struct.unpack("<IHB", data[pos : pos + HEADER])
         if kind == 0 and length == 0:
             pos += left
             continue
-        chunk = data[pos + HEADER: pos + HEADER + length]
+        chunk = data[pos + HEADER : pos + HEADER + length]
         assert zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF == crc, f"bad CRC in {path} at {pos}"
         pos += HEADER + length
         if kind == FULL:
@@ -65,8 +65,9 @@ def history(wandb_dir: Path, run_id: str) -> dict[int, dict[str, float]]:
             if r.WhichOneof("record_type") != "history":
                 continue
             row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in r.history.item}
-            out.setdefault(r.history.step.num, {}).update({k: float(v) for k, v in row.items()
-                                                           if not k.startswith("_")})
+            out.setdefault(r.history.step.num, {}).update(
+                {k: float(v) for k, v in row.items() if not k.startswith("_")}
+            )
     return out
 
 

@@ -1,0 +1,3 @@
+from losswatch.monitor.cli import app
+
+app(prog_name="losswatch")

@@ -1,3 +1,0 @@
-from monitor.cli import app
-
-app(prog_name="losswatch")
