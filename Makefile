@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint demo bench system-deps clean
+.PHONY: install run test test-fast lint demo bench system-deps clean
 
 install: $(STAMP)
 
@@ -26,8 +26,13 @@ system-deps:
 test: install system-deps
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q tests
 
+test-fast: install  ## no servers, trainers or browsers: about two minutes
+	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q -m "not slow" tests
+
 lint: install
-	$(VENV)/bin/ruff check monitor api callbacks tests bench
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: install
 	HF_HUB_OFFLINE=1 $(PY) bench/ingest.py

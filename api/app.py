@@ -11,7 +11,18 @@ from fastapi.responses import JSONResponse
 from losswatch.api import auth
 from losswatch.api.limits import BodyLimit
 from losswatch.api.observability import AccessLog, Metrics
-from losswatch.api.routes import decisions, diagnostics, export, health, metrics, ops, pages, runs, tokens
+from losswatch.api.routes import (
+    decisions,
+    diagnostics,
+    export,
+    health,
+    metrics,
+    ops,
+    pages,
+    runs,
+    tokens,
+    vocabulary,
+)
 from losswatch.api.schemas import ERROR_RESPONSES
 from losswatch.monitor import errors
 from losswatch.monitor.db import make_engine, prepare
@@ -60,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     guarded = [Depends(auth.guard)]
     for module in (runs, metrics, decisions, diagnostics, tokens):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
+    app.include_router(vocabulary.router, prefix="/api/v1")
     app.include_router(health.router, responses={503: {"description": "database unreachable"}})
     app.include_router(ops.router)
     app.include_router(pages.router)

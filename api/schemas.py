@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from losswatch.monitor.policy import Policy
+from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, spell
 
-NonFinite = Literal["NaN", "Infinity", "-Infinity"]
+NonFinite = NonFiniteSpelling
 # The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
 # `max_step` setting may lower it.
 MAX_STEP = 2**53
@@ -20,9 +20,7 @@ JsonNumber = float | NonFinite
 
 
 def out(v: float | None) -> float | str | None:
-    if v is None or math.isfinite(v):
-        return v
-    return "NaN" if math.isnan(v) else ("Infinity" if v > 0 else "-Infinity")
+    return v if v is None else spell(v)
 
 
 class Strict(BaseModel):
@@ -35,7 +33,7 @@ class RunCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     config: dict[str, Any] = Field(default_factory=dict)
     early_stopping: Policy | None = None
-    mirrors: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, max_length=2)
+    mirrors: list[MirrorTarget] = Field(default_factory=list, max_length=2)
 
 
 class RunPatch(Strict):

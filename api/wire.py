@@ -3,9 +3,11 @@ these structs carry the same constraints (the fuzz tests hold the two to each ot
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Union
 
 import msgspec
+
+from losswatch.monitor.vocabulary import NonFiniteSpelling
 
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
 Step = Annotated[int, msgspec.Meta(ge=0, le=2**53)]  # as api.schemas.MAX_STEP
@@ -16,7 +18,7 @@ class WirePoint(msgspec.Struct, forbid_unknown_fields=True):
     key: Key
     step: Step
     # msgspec's float accepts JSON integers and refuses booleans, as the documented schema does.
-    value: Union[float, Literal["NaN", "Infinity", "-Infinity"]]  # noqa: UP007 - msgspec reads typing unions
+    value: Union[float, NonFiniteSpelling]  # noqa: UP007 - msgspec reads typing unions
     time: Union[float, None] = None  # noqa: UP007
 
 

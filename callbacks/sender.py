@@ -9,7 +9,6 @@ All HTTP happens on this thread; the training thread only puts items on a queue.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import tempfile
 import threading
@@ -22,20 +21,16 @@ from typing import Any
 import httpx
 
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
+from losswatch.monitor.vocabulary import spell
 
 CONFIG_BLIND = {"too_few_points"}
 log = logging.getLogger("losswatch")
 
-_SPELL = {math.inf: "Infinity", -math.inf: "-Infinity"}
 _FLUSH = object()
 _STOP = object()
 
 
-def wire(value: float) -> float | str:
-    """Non-finite numbers travel as strings (JSON has no NaN)."""
-    if math.isnan(value):
-        return "NaN"
-    return _SPELL.get(value, value)
+wire = spell  # non-finite numbers travel as strings (JSON has no NaN)
 
 
 class Sender:

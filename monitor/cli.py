@@ -19,8 +19,8 @@ app.add_typer(db_app, name="db")
 
 @app.command()
 def serve(
-    host: str = typer.Option("127.0.0.1", help="address to bind"),
-    port: int = typer.Option(8000, help="port to bind"),
+    host: str | None = typer.Option(None, help="address to bind (default LOSSWATCH_HOST or 127.0.0.1)"),
+    port: int | None = typer.Option(None, help="port to bind (default LOSSWATCH_PORT or 8000)"),
     database_url: str | None = typer.Option(None, help="SQLAlchemy URL (default: SQLite in --data-dir)"),
     data_dir: Path | None = typer.Option(None, help="where the SQLite file and mirrors live"),
     workers: int = typer.Option(1, min=1, help="uvicorn worker processes (use PostgreSQL for more than 1)"),
@@ -45,6 +45,8 @@ def serve(
     if insecure:
         os.environ["LOSSWATCH_INSECURE"] = "1"
     settings = Settings()
+    host = host or settings.host
+    port = port or settings.port
     engine = db.make_engine(settings.url)
     try:
         db.prepare(engine, settings.url)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import CursorResult, Engine, create_engine, event, inspect
 
 from alembic import command
 from losswatch.monitor.errors import SchemaBehind
@@ -49,6 +50,14 @@ def _tune_sqlite(engine: Engine) -> None:
         # Writers take the lock up front (no deadlocking read-to-write upgrades); readers never
         # block anyone under WAL.
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("write") else "BEGIN")
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key a one-row INSERT created."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(key[0])
 
 
 def writer(engine: Engine) -> Engine:

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from losswatch.monitor.vocabulary import Reason
 
-class Reason(str, Enum):
-    NONE = "none"
-    PATIENCE_EXHAUSTED = "patience_exhausted"
-    PLATEAU = "plateau"
-    STOPPING_THRESHOLD = "stopping_threshold"
-    DIVERGENCE_THRESHOLD = "divergence_threshold"
-    NON_FINITE = "non_finite"
-    MANUAL = "manual"
+__all__ = ["Decision", "Policy", "Reason"]
 
 
 class Policy(BaseModel):
@@ -99,7 +92,7 @@ class Decision:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
-        fields = {k: data.get(k) for k in cls.__dataclass_fields__}
+        fields: dict[str, Any] = {k: data.get(k) for k in cls.__dataclass_fields__}
         fields["reason"] = Reason(data.get("reason", "none"))
         fields["checks"] = data.get("checks") or 0
         return cls(**fields)

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from losswatch.monitor.vocabulary import DEFAULT_SMOOTHING, MirrorTarget
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOSSWATCH_", extra="ignore")
@@ -30,11 +32,12 @@ class Settings(BaseSettings):
     max_query_points: int = 100_000
 
     series_cache_points: int = Field(default=5_000_000, ge=0, description="points kept in memory per worker")
-    default_max_points: int = 1_000
-    default_smoothing: float = 0.6
+    # What GET /runs/{id}/metrics/{key} uses when the query leaves smoothing or max_points out.
+    default_max_points: int = Field(default=1_000, ge=2)
+    default_smoothing: float = Field(default=DEFAULT_SMOOTHING, ge=0.0, lt=1.0)
 
     # Mirrors: runs that name none get `mirrors`; a worker thread in each service process feeds them.
-    mirrors: list[Literal["tensorboard", "wandb"]] = Field(default_factory=list, description="default mirrors")
+    mirrors: list[MirrorTarget] = Field(default_factory=list, description="default mirrors")
     tensorboard_dir: Path | None = Field(default=None, description="default <data_dir>/tensorboard")
     mirror_worker: bool = Field(default=True, description="run the mirror worker in this process")
     mirror_poll_seconds: float = Field(default=1.0, gt=0)

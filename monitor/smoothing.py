@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import numpy as np
 from scipy.signal import lfilter
 
-SmoothingMode = Literal["tensorboard", "llamafactory", "none"]
+from losswatch.monitor.vocabulary import SmoothingMode, spell
 
 
 def tensorboard_ema(values: np.ndarray, weight: float) -> np.ndarray:
@@ -50,8 +49,6 @@ def smooth(values: np.ndarray, *, mode: SmoothingMode = "tensorboard", weight: f
 
 def finite_str(value: float) -> str:
     """A number for a message: 4 significant digits, non-finite spelled as JSON spells it."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
+    if not math.isfinite(value):
+        return str(spell(value))
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"

@@ -13,6 +13,7 @@ from typing import Any
 from losswatch.monitor import rules
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
+from losswatch.monitor.vocabulary import spell, unspell
 
 
 @dataclass
@@ -140,7 +141,7 @@ class Stopper:
 
 def _encode(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
-        return {"__float__": "NaN" if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")}
+        return {"__float__": spell(obj)}
     if isinstance(obj, dict):
         return {k: _encode(v) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -151,7 +152,7 @@ def _encode(obj: Any) -> Any:
 def _decode(obj: Any) -> Any:
     if isinstance(obj, dict):
         if set(obj) == {"__float__"}:
-            return float(obj["__float__"].replace("Infinity", "inf"))
+            return unspell(obj["__float__"])
         return {k: _decode(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_decode(v) for v in obj]

@@ -15,13 +15,35 @@ from fastapi.testclient import TestClient
 from losswatch.api.app import create_app
 from losswatch.monitor.db import upgrade
 from losswatch.monitor.settings import Settings
+from tests import curves
 from tests.pg import PostgresServer
 
 ROOT = Path(__file__).resolve().parent.parent
-CURVES = ROOT.parent / "shared" / "curves"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+
+
+# Fixtures that read the real curves, and those that start servers, trainers or browsers (the slow ones).
+CURVE_FIXTURES = {"curve", "curves_dir"}
+SLOW_FIXTURES = {"live_server", "server", "page", "browser", "trained", "postgres"}
+SLOW_PATHS = ("tests/callbacks/", "tests/api/dashboard/", "tests/monitor/mirrors/", "tests/test_scale_out.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark what needs the real curves (skipped, with the reason, when they are absent) and what is slow."""
+    if not curves.AVAILABLE and os.environ.get("LOSSWATCH_REQUIRE_CURVES"):
+        raise pytest.UsageError(f"LOSSWATCH_REQUIRE_CURVES is set but {curves.MISSING}")
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("curves") or fixtures & CURVE_FIXTURES:
+            item.add_marker(pytest.mark.curves)
+            if not curves.AVAILABLE:
+                # First, so that this reason wins over pytest's "got empty parameter set".
+                item.add_marker(pytest.mark.skip(reason=curves.MISSING), append=False)
+        path = item.nodeid.split("::")[0]
+        if fixtures & SLOW_FIXTURES or path.startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def hf_stop(
         metrics = {"eval_loss": value}
         # evaluate() fires on_evaluate, then _maybe_log_save_evaluate raises best_metric.
         callback.on_evaluate(args, state, control, metrics)
-        Trainer._determine_best_metric(trainer_like, metrics=metrics, trial=None)
+        Trainer._determine_best_metric(trainer_like, metrics=metrics, trial=None)  # type: ignore[arg-type]
         if control.should_training_stop:
             return step
     return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, Trainer, TrainingArguments
@@ -33,7 +34,7 @@ def overfitting_trainer(
     """Memorises 16 random sequences; the validation set is other random sequences, so its loss
     falls briefly and then rises: the shape early stopping exists for."""
     vocab = 64
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         output_dir=output_dir,
         max_steps=max_steps,
         per_device_train_batch_size=8,

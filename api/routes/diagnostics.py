@@ -12,6 +12,7 @@ from losswatch.monitor.diagnostics import diagnose
 from losswatch.monitor.errors import NotFound
 from losswatch.monitor.store import decisions, runs, series
 from losswatch.monitor.store.cache import SeriesCache
+from losswatch.monitor.vocabulary import TRAIN_LOSS, companion_key
 
 router = APIRouter(tags=["diagnostics"])
 
@@ -23,11 +24,6 @@ def _read(conn: Connection, run_id: str, key: str, cache: SeriesCache) -> tuple[
         # A key not logged yet reads as an empty series: "too early to judge", with the config's advice.
         return np.empty(0, dtype=np.int64), np.empty(0)
     return s.steps, s.values
-
-
-def companion_key(key: str) -> str:
-    """Validation keys are read against the training loss, the training loss against eval_loss."""
-    return "loss" if key.startswith("eval_") else "eval_loss"
 
 
 @router.get("/runs/{run_id}/diagnostics")
@@ -43,9 +39,9 @@ def get_diagnostics(
         policy = decisions.policy_of(run)
         if key is None:
             names = {k["key"] for k in series.key_summaries(conn, run_id=run_id)}
-            key = policy.monitor if policy.monitor in names else "loss"
+            key = policy.monitor if policy.monitor in names else TRAIN_LOSS
         steps, values = _read(conn, run_id, key, cache)
-        other = _read(conn, run_id, companion_key(key), cache)
+        other = _read(conn, run_id, companion_key(key) or TRAIN_LOSS, cache)
     mode = policy.mode if key == policy.monitor else "min"
     return diagnose(
         steps, values, key=key, mode=mode, companion=other if other[0].size else None, config=run["config"], lang=lang

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,6 +18,7 @@ from losswatch.monitor.smoothing import smooth
 from losswatch.monitor.store import ingest, series
 from losswatch.monitor.store.cache import SeriesCache
 from losswatch.monitor.store.runs import get_run
+from losswatch.monitor.vocabulary import SmoothingMode
 
 router = APIRouter(tags=["metrics"])
 
@@ -49,7 +50,7 @@ METRICS_BODY = {
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
 async def post_metrics(
     run_id: RunId, request: Request, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
-) -> dict[str, Any]:
+) -> dict[str, Any] | JSONResponse:
     # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic.
     try:
         body = decode_batch(await request.body())
@@ -98,15 +99,20 @@ def list_keys(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str,
 def get_series(
     run_id: RunId,
     key: str,
-    smoothing: float = Query(default=0.6, ge=0.0, lt=1.0, allow_inf_nan=False),
-    smoothing_mode: Literal["tensorboard", "llamafactory", "none"] = "tensorboard",
-    max_points: int = Query(default=1000, ge=2, le=10_000_000),
+    smoothing: float | None = Query(
+        default=None, ge=0.0, lt=1.0, allow_inf_nan=False, description="EMA weight; default LOSSWATCH_DEFAULT_SMOOTHING"
+    ),
+    smoothing_mode: SmoothingMode = "tensorboard",
+    max_points: int | None = Query(
+        default=None, ge=2, le=10_000_000, description="at most this many points; default LOSSWATCH_DEFAULT_MAX_POINTS"
+    ),
     since_step: int | None = Query(default=None, ge=-1, le=MAX_STEP),
     cache: SeriesCache = Depends(deps.series_cache),
     engine: Engine = Depends(deps.engine),
     settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
-    max_points = min(max_points, settings.max_query_points)
+    smoothing = settings.default_smoothing if smoothing is None else smoothing
+    max_points = min(settings.default_max_points if max_points is None else max_points, settings.max_query_points)
     with engine.connect() as conn:
         s = series.read_series(conn, run_id=run_id, key=key, cache=cache)
     # Smoothing runs over the whole series, so a live poll with since_step sees the same curve.

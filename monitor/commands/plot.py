@@ -8,17 +8,12 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor.vocabulary import companion_key, is_eval_key
+
 
 def _values(points: list[dict[str, Any]], field: str) -> list[float]:
     # Non-finite values arrive spelled out; float() reads "NaN"/"Infinity", and matplotlib leaves gaps.
     return [float(p[field]) for p in points]
-
-
-def _eval_key(key: str, keys: list[str]) -> str | None:
-    for candidate in (f"eval_{key}", f"val_{key}", "eval_loss" if "loss" in key else ""):
-        if candidate and candidate != key and candidate in keys:
-            return candidate
-    return None
 
 
 def draw(
@@ -98,7 +93,7 @@ def register(app: typer.Typer) -> None:
 
         if mode not in ("tensorboard", "llamafactory", "none"):
             raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")
-        params = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
+        params: dict[str, str | float | int] = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
         try:
             with connect(url, token, timeout=120) as client:
                 info, keys, problem = fetch_run(client, run, wanted=[key])
@@ -107,7 +102,7 @@ def register(app: typer.Typer) -> None:
                     raise typer.Exit(1)
                 train = client.get(f"/api/v1/runs/{run}/metrics/{key}", params=params)
                 train.raise_for_status()
-                twin = _eval_key(key, keys)
+                twin = companion_key(key, set(keys)) if not is_eval_key(key) else None
                 evals = None
                 if twin:
                     e = client.get(f"/api/v1/runs/{run}/metrics/{twin}", params=params)

@@ -6,6 +6,8 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor.vocabulary import EVAL_LOSS, TRAIN_LOSS
+
 HEAD = {
     "en": {
         "run": "Run",
@@ -32,7 +34,7 @@ def _keys_to_report(keys: list[str], wanted: list[str] | None) -> list[str]:
     if wanted:
         return wanted
     # What a person reads first: validation loss, then training loss; otherwise every key with "loss".
-    main = [k for k in ("eval_loss", "loss") if k in keys]
+    main = [k for k in (EVAL_LOSS, TRAIN_LOSS) if k in keys]
     return main or [k for k in keys if "loss" in k] or keys[:1]
 
 

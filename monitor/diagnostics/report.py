@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from losswatch.monitor.smoothing import tensorboard_ema
+from losswatch.monitor.vocabulary import is_eval_key, spell
+
 from .advice import advise
 from .overfitting import overfitting
-from .series import Series, is_eval_key, is_schedule_key, prepare
+from .series import Series, is_schedule_key, prepare
 from .spikes import find_spikes
 from .state import classify
 from .summary import LANGS, summarize
 from .trend import window_trend
-from .volatility import tensorboard_ema, volatility
+from .volatility import EMA_WEIGHT, volatility
 
 
 def jsonable(obj: Any) -> Any:
@@ -40,12 +43,6 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def _non_finite_name(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
 def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str, spike_steps: set[int]) -> dict[str, Any]:
     values = series.values[series.finite]
     steps = series.fsteps
@@ -61,9 +58,7 @@ def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str, spi
         "last_step": int(series.steps[-1]) if series.steps.size else None,
         "first_value": float(values[0]) if values.size else None,
         "last_value": last_raw,
-        "latest_non_finite": (
-            _non_finite_name(last_raw) if last_raw is not None and not math.isfinite(last_raw) else None
-        ),
+        "latest_non_finite": (spell(last_raw) if last_raw is not None and not math.isfinite(last_raw) else None),
         "last_smoothed": float(smoothed[-1]) if smoothed.size else None,
         "end_level": None,
         "best_value": None,
@@ -138,7 +133,7 @@ def diagnose(
     steps_f = series.fsteps
     values_f = series.values[series.finite]
     window = series.recent_size()
-    smoothed = tensorboard_ema(values_f)
+    smoothed = tensorboard_ema(values_f, EMA_WEIGHT)
 
     overall = window_trend(steps_f, values_f)
     recent = window_trend(steps_f[-window:], values_f[-window:])

@@ -22,7 +22,6 @@ MIN_POINTS = 5
 RECENT_FRACTION = 0.25
 RECENT_MIN_POINTS = 10
 
-_EVAL_RE = re.compile(r"(^|[/_.\-])(eval|val|valid|validation|test)([/_.\-]|$)", re.IGNORECASE)
 _SCHEDULE_RE = re.compile(r"(^|[/_.\-])(learning_rate|lr|epoch)([/_.\-]|$)", re.IGNORECASE)
 
 
@@ -78,11 +77,6 @@ def prepare(steps: object, values: object, mode: str = "min") -> Series:
         last[:-1] = s[1:] != s[:-1]
         s, v = s[last], v[last]
     return Series(steps=s, values=v, sign=-1.0 if mode == "max" else 1.0, finite=np.isfinite(v))
-
-
-def is_eval_key(key: str) -> bool:
-    """Validation metrics: HF's `eval_*`, and `val/...`, `validation_loss`, `test_acc` and the like."""
-    return bool(_EVAL_RE.search(key))
 
 
 def is_schedule_key(key: str) -> bool:

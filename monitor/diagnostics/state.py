@@ -26,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from losswatch.monitor.vocabulary import is_eval_key
+
 from .robust import rolling_median, thin_indices
-from .series import MIN_POINTS, Series, is_eval_key, is_schedule_key
+from .series import MIN_POINTS, Series, is_schedule_key
 from .spikes import MAX_SCAN
 
 STATES = (

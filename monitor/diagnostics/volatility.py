@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
+
+from losswatch.monitor.vocabulary import DEFAULT_SMOOTHING
 
 from .robust import NOISE_MAX_POINTS, mad_sigma, noise_sigma
 
 # TensorBoard's default smoothing, the curve people compare the raw one against.
-EMA_WEIGHT = 0.6
+EMA_WEIGHT = DEFAULT_SMOOTHING
 
 # Cut-offs on the noise's coefficient of variation (noise std / typical value). Below 1% the raw
 # line looks like a thin line and one reading gives the level; between 1% and 10% the raw curve is
@@ -19,22 +19,6 @@ EMA_WEIGHT = 0.6
 # 10% on readings routinely miss the level by a tenth or more, and single points mean nothing.
 CV_MODERATE = 0.01
 CV_HIGH = 0.10
-
-
-def tensorboard_ema(x: np.ndarray, weight: float = EMA_WEIGHT) -> np.ndarray:
-    """TensorBoard's debiased EMA over finite values: m_k = w m_{k-1} + (1-w) x_k, out = m_k/(1-w^k).
-
-    Kept local so the diagnostics depend on numpy/scipy only; lfilter runs the recursion in C,
-    so a million points cost milliseconds.
-    """
-    if x.size == 0 or np.all(x == x[0]):
-        return x.copy()
-    m = lfilter([1.0 - weight], [1.0, -weight], x)
-    # The debias factor 1 - w^k equals 1 in float64 once w^k < 2^-53: only the head needs it.
-    head = min(x.size, int(math.ceil(-53 * math.log(2) / math.log(weight))) + 1) if weight > 0 else 0
-    k = np.arange(1, head + 1, dtype=np.float64)
-    m[:head] /= 1.0 - np.power(weight, k)
-    return m
 
 
 def level_of(cv: float | None, noise: float) -> str:

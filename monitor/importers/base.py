@@ -101,15 +101,6 @@ def to_step(value: object) -> int | None:
     return None
 
 
-def encode_value(value: float) -> float | str:
-    """A value as DESIGN.md's JSON carries it: non-finite values travel as strings."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
-
-
 def scalar_config(state: Mapping[str, object], skip: frozenset[str] = frozenset()) -> dict:
     """The top-level scalar fields of a state dict: numbers, text and bools; nulls carry nothing."""
     return {

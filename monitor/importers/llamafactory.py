@@ -14,7 +14,7 @@ FORMAT = "llamafactory_trainer_log"
 # Progress of the run, not measurements of the model: they go to the config or nowhere.
 PROGRESS_KEYS = frozenset({"current_steps", "total_steps", "percentage", "elapsed_time", "remaining_time"})
 # Older LLaMA-Factory wrote `lr`; newer writes `learning_rate`, as the HF Trainer does.
-RENAMES = {"lr": "learning_rate"}
+RENAMES: dict[str, str] = {"lr": "learning_rate"}
 
 
 def parse(path: Path, text: str) -> ImportedLog:
@@ -43,7 +43,7 @@ def parse(path: Path, text: str) -> ImportedLog:
             continue
         if to_step(entry.get("total_steps")) is not None:
             config["total_steps"] = to_step(entry["total_steps"])
-        values = {RENAMES.get(k, k): v for k, v in entry.items() if k not in PROGRESS_KEYS}
+        values = {RENAMES.get(k) or k: v for k, v in entry.items() if k not in PROGRESS_KEYS}
         records.append(Record(line, step, values))
 
     if not records:

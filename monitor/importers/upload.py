@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import httpx
 from tqdm import tqdm
 
-from .base import ImportedLog, Point, encode_value
+from losswatch.monitor.vocabulary import spell
+
+from .base import ImportedLog, Point
 from .errors import UploadError
 
 _COUNTS = ("accepted", "duplicates", "overwritten")
@@ -41,7 +44,7 @@ def upload(
     _post(client, "/api/v1/runs", run, f"creating run {run_id}")
 
     points = sorted(log.points, key=lambda p: (p.step, p.key))
-    totals = {"run_id": run_id, "points": len(points), **dict.fromkeys(_COUNTS, 0)}
+    totals: dict[str, Any] = {"run_id": run_id, "points": len(points), **dict.fromkeys(_COUNTS, 0)}
     with tqdm(total=len(points), unit="pt", desc=f"uploading {run['name']}", disable=not progress) as bar:
         for index, start in enumerate(range(0, len(points), batch_size)):
             batch = points[start : start + batch_size]
@@ -55,7 +58,7 @@ def upload(
 
 
 def _wire(point: Point) -> dict:
-    body: dict = {"key": point.key, "step": point.step, "value": encode_value(point.value)}
+    body: dict = {"key": point.key, "step": point.step, "value": spell(point.value)}
     if point.time is not None:
         body["time"] = point.time
     return body

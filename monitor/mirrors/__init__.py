@@ -7,4 +7,6 @@ database lets one worker (of several processes or replicas) hold a run's mirror 
 
 from __future__ import annotations
 
-TARGETS = ("tensorboard", "wandb")
+from losswatch.monitor.vocabulary import MIRROR_TARGETS
+
+TARGETS = MIRROR_TARGETS

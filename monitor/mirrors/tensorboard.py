@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from losswatch.monitor.mirrors import events, reading
 from losswatch.monitor.mirrors.cursors import RunInfo
 from losswatch.monitor.mirrors.tags import DECISION_TAG, DIAGNOSIS_TAG, tag
+from losswatch.monitor.vocabulary import companion_key, headline_key
 
 log = logging.getLogger("losswatch.mirrors")
 
@@ -36,14 +37,14 @@ def diagnosis_text(conn: Connection, info: RunInfo, names: dict[str, int]) -> st
     from losswatch.monitor.diagnostics import diagnose
     from losswatch.monitor.store.series import read_series
 
-    key = next((k for k in ("eval_loss", "loss") if k in names), None) or next(iter(sorted(names)), None)
+    key = headline_key(set(names))
     if key is None:
         return None
     s = read_series(conn, run_id=info.id, key=key)
-    companion_key = "loss" if key == "eval_loss" else ("eval_loss" if "eval_loss" in names else None)
+    other = companion_key(key, set(names))
     companion = None
-    if companion_key and companion_key != key:
-        c = read_series(conn, run_id=info.id, key=companion_key)
+    if other:
+        c = read_series(conn, run_id=info.id, key=other)
         companion = (c.steps, c.values)
     report = diagnose(s.steps, s.values, key=key, companion=companion, config=info.config)
     return report.get("summary")

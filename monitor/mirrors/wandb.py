@@ -17,7 +17,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func, select
 
@@ -32,10 +32,12 @@ HOLD_SECONDS = 5.0
 ALERT_REASONS = {"divergence_threshold": "ERROR", "non_finite": "ERROR"}
 
 
-def mode() -> str:
+def mode() -> Literal["online", "offline", "disabled", "shared"]:
     explicit = os.environ.get("WANDB_MODE")
-    if explicit:
-        return explicit
+    if explicit == "dryrun":  # wandb's older name for offline
+        return "offline"
+    if explicit in ("online", "offline", "disabled", "shared"):
+        return explicit  # type: ignore[return-value]  # narrowed by the membership test
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 

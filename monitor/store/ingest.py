@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
 
-from losswatch.monitor.db import writer
+from losswatch.monitor.db import inserted_id, writer
 from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.models import (
-    FLAG_FINITE,
     FLAG_NAN,
     FLAG_NEGINF,
     FLAG_POSINF,
@@ -98,7 +97,7 @@ def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) 
             f"would bring it to {len(ids) + len(missing)}"
         )
     for name in missing:
-        ids[name] = conn.execute(MetricKey.__table__.insert().values(run_id=run_id, name=name)).inserted_primary_key[0]
+        ids[name] = inserted_id(conn.execute(MetricKey.__table__.insert().values(run_id=run_id, name=name)))
     return ids
 
 
@@ -125,7 +124,7 @@ def _store_key(
             continue
         else:
             updates.append(row)
-        changed.append((p.step, value if flag == FLAG_FINITE else _NONFINITE[flag]))
+        changed.append((p.step, _NONFINITE[flag] if value is None else value))
     ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     if inserts:
         # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing would cost

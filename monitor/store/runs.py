@@ -15,22 +15,10 @@ from losswatch.monitor.errors import Conflict, Invalid, NotFound
 from losswatch.monitor.models import Project, Run
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions
+from losswatch.monitor.store.projects import ensure_project
+from losswatch.monitor.vocabulary import STATUSES
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-STATUSES = ("running", "finished", "failed", "stopped")
-
-
-def ensure_project(conn: Connection, name: str) -> int:
-    pid = conn.scalar(select(Project.id).where(Project.name == name))
-    if pid is None:
-        try:
-            # A savepoint, so that losing a race with another writer creating the same project
-            # (PostgreSQL, several workers) leaves this transaction usable.
-            with conn.begin_nested():
-                pid = conn.execute(Project.__table__.insert().values(name=name)).inserted_primary_key[0]
-        except IntegrityError:
-            pid = conn.scalar(select(Project.id).where(Project.name == name))
-    return int(pid)
 
 
 def run_dict(row: Any, project: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def _save(conn: Connection, key_id: int, values: dict[str, Any], exists: bool) -
 
 def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: list[tuple]) -> None:
     """Fold newly inserted (key_id, step, value, flag, wall_time) rows in without reading the points table."""
-    s = (
+    s: dict[str, Any] = (
         dict(summary)
         if summary
         else {

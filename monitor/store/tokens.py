@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 
-from losswatch.monitor.db import writer
+from losswatch.monitor.db import inserted_id, writer
 from losswatch.monitor.errors import Invalid, NotFound
 from losswatch.monitor.models import ApiToken, Project
-from losswatch.monitor.store.runs import ensure_project
+from losswatch.monitor.store.projects import ensure_project
 
 SCOPES = ("read", "write", "admin")
 # What each scope may do: admin manages tokens and implies write, write implies read.
@@ -47,11 +47,13 @@ def create_token(engine: Engine, *, project: str, scopes: list[str], name: str =
     secret = "lw_" + secrets.token_urlsafe(32)
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
-        tid = conn.execute(
-            ApiToken.__table__.insert().values(
-                project_id=pid, name=name, token_hash=_hash(secret), scopes=",".join(scopes), created_at=time.time()
+        tid = inserted_id(
+            conn.execute(
+                ApiToken.__table__.insert().values(
+                    project_id=pid, name=name, token_hash=_hash(secret), scopes=",".join(scopes), created_at=time.time()
+                )
             )
-        ).inserted_primary_key[0]
+        )
     return {"id": int(tid), "project": project, "name": name, "scopes": scopes}, secret
 
 

@@ -14,10 +14,15 @@ from losswatch.monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_PO
 class PointLike(Protocol):
     """What ingest reads of a point: the API's decoded wire points and PointIn alike."""
 
-    key: str
-    step: int
-    value: float | str  # a number, or "NaN" / "Infinity" / "-Infinity" as the wire spells them
-    time: float | None
+    # Read-only members, so that structs with narrower field types (the wire's Literal spellings) fit.
+    @property
+    def key(self) -> str: ...
+    @property
+    def step(self) -> int: ...
+    @property
+    def value(self) -> float | str: ...  # a number, or "NaN" / "Infinity" / "-Infinity" as the wire spells them
+    @property
+    def time(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 @pytest.fixture
 def secured(settings: Settings):  # type: ignore[no-untyped-def]
     with TestClient(create_app(settings.model_copy(update={"auth": "required"}))) as c:
-        engine: Engine = c.app.state.engine
+        engine: Engine = c.app.state.engine  # type: ignore[attr-defined]
         tokens = {
             "a-rw": create_token(engine, project="a", scopes=["read", "write"])[1],
             "a-r": create_token(engine, project="a", scopes=["read"])[1],
@@ -43,12 +43,13 @@ def test_auth_missing_or_forged_token_is_401(secured) -> None:
 def test_auth_token_reaches_only_its_project(secured) -> None:
     c, t = secured
     rid = c.post("/api/v1/runs", json={"name": "x", "project": "a"}, headers=h(t["a-rw"])).json()["id"]
-    for method, path, body in [
+    cases: list[tuple[str, str, dict | None]] = [
         ("get", f"/api/v1/runs/{rid}", None),
         ("get", f"/api/v1/runs/{rid}/metrics", None),
         ("post", f"/api/v1/runs/{rid}/metrics", {"points": []}),
         ("post", f"/api/v1/runs/{rid}/stop", {}),
-    ]:
+    ]
+    for method, path, body in cases:
         r = c.request(method.upper(), path, json=body, headers=h(t["b-rw"]))
         assert r.status_code == 403, (method, path)
     assert c.post("/api/v1/runs", json={"name": "y", "project": "a"}, headers=h(t["b-rw"])).status_code == 403

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -123,7 +124,7 @@ def test_metrics_smoothing_is_over_the_whole_series_then_downsampled(client: Tes
     assert body["total"] == 3000 and body["downsampled"] and len(body["points"]) <= 100
     steps = [p["step"] for p in body["points"]]
     assert steps[0] == 1 and steps[-1] == 3000 and 777 in steps
-    ref = tensorboard_ema(values, 0.9)
+    ref = tensorboard_ema(np.asarray(values), 0.9)
     for p in body["points"]:
         assert p["smoothed"] == pytest.approx(ref[p["step"] - 1], rel=1e-12)
 

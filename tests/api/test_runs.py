@@ -78,3 +78,9 @@ def test_runs_name_limit_is_a_setting_named_in_the_error(tmp_path, sqlite_url) -
         r = c.post("/api/v1/runs", json={"name": "a-rather-long-name"})
         assert r.status_code == 413 and "max_name_length" in r.json()["detail"]
         assert c.post("/api/v1/runs", json={"name": "short"}).status_code == 201
+
+
+def test_vocabulary_route_serves_the_shared_lists(client) -> None:
+    body = client.get("/api/v1/vocabulary").json()
+    assert body["non_finite"] == ["NaN", "Infinity", "-Infinity"]
+    assert "patience_exhausted" in body["reasons"] and "eval" in body["eval_key_pattern"]

@@ -21,13 +21,15 @@ def api(live_server) -> Iterator[httpx.Client]:
         yield c
 
 
-def stored(api: httpx.Client, run_id: str, key: str) -> dict[int, float]:
+def stored(api: httpx.Client, run_id: str | None, key: str) -> dict[int, float]:
+    assert run_id, "the callback never created its run"
     r = api.get(f"/runs/{run_id}/metrics/{key}", params={"smoothing_mode": "none", "max_points": 100000})
     r.raise_for_status()
     return {p["step"]: p["value"] for p in r.json()["points"]}
 
 
-def counts(api: httpx.Client, run_id: str) -> dict[str, int]:
+def counts(api: httpx.Client, run_id: str | None) -> dict[str, int]:
+    assert run_id, "the callback never created its run"
     return {k["key"]: k["count"] for k in api.get(f"/runs/{run_id}/metrics").json()["keys"]}
 
 

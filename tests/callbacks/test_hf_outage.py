@@ -13,7 +13,7 @@ from tests.conftest import LiveServer
 from tests.tiny import overfitting_trainer
 
 
-def _assert_everything_once(api: httpx.Client, run_id: str, history: list[dict]) -> None:
+def _assert_everything_once(api: httpx.Client, run_id: str | None, history: list[dict]) -> None:
     for key in ("loss", "learning_rate", "eval_loss"):
         assert stored(api, run_id, key) == logged(history, key), key
     assert counts(api, run_id)["loss"] == len(logged(history, "loss"))
@@ -25,6 +25,7 @@ def test_service_down_at_start_then_up_midway_delivers_every_point_once(tmp_path
     seen: dict[str, int] = {}
 
     def come_up() -> None:
+        assert lw.client is not None
         seen["failures"] = lw.client.failures
         server.start()
 
@@ -49,6 +50,7 @@ def test_service_killed_mid_run_and_restarted_loses_and_doubles_nothing(live_ser
             time.sleep(0.05)  # keeps the outage long enough for the sender to hit it
 
     def restart() -> None:
+        assert lw.client is not None
         seen["failures"] = lw.client.failures
         live_server.start()
 

@@ -9,10 +9,11 @@ import pytest
 from bench.stop_quality import HEALTHY, REGRET_GOAL, default_stop, hf_stop, outcome, run_end
 from losswatch.monitor.policy import Policy, Reason
 from losswatch.monitor.stopping import Stopper, StopState
-from tests.curves import load, names, with_evals
+from tests.curves import load, names, require, with_evals
 
 
 def judged() -> dict[str, tuple[list[tuple[int, float]], int, int | None]]:
+    require()
     out = {}
     for name in with_evals():
         _, evals = load(name)
@@ -22,7 +23,7 @@ def judged() -> dict[str, tuple[list[tuple[int, float]], int, int | None]]:
 
 def test_default_policy_worst_regret_is_within_the_goal_on_every_curve() -> None:
     regrets = {n: outcome(e, end, stop).regret for n, (e, end, stop) in judged().items()}
-    worst = max(regrets, key=regrets.get)
+    worst = max(regrets, key=lambda n: regrets[n])
     assert len(regrets) >= 5
     assert regrets[worst] <= REGRET_GOAL, f"{worst}: regret {regrets[worst]:.2%} > {REGRET_GOAL:.0%} ({regrets})"
 
@@ -50,6 +51,7 @@ def test_default_policy_stops_a_plateau_and_saves_there() -> None:
 HEALTHY_CURVES = [n for n in with_evals() if n.split("_")[0] in HEALTHY]
 
 
+@pytest.mark.curves
 @pytest.mark.parametrize("name", HEALTHY_CURVES, ids=[n.split("_")[0] for n in HEALTHY_CURVES])
 def test_default_policy_does_not_stop_a_healthy_run_before_its_best(name: str) -> None:
     evals, _, stop = judged()[name]
@@ -80,6 +82,7 @@ def test_guard_stops_the_diverged_run_with_the_numbers() -> None:
 NOT_DIVERGED = [n for n in names() if not n.startswith("05")]
 
 
+@pytest.mark.curves
 @pytest.mark.parametrize("name", NOT_DIVERGED, ids=[n.split("_")[0] for n in NOT_DIVERGED])
 def test_guard_leaves_the_other_curves_alone(name: str) -> None:
     step, reason, message = guarded(name)
@@ -101,7 +104,7 @@ GUARD_CASES = [
 @pytest.mark.parametrize("values,stop,reason", [c[1:] for c in GUARD_CASES], ids=[c[0] for c in GUARD_CASES])
 def test_guard_on_training_loss_sequences(values: list[float], stop: int | None, reason: Reason) -> None:
     stopper, state = Stopper(Policy()), StopState()
-    got = (None, Reason.NONE)
+    got: tuple[int | None, Reason] = (None, Reason.NONE)
     for step, value in enumerate(values, start=1):
         d = stopper.observe(state, key="loss", step=step, value=value)
         if d.should_stop:

@@ -178,7 +178,8 @@ def test_training_loss_nan_is_guarded_when_monitoring_eval() -> None:
 def test_state_round_trips_through_json_with_infinities() -> None:
     state = StopState(best=math.inf, hf_best=-math.inf, last_value=math.nan)
     back = StopState.from_dict(state.to_dict())
-    assert back.best == math.inf and back.hf_best == -math.inf and math.isnan(back.last_value)
+    assert back.best == math.inf and back.hf_best == -math.inf
+    assert back.last_value is not None and math.isnan(back.last_value)
 
 
 def test_compat_policy_leaves_service_defaults_out() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pytest
 
@@ -18,7 +19,9 @@ def hf_oracle(
     return hf_stop(evals, patience, threshold, tmp, greater_is_better)
 
 
-def ours(evals: list[tuple[int, float]], patience: int, threshold: float, mode: str = "min") -> int | None:
+def ours(
+    evals: list[tuple[int, float]], patience: int, threshold: float, mode: Literal["min", "max"] = "min"
+) -> int | None:
     stopper = Stopper(Policy(patience=patience, min_delta=threshold, compat="hf", mode=mode))
     state = StopState()
     for step, value in evals:
@@ -31,6 +34,7 @@ def ours(evals: list[tuple[int, float]], patience: int, threshold: float, mode: 
 CASES = [(name, p, t) for name in with_evals() for p in (1, 2, 3, 5) for t in (0.0, 0.001, 0.01)]
 
 
+@pytest.mark.curves
 @pytest.mark.parametrize("name,patience,threshold", CASES, ids=[f"{n.split('_')[0]}-p{p}-t{t}" for n, p, t in CASES])
 def test_hf_compat_stops_where_transformers_does(name: str, patience: int, threshold: float, tmp_path) -> None:
     _, evals = load(name)

@@ -50,6 +50,7 @@ CURVE_SETTINGS = [dict(patience=p, min_delta=d) for p in (1, 2, 3, 5) for d in (
 CURVE_CASES = [(name, kw) for name in with_evals() for kw in CURVE_SETTINGS]
 
 
+@pytest.mark.curves
 @pytest.mark.parametrize(
     "name,kw", CURVE_CASES, ids=[f"{n.split('_')[0]}-p{k['patience']}-d{k['min_delta']}" for n, k in CURVE_CASES]
 )

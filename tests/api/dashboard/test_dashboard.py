@@ -72,7 +72,8 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
     assert canvas_ink(page, LOSS_CANVAS, GREEN) > 20
     for group in ("lr", "grad"):
         assert canvas_ink(page, f"[data-group={group}] canvas", BLUE) > 100
-        assert page.locator(f"[data-group={group}] canvas").bounding_box()["width"] > 200
+        box = page.locator(f"[data-group={group}] canvas").bounding_box()
+        assert box is not None and box["width"] > 200
     assert page.locator("#run-decision").inner_text() == f"stop: {decision['reason']}"
     assert page.locator("#stop").is_visible() and page.locator("#stop").is_enabled()
     assert page.locator("#csv").get_attribute("href") == f"/api/v1/runs/{run_id}/export?format=csv"
@@ -88,6 +89,7 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
         assert "diagnosis unavailable" in summary.inner_text()
     # Nothing sticks out sideways, on either screen.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.viewport_size is not None
     tab.shot(f"run-page-{page.viewport_size['width']}")
 
     page.click("#lang button[data-lang=zh]")

@@ -25,7 +25,7 @@ def leaves(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     return out
 
 
-ROOT = typer.main.get_command(app)
+ROOT: Any = typer.main.get_command(app)  # a group: its .commands are the subcommands
 COMMANDS = leaves(ROOT)
 
 

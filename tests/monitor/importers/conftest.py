@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-# tests/monitor/importers/conftest.py -> parents[3] is the repository; the curves sit beside it.
-CURVES = Path(__file__).resolve().parents[3].parent / "shared" / "curves"
+from tests import curves
 
 # An event to write: (wall_time, step, tag, value), or (wall_time, step, "START", None) for the
 # SessionLog.START a restarted writer emits with purge_step (torch's SummaryWriter does that).
@@ -17,9 +16,7 @@ Event = tuple[float, int, str, float | None]
 
 @pytest.fixture
 def curves_dir() -> Path:
-    if not CURVES.is_dir():
-        pytest.skip(f"real curves not found at {CURVES}")
-    return CURVES
+    return curves.require()
 
 
 @pytest.fixture

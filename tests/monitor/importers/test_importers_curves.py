@@ -13,6 +13,8 @@ and "drop the abandoned branch" give the same points there; the rewind itself is
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from losswatch.monitor.importers import read_log
@@ -94,7 +96,7 @@ ENDS = [
 ]
 
 # id -> config fields that must be there (HF: the top-level scalars; LLaMA-Factory: total_steps)
-CONFIG = {
+CONFIG: dict[str, dict[str, Any]] = {
     "03": {"global_step": 15000, "max_steps": 15000, "best_metric": 9.615871912312803},
     "05": {"logging_steps": 1, "eval_steps": 500, "save_steps": 5, "max_steps": 10},
     "06": {"logging_steps": 10, "save_steps": 250, "num_train_epochs": 1000},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from losswatch.monitor.importers import read_log
 
@@ -51,7 +52,7 @@ def test_llamafactory_keys_nulls_and_summary(tmp_path):
 
 
 def test_hf_state_metrics_and_config(tmp_path):
-    state = {
+    state: dict[str, Any] = {
         "global_step": 20,
         "max_steps": 20,
         "logging_steps": 10,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,7 +29,7 @@ def wandb_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def engine(sqlite_url: str) -> Engine:
+def engine(sqlite_url: str) -> Iterator[Engine]:
     eng = make_engine(sqlite_url)
     yield eng
     eng.dispose()
@@ -40,7 +41,7 @@ def mirror_settings(tmp_path: Path, sqlite_url: str) -> Settings:
 
 
 @pytest.fixture
-def worker(engine: Engine, mirror_settings: Settings) -> MirrorWorker:
+def worker(engine: Engine, mirror_settings: Settings) -> Iterator[MirrorWorker]:
     w = MirrorWorker(engine, mirror_settings)
     yield w
     w.stop()

@@ -61,7 +61,7 @@ def test_failure_backs_off_and_shows_in_get_run(tmp_path: Path, sqlite_url: str)
         mirror_poll_seconds=0.5,
     )
     with TestClient(create_app(settings)) as client:
-        engine = client.app.state.engine
+        engine = client.app.state.engine  # type: ignore[attr-defined]
         rid = client.post("/api/v1/runs", json={"name": "r", "mirrors": ["tensorboard"]}).json()["id"]
         client.post(
             f"/api/v1/runs/{rid}/metrics",

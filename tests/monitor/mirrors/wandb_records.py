@@ -11,6 +11,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from wandb.proto import wandb_internal_pb2 as pb
 
@@ -46,9 +47,9 @@ def payloads(path: Path) -> Iterator[bytes]:
             yield pending + chunk
 
 
-def records(path: Path) -> Iterator[pb.Record]:
+def records(path: Path) -> Iterator[Any]:  # wandb_internal_pb2.Record: generated, untyped
     for raw in payloads(path):
-        record = pb.Record()
+        record = pb.Record()  # type: ignore[attr-defined]
         record.ParseFromString(raw)
         yield record
 
@@ -71,5 +72,5 @@ def history(wandb_dir: Path, run_id: str) -> dict[int, dict[str, float]]:
     return out
 
 
-def of_type(wandb_dir: Path, run_id: str, kind: str) -> list[pb.Record]:
+def of_type(wandb_dir: Path, run_id: str, kind: str) -> list[Any]:
     return [r for path in run_files(wandb_dir, run_id) for r in records(path) if r.WhichOneof("record_type") == kind]

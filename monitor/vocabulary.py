@@ -1,0 +1,124 @@
+"""The words losswatch speaks everywhere: one spelling, one list, one rule each.
+
+Every module that names a run status, a stop reason, a smoothing mode or a mirror target, spells a
+non-finite value or decides which key is the validation key imports it from here; the pages read the
+same lists from `GET /api/v1/vocabulary`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import Enum
+from typing import Literal, get_args
+
+# Non-finite values travel as these strings in JSON, in both directions (JSON has no NaN).
+NAN, POS_INF, NEG_INF = "NaN", "Infinity", "-Infinity"
+NonFiniteSpelling = Literal["NaN", "Infinity", "-Infinity"]
+NON_FINITE_SPELLINGS = {NAN: math.nan, POS_INF: math.inf, NEG_INF: -math.inf}
+
+
+def spell(value: float) -> float | str:
+    """A float as the wire carries it: itself when finite, otherwise "NaN" / "Infinity" / "-Infinity"."""
+    if value - value == 0.0:  # finite, without a function call: this runs once per point sent
+        return value
+    if math.isnan(value):
+        return NAN
+    return POS_INF if value > 0 else NEG_INF
+
+
+def unspell(value: float | int | str) -> float:
+    """The inverse of `spell`: a number, or one of the three spellings; anything else is a ValueError."""
+    if isinstance(value, str):
+        try:
+            return NON_FINITE_SPELLINGS[value]
+        except KeyError:
+            raise ValueError(
+                f"{value!r} is not a number (non-finite values are spelled NaN, Infinity, -Infinity)"
+            ) from None
+    return float(value)
+
+
+RunStatus = Literal["running", "finished", "failed", "stopped"]
+# What a person or a trainer may set; `stale` is read, never written: a running run that went silent.
+STATUSES: tuple[str, ...] = get_args(RunStatus)
+STALE = "stale"
+SHOWN_STATUSES: tuple[str, ...] = (*STATUSES, STALE)
+
+SmoothingMode = Literal["tensorboard", "llamafactory", "none"]
+SMOOTHING_MODES: tuple[str, ...] = get_args(SmoothingMode)
+DEFAULT_SMOOTHING = 0.6  # TensorBoard's own default weight
+
+MirrorTarget = Literal["tensorboard", "wandb"]
+MIRROR_TARGETS: tuple[str, ...] = get_args(MirrorTarget)
+
+
+class Reason(str, Enum):
+    """Why a decision says what it says (DESIGN.md's list)."""
+
+    NONE = "none"
+    PATIENCE_EXHAUSTED = "patience_exhausted"
+    PLATEAU = "plateau"
+    STOPPING_THRESHOLD = "stopping_threshold"
+    DIVERGENCE_THRESHOLD = "divergence_threshold"
+    NON_FINITE = "non_finite"
+    MANUAL = "manual"
+
+
+# The validation key rule: HF's `eval_*`, and `val/...`, `validation_loss`, `test_acc` and the like.
+EVAL_KEY_PATTERN = r"(^|[/_.\-])(eval|val|valid|validation|test)([/_.\-]|$)"
+_EVAL_RE = re.compile(EVAL_KEY_PATTERN, re.IGNORECASE)
+EVAL_LOSS, TRAIN_LOSS = "eval_loss", "loss"
+# What the Trainer logs once, at the end of training: run-wide facts, not curves.
+END_OF_TRAINING_KEYS = (
+    "train_loss",
+    "train_runtime",
+    "train_samples_per_second",
+    "train_steps_per_second",
+    "total_flos",
+)
+
+
+def is_eval_key(key: str) -> bool:
+    return bool(_EVAL_RE.search(key))
+
+
+def headline_key(keys: list[str] | set[str]) -> str | None:
+    """The key a person reads first: validation loss, then training loss, then any loss, then any key."""
+    for candidate in (EVAL_LOSS, TRAIN_LOSS):
+        if candidate in keys:
+            return candidate
+    ordered = sorted(keys)
+    return next((k for k in ordered if "loss" in k), None) or next(iter(ordered), None)
+
+
+def companion_key(key: str, keys: list[str] | set[str] | None = None) -> str | None:
+    """The other half of a train/validation pair: `eval_loss` <-> `loss`, `val_x` / `eval_x` <-> `x`.
+
+    Without `keys`, the conventional name; with them, only a key that exists.
+    """
+    if is_eval_key(key):
+        base = _EVAL_RE.sub(lambda m: m.group(1) if m.group(3) in ("", None) else "", key, count=1).strip("/_.-")
+        candidates = [base or TRAIN_LOSS, TRAIN_LOSS]
+    else:
+        candidates = [f"eval_{key}", f"val_{key}", EVAL_LOSS]
+    for candidate in candidates:
+        if candidate != key and (keys is None or candidate in keys):
+            return candidate
+    return None
+
+
+def as_dict() -> dict[str, object]:
+    """The vocabulary as the pages read it."""
+    return {
+        "statuses": list(SHOWN_STATUSES),
+        "reasons": [r.value for r in Reason],
+        "smoothing_modes": list(SMOOTHING_MODES),
+        "default_smoothing": DEFAULT_SMOOTHING,
+        "mirror_targets": list(MIRROR_TARGETS),
+        "non_finite": [NAN, POS_INF, NEG_INF],
+        "eval_key_pattern": EVAL_KEY_PATTERN,
+        "eval_loss": EVAL_LOSS,
+        "train_loss": TRAIN_LOSS,
+        "end_of_training_keys": list(END_OF_TRAINING_KEYS),
+    }
