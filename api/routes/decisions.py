@@ -15,12 +15,14 @@ router = APIRouter(tags=["decisions"])
 
 @router.get("/runs/{run_id}/decision", response_model=DecisionOut)
 def get_decision(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """The run's current decision: whether to stop, why, and the numbers behind it."""
     with engine.connect() as conn:
         return decisions.current(conn, runs.get_run(conn, run_id=run_id)).to_dict()
 
 
 @router.get("/runs/{run_id}/decisions", response_model=DecisionsOut)
 def list_decisions(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """Every change of decision, oldest first: the audit trail and the dashboard's markers."""
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
         return {"decisions": decisions.history(conn, run_id)}
@@ -28,11 +30,13 @@ def list_decisions(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict
 
 @router.post("/runs/{run_id}/stop", response_model=DecisionOut)
 def stop(run_id: RunId, body: StopIn | None = None, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """A person asks the run to stop: its next decision says `manual`, and the trainer stops at the next step."""
     return runs.request_stop(engine, run_id=run_id, reason=body.reason if body else None).to_dict()
 
 
 @router.post("/runs/{run_id}/replay", response_model=ReplayOut)
 def replay_run(run_id: RunId, body: ReplayIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """What another policy would have decided at each check of the stored history, and its first stop."""
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
         events = decisions.stored_events(conn, run_id, body.early_stopping.monitor)

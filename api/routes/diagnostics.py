@@ -34,6 +34,9 @@ def get_diagnostics(
     engine: Engine = Depends(deps.engine),
     cache: SeriesCache = Depends(deps.series_cache),
 ) -> dict[str, Any]:
+    """A reading of one key (default: the monitored one): state, trend, volatility, spikes, overfitting, advice and a
+    summary, in English or Chinese.
+    """
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         policy = decisions.policy_of(run)

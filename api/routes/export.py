@@ -73,6 +73,7 @@ def _json(engine: Engine, run: dict, keys: list[str]) -> Iterator[str]:
 def export(
     run_id: RunId, format: Literal["csv", "json"] = Query(default="csv"), engine: Engine = Depends(deps.engine)
 ) -> StreamingResponse:
+    """Every stored point of the run as CSV or JSON (non-finite values spelled out)."""
     with engine.connect() as conn:
         run = get_run(conn, run_id=run_id)  # a missing run is a 404 before any byte is streamed
         keys = [k["key"] for k in series.key_summaries(conn, run_id=run_id)]

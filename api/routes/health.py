@@ -10,6 +10,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 def healthz(engine: Engine = Depends(deps.engine)) -> dict[str, str]:
+    """The service is up and its database answers."""
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
     return {"status": "ok"}

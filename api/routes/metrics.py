@@ -51,6 +51,9 @@ METRICS_BODY = {
 async def post_metrics(
     run_id: RunId, request: Request, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
 ) -> dict[str, Any] | JSONResponse:
+    """Store a batch of points and answer with the decision. A retried batch (same `batch_id`) changes nothing; the
+    same (key, step) with the same value is a duplicate, with another value it is overwritten.
+    """
     # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic.
     try:
         body = decode_batch(await request.body())
@@ -87,6 +90,7 @@ def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, sett
 
 @router.get("/runs/{run_id}/metrics", response_model=KeysOut)
 def list_keys(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """Every key of the run with its count, first and last step, last value, and min and max with their steps."""
     with engine.connect() as conn:
         get_run(conn, run_id=run_id)
         keys = series.key_summaries(conn, run_id=run_id)
@@ -111,6 +115,9 @@ def get_series(
     engine: Engine = Depends(deps.engine),
     settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
+    """One key's points with their smoothed values. Smoothing runs over the whole series, then downsampling keeps each
+    bucket's min and max and the first and last point.
+    """
     smoothing = settings.default_smoothing if smoothing is None else smoothing
     max_points = min(settings.default_max_points if max_points is None else max_points, settings.max_query_points)
     with engine.connect() as conn:
@@ -141,4 +148,7 @@ def get_series(
 
 @router.post("/runs/{run_id}/rewind", response_model=RewindOut)
 def rewind(run_id: RunId, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """Delete the points after `step`, as a resume from an earlier checkpoint does (TensorBoard's purge). A repeated
+    `rewind_id` is a no-op.
+    """
     return series.rewind(engine, run_id=run_id, step=body.step, rewind_id=body.rewind_id)

@@ -29,6 +29,7 @@ def create_run(
     who: Principal | None = Depends(auth.principal),
     settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
+    """Create a run (201), or resume the run with that `id` in the same project (200)."""
     auth.check_project(who, body.project)
     for field, text in (("name", body.name), ("project", body.project)):
         if len(text) > settings.max_name_length:
@@ -54,6 +55,7 @@ def list_runs(
     engine: Engine = Depends(deps.engine),
     who: Principal | None = Depends(auth.principal),
 ) -> dict[str, Any]:
+    """Runs, newest first, optionally of one project and in one status."""
     auth.check_project(who, project)
     return {"runs": runs.list_runs(engine, project=who.project if who else project, status=status)}
 
@@ -62,6 +64,7 @@ def list_runs(
 def get_run(
     run_id: RunId, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
 ) -> dict[str, Any]:
+    """The run, its keys' summaries, its latest decision and its mirrors' state."""
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         keys = series.key_summaries(conn, run_id=run_id)
@@ -74,4 +77,5 @@ def get_run(
 
 @router.patch("/runs/{run_id}", response_model=RunOut)
 def patch_run(run_id: RunId, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+    """Mark the run finished, failed or stopped (or running again)."""
     return runs.set_status(engine, run_id=run_id, status=body.status)

@@ -26,6 +26,7 @@ class TokenCreate(BaseModel):
 def create_token(
     body: TokenCreate, engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
 ) -> dict[str, Any]:
+    """Create an API token for a project; the secret is in this answer only (stored hashed)."""
     project = body.project or (who.project if who else "default")
     auth.check_project(who, project)
     info, secret = tokens.create_token(
@@ -38,6 +39,7 @@ def create_token(
 def list_tokens(
     engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
 ) -> dict[str, Any]:
+    """The tokens the caller may see, without their secrets."""
     return {"tokens": tokens.list_tokens(engine, project=who.project if who else None)}
 
 
@@ -45,4 +47,5 @@ def list_tokens(
 def revoke_token(
     token_id: TokenId, engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
 ) -> None:
+    """Revoke a token: it stops working at once."""
     tokens.revoke_token(engine, token_id=token_id, project=who.project if who else None)

@@ -84,3 +84,14 @@ def test_vocabulary_route_serves_the_shared_lists(client) -> None:
     body = client.get("/api/v1/vocabulary").json()
     assert body["non_finite"] == ["NaN", "Infinity", "-Infinity"]
     assert "patience_exhausted" in body["reasons"] and "eval" in body["eval_key_pattern"]
+
+
+def test_openapi_every_operation_is_described(client) -> None:
+    spec = client.get("/openapi.json").json()
+    missing = [
+        f"{method.upper()} {path}"
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if path.startswith("/api/v1") and not op.get("description")
+    ]
+    assert missing == []
