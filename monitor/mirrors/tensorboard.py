@@ -10,6 +10,7 @@ past the cursor, so nothing is ever shown twice.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,62 @@ def diagnosis_text(conn: Connection, info: RunInfo, names: dict[str, int]) -> st
     return report.get("summary")
 
 
+@dataclass
+class Batch:
+    """What one sync writes: points per key (after a purge, if any), decisions, a diagnosis, new cursors."""
+
+    cursors: dict[str, dict[str, Any]]
+    points: dict[str, list[Any]]
+    purge_at: int | None
+    decisions: list[dict[str, Any]]
+    diagnosis: str | None
+    last_step: int | None
+
+
+def _read_batch(conn: Connection, info: RunInfo, state: dict[str, Any], *, fresh: bool) -> Batch:
+    cur: dict[str, dict[str, Any]] = dict(state.get("keys") or {})
+    names = reading.keys(conn, info.id)
+    rewritten = any(
+        n not in names or not reading.same(reading.digest(conn, names[n], c["s"]), c["d"]) for n, c in cur.items()
+    )
+    if rewritten:
+        cur = {}
+    new = {n: reading.points(conn, kid, after=cur[n]["s"] if n in cur else None)[0] for n, kid in names.items()}
+    purge_at = _purge_step(cur, new, rewritten=rewritten, fresh=fresh)
+    if purge_at is not None:
+        # Purged steps vanish from every tag, so every key is written again from there.
+        new = {n: reading.points(conn, kid, after=purge_at - 1)[0] for n, kid in names.items()}
+    done = int(state.get("decision", 0))
+    decisions = [
+        d
+        for d in reading.decisions(conn, info.id, after_id=0 if purge_at is not None else done)
+        if d["id"] > done or (d["step"] or 0) >= (purge_at or 0)
+    ]
+    diagnosis = None
+    if info.status != "running" and (state.get("diagnosed") != info.version or purge_at is not None):
+        try:
+            diagnosis = diagnosis_text(conn, info, names)
+        except Exception as exc:  # the diagnosis is a courtesy; its failure must not stall the points
+            log.warning("mirror: no diagnosis for run %s: %s", info.id, exc)
+    for n, pts in new.items():
+        if pts:
+            cur[n] = {"s": pts[-1].step, "d": reading.digest(conn, names[n], pts[-1].step)}
+    last_step = max((c["s"] for c in cur.values()), default=None)
+    return Batch(cur, new, purge_at, decisions, diagnosis, last_step)
+
+
+def _purge_step(
+    cur: dict[str, dict[str, Any]], new: dict[str, list[Any]], *, rewritten: bool, fresh: bool
+) -> int | None:
+    """Where TensorBoard must forget from: 0 after a rewrite, the first step a new writer writes, else nowhere."""
+    if rewritten:
+        return 0
+    if not fresh:
+        return None
+    starts = [c["s"] + 1 for c in cur.values()] + [p[0].step for n, p in new.items() if p and n not in cur]
+    return min(starts) if starts else None
+
+
 class TensorBoardMirror:
     name = "tensorboard"
 
@@ -58,65 +115,35 @@ class TensorBoardMirror:
         self.writers: dict[str, events.EventWriter] = {}
 
     def sync(self, engine: Engine, info: RunInfo, state: dict[str, Any]) -> tuple[dict[str, Any], int | None, bool]:
-        fresh = info.id not in self.writers
-        cur: dict[str, dict[str, Any]] = dict(state.get("keys") or {})
         with reading.snapshot(engine) as conn:
-            names = reading.keys(conn, info.id)
-            rewritten = any(
-                n not in names or not reading.same(reading.digest(conn, names[n], c["s"]), c["d"])
-                for n, c in cur.items()
-            )
-            if rewritten:
-                cur = {}
-            new = {n: reading.points(conn, kid, after=cur[n]["s"] if n in cur else None)[0] for n, kid in names.items()}
-            purge_at = None
-            if rewritten or fresh:
-                starts = [c["s"] + 1 for c in cur.values()] + [p[0].step for n, p in new.items() if p and n not in cur]
-                purge_at = min(starts) if starts else None
-                if rewritten:
-                    purge_at = 0
-                if purge_at is not None:
-                    # Purged steps vanish from every tag, so every key is written again from there.
-                    new = {n: reading.points(conn, kid, after=purge_at - 1)[0] for n, kid in names.items()}
-            old_decision = 0 if purge_at is not None else int(state.get("decision", 0))
-            decisions = [
-                d
-                for d in reading.decisions(conn, info.id, after_id=old_decision)
-                if d["id"] > int(state.get("decision", 0)) or (d["step"] or 0) >= (purge_at or 0)
-            ]
-            diagnosis = None
-            if info.status != "running" and (state.get("diagnosed") != info.version or purge_at is not None):
-                try:
-                    diagnosis = diagnosis_text(conn, info, names)
-                except Exception as exc:  # the diagnosis is a courtesy; its failure must not stall the points
-                    log.warning("mirror: no diagnosis for run %s: %s", info.id, exc)
-            for n, pts in new.items():
-                if pts:
-                    cur[n] = {"s": pts[-1].step, "d": reading.digest(conn, names[n], pts[-1].step)}
-            last_step = max((c["s"] for c in cur.values()), default=None)
-
-        writer = self.writers.get(info.id)
-        if writer is None:
-            writer = self.writers[info.id] = events.EventWriter(run_folder(self.root, info))
-        if purge_at is not None:
-            writer.add(events.purge(purge_at))
-        for n, pts in new.items():
-            t = tag(n)
-            for p in pts:
-                writer.add(events.scalar(t, p.step, p.value, p.wall_time))
-        for d in decisions:
-            writer.add(events.text(DECISION_TAG, d["step"] or 0, decision_text(d), d["created_at"]))
-        if diagnosis and last_step is not None:
-            writer.add(events.text(DIAGNOSIS_TAG, last_step, diagnosis))
-        writer.sync()
-
-        out = {"keys": cur, "decision": max([int(state.get("decision", 0))] + [d["id"] for d in decisions])}
+            batch = _read_batch(conn, info, state, fresh=info.id not in self.writers)
+        self._write(info, batch)
+        out = {
+            "keys": batch.cursors,
+            "decision": max([int(state.get("decision", 0))] + [d["id"] for d in batch.decisions]),
+        }
         if info.status != "running":
             out["diagnosed"] = info.version
             self.close(info.id)
         elif "diagnosed" in state:
             out["diagnosed"] = state["diagnosed"]
-        return out, last_step, True
+        return out, batch.last_step, True
+
+    def _write(self, info: RunInfo, batch: Batch) -> None:
+        writer = self.writers.get(info.id)
+        if writer is None:
+            writer = self.writers[info.id] = events.EventWriter(run_folder(self.root, info))
+        if batch.purge_at is not None:
+            writer.add(events.purge(batch.purge_at))
+        for n, pts in batch.points.items():
+            t = tag(n)
+            for p in pts:
+                writer.add(events.scalar(t, p.step, p.value, p.wall_time))
+        for d in batch.decisions:
+            writer.add(events.text(DECISION_TAG, d["step"] or 0, decision_text(d), d["created_at"]))
+        if batch.diagnosis and batch.last_step is not None:
+            writer.add(events.text(DIAGNOSIS_TAG, batch.last_step, batch.diagnosis))
+        writer.sync()
 
     def close(self, run_id: str) -> None:
         writer = self.writers.pop(run_id, None)
