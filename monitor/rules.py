@@ -1,4 +1,5 @@
-"""One function per way of judging a check. Each mutates the state and returns the decision.
+"""One function per way of judging a check: pure over (policy, state, step, value). Each updates the
+state it is given and returns the decision; choosing which one applies is `stopping.Stopper`'s job.
 
 The compat rules repeat their library's arithmetic operation for operation, so that float rounding
 at a near-tie falls the same way as in the original.
@@ -7,24 +8,21 @@ at a near-tie falls the same way as in the original.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal, stats
 
-from losswatch.monitor.policy import Decision, Reason
+from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.smoothing import finite_str
+from losswatch.monitor.stop_state import StopState
 
-if TYPE_CHECKING:
-    from losswatch.monitor.stopping import Stopper, StopState
 
-
-def hf_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+def hf_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
     """transformers' EarlyStoppingCallback, then the Trainer's own best-metric update.
 
     The callback compares against `state.best_metric` *before* the Trainer raises it, and the Trainer
     raises it on any strict improvement, even one the threshold did not count.
     """
-    p = s.policy
     better = (lambda a, b: a > b) if p.mode == "max" else (lambda a, b: a < b)
     if st.hf_best is None or (better(value, st.hf_best) and abs(value - st.hf_best) > p.min_delta):
         st.wait = 0
@@ -37,56 +35,54 @@ def hf_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
         st.best, st.best_raw, st.best_step = value, value, step
     if st.wait >= p.patience:
         msg = (
-            f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} for {st.wait} evaluations; "
-            f"best {s.fmt(st.best_raw)} at step {st.best_step}"
+            f"{p.monitor} did not improve by more than {_fmt(p.min_delta)} for {st.wait} evaluations; "
+            f"best {_fmt(st.best_raw)} at step {st.best_step}"
         )
-        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
-    return _running(s, st, step, value)
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+    return _running(p, st, step, value)
 
 
-def lightning_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+def lightning_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
     """Lightning's EarlyStopping._evaluate_stopping_criteria, in its order and with its strict tests."""
-    p = s.policy
     better = (lambda a, b: a > b) if p.mode == "max" else (lambda a, b: a < b)
     signed_delta = p.min_delta if p.mode == "max" else -p.min_delta
     best = st.best if st.best is not None else (-math.inf if p.mode == "max" else math.inf)
     if p.check_finite and not math.isfinite(value):
-        return _non_finite(s, st, step, value)
+        return _non_finite(p, st, step, value)
     if p.stopping_threshold is not None and better(value, p.stopping_threshold):
-        return _threshold(s, st, step, value)
+        return _threshold(p, st, step, value)
     if p.divergence_threshold is not None and better(-value, -p.divergence_threshold):
-        return _diverged(s, st, step, value)
+        return _diverged(p, st, step, value)
     if better(value - signed_delta, best):
         st.best, st.best_raw, st.best_step, st.wait = value, value, step, 0
-        return _running(s, st, step, value)
+        return _running(p, st, step, value)
     st.wait += 1
     if st.wait >= p.patience:
         msg = (
-            f"{p.monitor} did not improve by more than {s.fmt(p.min_delta)} in the last {st.wait} "
-            f"records; best {s.fmt(st.best_raw)} at step {st.best_step}"
+            f"{p.monitor} did not improve by more than {_fmt(p.min_delta)} in the last {st.wait} "
+            f"records; best {_fmt(st.best_raw)} at step {st.best_step}"
         )
-        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
-    return _running(s, st, step, value)
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+    return _running(p, st, step, value)
 
 
-def native_check(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    p = s.policy
+def native_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
     if not math.isfinite(value):
         if p.check_finite:
-            return _non_finite(s, st, step, value)
+            return _non_finite(p, st, step, value)
         st.wait += 1
-        return _patience_or_running(s, st, step, value)
-    if p.stopping_threshold is not None and s.sign * (p.stopping_threshold - value) > 0:
-        return _threshold(s, st, step, value)
-    if p.divergence_threshold is not None and s.sign * (value - p.divergence_threshold) > 0:
-        return _diverged(s, st, step, value)
+        return _patience_or_running(p, st, step, value)
+    if p.stopping_threshold is not None and _sign(p) * (p.stopping_threshold - value) > 0:
+        return _threshold(p, st, step, value)
+    if p.divergence_threshold is not None and _sign(p) * (value - p.divergence_threshold) > 0:
+        return _diverged(p, st, step, value)
 
     judged = _smooth(st, value, p.smoothing)
     st.recent.append(judged)
     st.recent_steps.append(step)
-    del st.recent[: -s.keep], st.recent_steps[: -s.keep]
-    delta = _delta(s, st.best)
-    if st.best is None or s.sign * (st.best - judged) > delta:
+    del st.recent[: -_keep(p)], st.recent_steps[: -_keep(p)]
+    delta = _delta(p, st.best)
+    if st.best is None or _sign(p) * (st.best - judged) > delta:
         st.best, st.best_raw, st.best_step = judged, value, step
         if p.rule == "best":
             st.wait = 0
@@ -94,20 +90,19 @@ def native_check(s: Stopper, st: StopState, step: int, value: float) -> Decision
         st.wait += 1
 
     if p.rule == "window":
-        return _window(s, st, step, value, delta)
+        return _window(p, st, step, value, delta)
     if p.rule == "trend":
-        overfit = _overfit(s, st, step, value)
-        trend = _trend(s, st, step, value)
+        overfit = _overfit(p, st, step, value)
+        trend = _trend(p, st, step, value)
         # The trend's own verdict first; the overfitting test catches the U-turn it is slow to see.
         return overfit if overfit is not None and not trend.should_stop else trend
-    return _patience_or_running(s, st, step, value)
+    return _patience_or_running(p, st, step, value)
 
 
 NOISE_DIFFS = 64  # successive differences kept for the noise estimate: O(1) per check, enough for a median
 
 
-def _overfit(s: Stopper, st: StopState, step: int, value: float) -> Decision | None:
-    p = s.policy
+def _overfit(p: Policy, st: StopState, step: int, value: float) -> Decision | None:
     if len(st.recent) >= 2:
         st.diffs.append(st.recent[-1] - st.recent[-2])
         del st.diffs[:-NOISE_DIFFS]
@@ -117,77 +112,75 @@ def _overfit(s: Stopper, st: StopState, step: int, value: float) -> Decision | N
     d = np.asarray(st.diffs)
     # MAD of the differences, scaled to a normal sigma, over sqrt(2): the noise of one reading.
     sigma = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2)
-    margin = max(_delta(s, st.best), p.overfit_sigmas * sigma)
-    st.above = st.above + 1 if s.sign * (st.recent[-1] - st.best) > margin else 0
-    if st.above < p.patience or not _may_stop(s, step):
+    margin = max(_delta(p, st.best), p.overfit_sigmas * sigma)
+    st.above = st.above + 1 if _sign(p) * (st.recent[-1] - st.best) > margin else 0
+    if st.above < p.patience or not _may_stop(p, step):
         return None
     side = "above" if p.mode == "min" else "below"
     msg = (
-        f"{p.monitor} has stayed more than {s.fmt(margin)} ({s.fmt(p.overfit_sigmas)} sigma of its "
-        f"eval-to-eval noise {s.fmt(sigma)}) {side} its best {s.fmt(st.best_raw)} at step {st.best_step} "
+        f"{p.monitor} has stayed more than {_fmt(margin)} ({_fmt(p.overfit_sigmas)} sigma of its "
+        f"eval-to-eval noise {_fmt(sigma)}) {side} its best {_fmt(st.best_raw)} at step {st.best_step} "
         f"for {st.above} checks: it is getting worse, not noisy (overfitting)"
     )
-    return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
+    return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
 
 
-def _window(s: Stopper, st: StopState, step: int, value: float, delta: float) -> Decision:
+def _window(p: Policy, st: StopState, step: int, value: float, delta: float) -> Decision:
     """scikit-learn's rule: stop when none of the last `patience` values beats the one before them."""
-    p = s.policy
     if len(st.recent) <= p.patience:
         st.wait = 0
-        return _running(s, st, step, value)
+        return _running(p, st, step, value)
     ref = st.recent[-(p.patience + 1)]
     window = st.recent[-p.patience :]
-    st.wait = 0 if any(s.sign * (ref - v) > delta for v in window) else p.patience
-    if st.wait and _may_stop(s, step):
+    st.wait = 0 if any(_sign(p) * (ref - v) > delta for v in window) else p.patience
+    if st.wait and _may_stop(p, step):
         ref_step = st.recent_steps[-(p.patience + 1)]
         msg = (
-            f"none of the last {p.patience} values of {p.monitor} beat {s.fmt(ref)} (step {ref_step}) by "
-            f"more than {s.fmt(delta)}; best {s.fmt(st.best_raw)} at step {st.best_step}"
+            f"none of the last {p.patience} values of {p.monitor} beat {_fmt(ref)} (step {ref_step}) by "
+            f"more than {_fmt(delta)}; best {_fmt(st.best_raw)} at step {st.best_step}"
         )
-        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
-    return _running(s, st, step, value)
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+    return _running(p, st, step, value)
 
 
-def _trend(s: Stopper, st: StopState, step: int, value: float) -> Decision:
+def _trend(p: Policy, st: StopState, step: int, value: float) -> Decision:
     """Theil-Sen slope of the last `trend_window` checks and its 90% interval, judged per `trend_test`:
     "improvement" counts a check as improving when the whole interval improves and the point gain
     beats min_delta; "plateau" counts it as improving while the optimistic end of the interval still
     gains more than min_delta over a window (an equivalence test). `patience` non-improving checks stop."""
-    p = s.policy
     n = min(len(st.recent), p.trend_window)
     if n < p.trend_window:
         st.wait = 0
-        return _running(s, st, step, value)
-    y = np.asarray(st.recent[-n:], dtype=float) * s.sign
+        return _running(p, st, step, value)
+    y = np.asarray(st.recent[-n:], dtype=float) * _sign(p)
     x = np.asarray(st.recent_steps[-n:], dtype=float)
     if np.ptp(x) == 0:
         x = np.arange(n, dtype=float)
     slope, _, low, high = stats.theilslopes(y, x, alpha=0.90)
     span = x[-1] - x[0]
-    delta = _delta(s, st.best)
+    delta = _delta(p, st.best)
     if p.trend_test == "plateau":
         optimistic = -low * span
         improving = optimistic > delta
     else:
         improving = high < 0 and -slope * span > delta
     st.wait = 0 if improving else st.wait + 1
-    if st.wait >= p.patience and _may_stop(s, step):
-        per_1k = f"{s.sign * slope * 1000:+.3g} per 1k steps"
+    if st.wait >= p.patience and _may_stop(p, step):
+        per_1k = f"{_sign(p) * slope * 1000:+.3g} per 1k steps"
         if p.trend_test == "plateau":
             msg = (
                 f"{p.monitor} has plateaued for {st.wait} checks: Theil-Sen slope {per_1k} over the last {n} "
-                f"checks; at 90% confidence at most {s.fmt(max(optimistic, 0.0))} more over the next "
-                f"{s.fmt(span)} steps, not more than min_delta {s.fmt(delta)}; best {s.fmt(st.best_raw)} "
+                f"checks; at 90% confidence at most {_fmt(max(optimistic, 0.0))} more over the next "
+                f"{_fmt(span)} steps, not more than min_delta {_fmt(delta)}; best {_fmt(st.best_raw)} "
                 f"at step {st.best_step}"
             )
         else:
             msg = (
                 f"{p.monitor} has not been significantly improving for {st.wait} checks: Theil-Sen slope "
-                f"{per_1k} over the last {n} checks; best {s.fmt(st.best_raw)} at step {st.best_step}"
+                f"{per_1k} over the last {n} checks; best {_fmt(st.best_raw)} at step {st.best_step}"
             )
-        return s.decision(Reason.PLATEAU, msg, step, st, stop=True)
-    return _running(s, st, step, value)
+        return _decision(p, st, Reason.PLATEAU, msg, step, stop=True)
+    return _running(p, st, step, value)
 
 
 # Training-loss divergence guard. A loss that is diverged stays far up: it is judged on raw points, so
@@ -202,13 +195,13 @@ GUARD_FACTOR = 2.0
 GUARD_POINTS = 5
 
 
-def guard_training_loss(s: Stopper, st: StopState, step: int, value: float) -> Decision | None:
+def guard_training_loss(p: Policy, st: StopState, step: int, value: float) -> Decision | None:
     """The training loss is watched even when it is not the monitor: a NaN or Inf loss ends the run, and
     so does a loss that has stayed far above its best (see above). O(1) per point; state in `st.guard`."""
     if not math.isfinite(value):
-        if s.policy.check_finite:
+        if p.check_finite:
             msg = f"training loss is {value} at step {step}; the run cannot recover from a non-finite loss"
-            return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
+            return _decision(p, st, Reason.NON_FINITE, msg, step, stop=True)
         return None
     g = st.guard
     n = g.get("n", 0) + 1
@@ -222,63 +215,58 @@ def guard_training_loss(s: Stopper, st: StopState, step: int, value: float) -> D
     if over < GUARD_POINTS:
         return None
     msg = (
-        f"training loss {s.fmt(value)} at step {step} has stayed above {s.fmt(limit)} for {over} consecutive "
-        f"points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(best)}, and above its first value "
-        f"{s.fmt(first)}): the run has diverged"
+        f"training loss {_fmt(value)} at step {step} has stayed above {_fmt(limit)} for {over} consecutive "
+        f"points ({_fmt(GUARD_FACTOR)}x its best smoothed {_fmt(best)}, and above its first value "
+        f"{_fmt(first)}): the run has diverged"
     )
-    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
+    return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, step, stop=True)
 
 
-def _patience_or_running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    p = s.policy
-    if st.wait >= p.patience and _may_stop(s, step):
+def _patience_or_running(p: Policy, st: StopState, step: int, value: float) -> Decision:
+    if st.wait >= p.patience and _may_stop(p, step):
         msg = (
-            f"{p.monitor} did not improve by more than {s.fmt(_delta(s, st.best))} for {st.wait} "
-            f"evaluations; best {s.fmt(st.best_raw)} at step {st.best_step}"
+            f"{p.monitor} did not improve by more than {_fmt(_delta(p, st.best))} for {st.wait} "
+            f"evaluations; best {_fmt(st.best_raw)} at step {st.best_step}"
         )
-        return s.decision(Reason.PATIENCE_EXHAUSTED, msg, step, st, stop=True)
-    return _running(s, st, step, value)
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+    return _running(p, st, step, value)
 
 
-def _running(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    p = s.policy
+def _running(p: Policy, st: StopState, step: int, value: float) -> Decision:
     msg = (
-        f"{p.monitor} {s.fmt(value)} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}; "
+        f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(st.best_raw)} at step {st.best_step}; "
         f"{st.wait} of {p.patience} checks without improvement"
     )
-    if st.wait >= p.patience and not _may_stop(s, step):
+    if st.wait >= p.patience and not _may_stop(p, step):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
-    return s.decision(Reason.NONE, msg, step, st, stop=False)
+    return _decision(p, st, Reason.NONE, msg, step, stop=False)
 
 
-def _non_finite(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    msg = f"{s.policy.monitor} is {value} at step {step}; best {s.fmt(st.best_raw)} at step {st.best_step}"
-    return s.decision(Reason.NON_FINITE, msg, step, st, stop=True)
+def _non_finite(p: Policy, st: StopState, step: int, value: float) -> Decision:
+    msg = f"{p.monitor} is {value} at step {step}; best {_fmt(st.best_raw)} at step {st.best_step}"
+    return _decision(p, st, Reason.NON_FINITE, msg, step, stop=True)
 
 
-def _threshold(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    p = s.policy
+def _threshold(p: Policy, st: StopState, step: int, value: float) -> Decision:
     word = "below" if p.mode == "min" else "above"
-    msg = f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the stopping threshold {p.stopping_threshold}"
-    return s.decision(Reason.STOPPING_THRESHOLD, msg, step, st, stop=True)
+    msg = f"{p.monitor} = {_fmt(value)} at step {step} is {word} the stopping threshold {p.stopping_threshold}"
+    return _decision(p, st, Reason.STOPPING_THRESHOLD, msg, step, stop=True)
 
 
-def _diverged(s: Stopper, st: StopState, step: int, value: float) -> Decision:
-    p = s.policy
+def _diverged(p: Policy, st: StopState, step: int, value: float) -> Decision:
     word = "above" if p.mode == "min" else "below"
     msg = (
-        f"{p.monitor} = {s.fmt(value)} at step {step} is {word} the divergence threshold "
-        f"{p.divergence_threshold}; best {s.fmt(st.best_raw)} at step {st.best_step}"
+        f"{p.monitor} = {_fmt(value)} at step {step} is {word} the divergence threshold "
+        f"{p.divergence_threshold}; best {_fmt(st.best_raw)} at step {st.best_step}"
     )
-    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, step, st, stop=True)
+    return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, step, stop=True)
 
 
-def _may_stop(s: Stopper, step: int) -> bool:
-    return step >= s.policy.min_steps
+def _may_stop(p: Policy, step: int) -> bool:
+    return step >= p.min_steps
 
 
-def _delta(s: Stopper, best: float | None) -> float:
-    p = s.policy
+def _delta(p: Policy, best: float | None) -> float:
     if p.delta_mode == "rel":
         # Relative to |best| so that a negative metric (a log-likelihood, a reward) is handled too.
         return p.min_delta * abs(best) if best is not None else 0.0
@@ -293,7 +281,7 @@ def _smooth(st: StopState, value: float, weight: float) -> float:
     return st.ema / (1 - weight**st.ema_n)
 
 
-def guard_training_losses(s: Stopper, st: StopState, steps: list[int], values: list[float]) -> Decision | None:
+def guard_training_losses(p: Policy, st: StopState, steps: list[int], values: list[float]) -> Decision | None:
     """`guard_training_loss` over a batch, vectorised over each run of finite values (the ingest hot
     path); the same arithmetic, so the same decision at the same step as one point at a time."""
     x = np.asarray(values, dtype=np.float64)
@@ -301,18 +289,18 @@ def guard_training_losses(s: Stopper, st: StopState, steps: list[int], values: l
     start = 0
     for stop_at in [*bad.tolist(), x.size]:
         if stop_at > start:
-            decision = _guard_run(s, st, steps[start:stop_at], x[start:stop_at])
+            decision = _guard_run(p, st, steps[start:stop_at], x[start:stop_at])
             if decision is not None:
                 return decision
         if stop_at < x.size:
-            decision = guard_training_loss(s, st, steps[stop_at], float(x[stop_at]))
+            decision = guard_training_loss(p, st, steps[stop_at], float(x[stop_at]))
             if decision is not None:
                 return decision
         start = stop_at + 1
     return None
 
 
-def _guard_run(s: Stopper, st: StopState, steps: list[int], v: np.ndarray) -> Decision | None:
+def _guard_run(p: Policy, st: StopState, steps: list[int], v: np.ndarray) -> Decision | None:
     g = st.guard
     w = GUARD_SMOOTHING
     ema, _ = signal.lfilter([1 - w], [1.0, -w], v, zi=[w * g.get("ema", 0.0)])
@@ -331,8 +319,28 @@ def _guard_run(s: Stopper, st: StopState, steps: list[int], v: np.ndarray) -> De
     if not hits.size:
         return None
     msg = (
-        f"training loss {s.fmt(float(v[k]))} at step {steps[k]} has stayed above {s.fmt(float(limit[k]))} for "
-        f"{int(over[k])} consecutive points ({s.fmt(GUARD_FACTOR)}x its best smoothed {s.fmt(float(best[k]))}, "
-        f"and above its first value {s.fmt(first)}): the run has diverged"
+        f"training loss {_fmt(float(v[k]))} at step {steps[k]} has stayed above {_fmt(float(limit[k]))} for "
+        f"{int(over[k])} consecutive points ({_fmt(GUARD_FACTOR)}x its best smoothed {_fmt(float(best[k]))}, "
+        f"and above its first value {_fmt(first)}): the run has diverged"
     )
-    return s.decision(Reason.DIVERGENCE_THRESHOLD, msg, steps[k], st, stop=True)
+    return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, steps[k], stop=True)
+
+
+def _keep(p: Policy) -> int:
+    """How many recent checks the state keeps: enough for the window rule and the trend fit."""
+    return max(p.patience + 1, p.trend_window)
+
+
+def _sign(p: Policy) -> float:
+    return 1.0 if p.mode == "min" else -1.0
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else finite_str(value)
+
+
+def _decision(p: Policy, st: StopState, reason: Reason, message: str, step: int | None, *, stop: bool) -> Decision:
+    best = st.best_raw if st.best_raw is not None else None
+    if best is not None and not math.isfinite(best):
+        best = None
+    return Decision(stop, reason, message, step, st.best_step, best, p.monitor, st.checks)

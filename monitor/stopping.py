@@ -1,51 +1,16 @@
-"""The stopping engine: a policy applied one check at a time to a resumable, JSON-serialisable state.
+"""The stopping engine: which rule judges a point, applied one check at a time to a resumable state.
 
-A *check* is a new point of the monitored key. The state holds what the next check needs and nothing
-more (best, counter, EMA, a bounded window of recent values), so a decision costs O(new points).
+A *check* is a new point of the monitored key. The rules (monitor/rules.py) are pure functions over the
+policy and the state (monitor/stop_state.py); this module only dispatches to them and records the result.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 from losswatch.monitor import rules
 from losswatch.monitor.policy import Decision, Policy, Reason
-from losswatch.monitor.smoothing import finite_str
-from losswatch.monitor.vocabulary import spell, unspell
+from losswatch.monitor.stop_state import StopState
 
-
-@dataclass
-class StopState:
-    checks: int = 0
-    last_step: int | None = None
-    last_value: float | None = None
-    best: float | None = None
-    best_raw: float | None = None
-    best_step: int | None = None
-    wait: int = 0
-    ema: float = 0.0
-    ema_n: int = 0
-    recent: list[float] = field(default_factory=list)
-    recent_steps: list[int] = field(default_factory=list)
-    hf_best: float | None = None
-    stopped: dict[str, Any] | None = None
-    last: dict[str, Any] | None = None
-    guard: dict[str, Any] = field(default_factory=dict)
-    diffs: list[float] = field(default_factory=list)
-    above: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        # JSON columns on PostgreSQL reject Infinity/NaN tokens, so non-finite floats travel as strings.
-        return _encode(asdict(self))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> StopState:
-        if not data:
-            return cls()
-        known = {k: v for k, v in _decode(data).items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+__all__ = ["Stopper", "StopState"]
 
 
 class Stopper:
@@ -53,8 +18,6 @@ class Stopper:
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-        self.sign = 1.0 if policy.mode == "min" else -1.0
-        self.keep = max(policy.patience + 1, policy.trend_window)
 
     @property
     def monitor(self) -> str:
@@ -82,7 +45,7 @@ class Stopper:
         if key == self.monitor:
             self.check(state, step=step, value=value)
         elif key == "loss" and self.policy.compat is None and not state.stopped:
-            decision = rules.guard_training_loss(self, state, step, value)
+            decision = rules.guard_training_loss(self.policy, state, step, value)
             if decision is not None:
                 decision.checks = state.checks
                 self._record(state, decision)
@@ -91,7 +54,7 @@ class Stopper:
         """`feed` for a run of points of one key, in step order; the guard is vectorised."""
         if key == "loss" and key != self.monitor:
             if self.policy.compat is None and not state.stopped:
-                decision = rules.guard_training_losses(self, state, steps, values)
+                decision = rules.guard_training_losses(self.policy, state, steps, values)
                 if decision is not None:
                     decision.checks = state.checks
                     self._record(state, decision)
@@ -105,11 +68,11 @@ class Stopper:
         state.checks += 1
         state.last_step, state.last_value = step, value
         if self.policy.compat == "hf":
-            decision = rules.hf_check(self, state, step, value)
+            decision = rules.hf_check(self.policy, state, step, value)
         elif self.policy.compat == "lightning":
-            decision = rules.lightning_check(self, state, step, value)
+            decision = rules.lightning_check(self.policy, state, step, value)
         else:
-            decision = rules.native_check(self, state, step, value)
+            decision = rules.native_check(self.policy, state, step, value)
         decision.checks = state.checks
         self._record(state, decision)
         return decision
@@ -117,7 +80,7 @@ class Stopper:
     def guard(self, state: StopState, *, step: int, value: float) -> Decision:
         if state.stopped:
             return Decision.from_dict(state.stopped)
-        decision = rules.guard_training_loss(self, state, step, value)
+        decision = rules.guard_training_loss(self.policy, state, step, value)
         if decision is None:
             return self.current(state)
         decision.checks = state.checks
@@ -128,32 +91,3 @@ class Stopper:
         state.last = decision.to_dict()
         if decision.should_stop:
             state.stopped = state.last
-
-    def decision(self, reason: Reason, message: str, step: int | None, state: StopState, *, stop: bool) -> Decision:
-        best = state.best_raw if state.best_raw is not None else None
-        if best is not None and not math.isfinite(best):
-            best = None
-        return Decision(stop, reason, message, step, state.best_step, best, self.monitor, state.checks)
-
-    def fmt(self, value: float | None) -> str:
-        return "none" if value is None else finite_str(value)
-
-
-def _encode(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {"__float__": spell(obj)}
-    if isinstance(obj, dict):
-        return {k: _encode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_encode(v) for v in obj]
-    return obj
-
-
-def _decode(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if set(obj) == {"__float__"}:
-            return unspell(obj["__float__"])
-        return {k: _decode(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_decode(v) for v in obj]
-    return obj
