@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from losswatch.api import auth
 from losswatch.api.limits import BodyLimit
@@ -67,6 +69,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def _domain_error(_: Request, exc: errors.LossWatchError) -> JSONResponse:
         code = next((c for t, c in STATUS.items() if isinstance(exc, t)), 400)
         return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        # A body that is not JSON at all is malformed (400, as documented); wrong data in good JSON is 422.
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            why = (broken.get("ctx") or {}).get("error", "")
+            return JSONResponse({"detail": f"the body is not valid JSON: {why}".rstrip(": ")}, status_code=400)
+        return await request_validation_exception_handler(request, exc)
 
     guarded = [Depends(auth.guard)]
     for module in (runs, metrics, decisions, diagnostics, tokens):

@@ -31,14 +31,33 @@ _decoder = msgspec.json.Decoder(WireBatch)
 
 
 class BadBody(ValueError):
-    pass
+    """A body that cannot be read: `status` 400 when it is not JSON at all, 422 when its data is wrong."""
+
+    def __init__(self, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+_VALUE = 'a value is a number or one of the strings "NaN", "Infinity", "-Infinity"'
+
+
+def _explain(exc: msgspec.ValidationError) -> str:
+    """msgspec's message, said for a person: the field first, and for a value what a value may be."""
+    text = str(exc)
+    what, _, where = text.rpartition(" - at `")
+    where = where.rstrip("`").replace("$.", "", 1) if where else ""
+    if where.endswith(".value"):
+        # msgspec matches a string against the NaN spellings and calls a miss an enum value.
+        got = what.removeprefix("Invalid enum value ") if what.startswith("Invalid enum value") else None
+        found = f"got the string {got}" if got else what.replace("Expected `float | str`, got", "got")
+        return f"{where}: {found}; {_VALUE}"
+    return f"{where}: {what}" if where else text
 
 
 def decode_batch(raw: bytes) -> WireBatch:
     try:
         return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        hint = ' (a value is a number or one of "NaN", "Infinity", "-Infinity")' if ".value" in str(exc) else ""
-        raise BadBody(f"{exc}{hint}") from exc
+        raise BadBody(_explain(exc)) from exc
     except msgspec.DecodeError as exc:
-        raise BadBody(f"the body is not valid JSON: {exc}") from exc
+        raise BadBody(f"the body is not valid JSON: {exc}", status=400) from exc

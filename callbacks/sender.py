@@ -317,7 +317,10 @@ class Sender:
             if r.status_code == 200:
                 # At train begin only the configuration can be judged; "too few points" is a given.
                 self.advice = [
-                    a for a in r.json().get("advice") or [] if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND
+                    a
+                    for a in r.json().get("advice") or []
+                    # A fact (the effective batch size) is shown on the page, not printed as a warning.
+                    if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND and a.get("kind", "advice") == "advice"
                 ]
         except (httpx.HTTPError, ValueError):
             return  # no advice is not worth a word

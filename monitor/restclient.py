@@ -1,25 +1,102 @@
-"""The one way the command-line clients reach the service: base URL, token, timeout."""
+"""The one way the command-line clients reach the service: base URL, token, timeout, and what to say when it fails."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+
+API = "/api/v1"
+TOKEN_HINT = (
+    "set LOSSWATCH_TOKEN or pass --token with a token from `losswatch token create`, made against the database "
+    "the server uses (its start-up line names it)"
+)
+
+
+class RunNotFound(LookupError):
+    """No run, or more than one, answers to what was typed; the message says which and what to do."""
+
+
+def service_root(url: str) -> str:
+    """The service's root URL; the API's own prefix (`.../api/v1`) is accepted and taken off."""
+    root = url.strip().rstrip("/")
+    if root.endswith(API):
+        root = root[: -len(API)].rstrip("/")
+    return root
 
 
 def connect(url: str, token: str | None, *, timeout: float = 60.0) -> httpx.Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=url.rstrip("/"), timeout=timeout, headers=headers)
+    return httpx.Client(base_url=service_root(url), timeout=timeout, headers=headers)
 
 
-def fetch_run(client: httpx.Client, run: str, *, wanted: list[str] | None = None) -> tuple[dict, list[str], str | None]:
-    """The run, its metric names, and a sentence naming any of `wanted` it does not have (else None).
+def detail(response: httpx.Response) -> str:
+    try:
+        d = response.json()["detail"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200] or response.reason_phrase
+    return d if isinstance(d, str) else str(d)
 
-    Raises httpx.HTTPStatusError for an unknown run, as every other call of the commands does."""
-    r = client.get(f"/api/v1/runs/{run}")
+
+def explain(exc: httpx.HTTPError, url: str) -> str:
+    """A sentence for a person: what went wrong talking to the service, and what to do about it."""
+    root = service_root(url)
+    if isinstance(exc, httpx.HTTPStatusError):
+        r = exc.response
+        if r.status_code == 401:
+            return f"the service at {root} refused the request ({detail(r)}): {TOKEN_HINT}"
+        if r.status_code == 403:
+            return f"the service at {root} refused the token ({detail(r)}); use a token with that scope and project"
+        if r.status_code == 404 and detail(r) == "Not Found":
+            return f"{root} answered 404 for {r.request.url.path}: is it a losswatch service? give its root URL"
+        return f"{r.status_code}: {detail(r)}"
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return (
+            f"cannot reach {root} ({exc}): start the service with `losswatch serve`, "
+            "or point at a running one with --url or LOSSWATCH_URL"
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return f"{root} did not answer in time ({type(exc).__name__}); it may be busy, try again"
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return f"{url!r} is not a service URL ({exc}); give one like http://127.0.0.1:8000"
+    return f"talking to {root} failed: {exc}"
+
+
+def find_run(client: httpx.Client, run: str) -> dict[str, Any]:
+    """The run `run` names (`GET /runs/{id}`): its id or, as git takes a commit, a prefix of exactly one run's id.
+
+    Raises RunNotFound for an unknown or ambiguous run, httpx.HTTPError when the service fails."""
+    r = client.get(f"{API}/runs/{run}")
+    # A bare "Not Found" is the web server's (a wrong URL), not the service saying there is no such run.
+    if r.status_code != 404 or detail(r) == "Not Found":
+        r.raise_for_status()
+        return dict(r.json())
+    listed = client.get(f"{API}/runs")
+    listed.raise_for_status()
+    matches = [x for x in listed.json()["runs"] if x["id"].startswith(run)]
+    if not matches:
+        raise RunNotFound(f"no run has an id starting with {run!r}; `losswatch runs` lists them")
+    if len(matches) > 1:
+        shown = ", ".join(f"{m['id']} ({m['name']})" for m in matches[:8])
+        more = f" and {len(matches) - 8} more" if len(matches) > 8 else ""
+        raise RunNotFound(f"{run!r} is the start of {len(matches)} run ids: {shown}{more}; type more of it")
+    r = client.get(f"{API}/runs/{matches[0]['id']}")
     r.raise_for_status()
-    info = r.json()
+    return dict(r.json())
+
+
+def fetch_run(
+    client: httpx.Client, run: str, *, wanted: list[str] | None = None
+) -> tuple[dict[str, Any], list[str], str | None]:
+    """The run (named by id or unique prefix), its metric names, and a sentence naming any of `wanted` it
+    does not have (else None).
+
+    Raises RunNotFound for an unknown or ambiguous run, httpx.HTTPError when the service fails."""
+    info = find_run(client, run)
+    run_id = info["id"]
     names = [k["key"] for k in info["keys"]]
     unknown = [k for k in wanted or [] if k not in names]
     problem = None
     if unknown:
-        problem = f"run {run} has no metric {', '.join(map(repr, unknown))}; it has: {', '.join(names) or 'none'}"
+        problem = f"run {run_id} has no metric {', '.join(map(repr, unknown))}; it has: {', '.join(names) or 'none'}"
     return info, names, problem

@@ -5,17 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from losswatch.monitor.vocabulary import DEFAULT_SMOOTHING, MirrorTarget
 
 
+def default_data_dir() -> Path:
+    """The per-user data folder (~/.local/share/losswatch on Linux), as trackio and TensorBoard plugins keep theirs."""
+    return Path(platformdirs.user_data_dir("losswatch", appauthor=False))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOSSWATCH_", extra="ignore")
 
-    # Not ".losswatch": that is the name of the trainer-side spool folder, and the two must never mix.
-    data_dir: Path = Field(default=Path("losswatch-data"), description="where the SQLite file and mirrors live")
+    # Per user, not per current directory: `token create` and `serve` started from two different
+    # folders must meet the same database. (Never ".losswatch": that is the trainer-side spool.)
+    data_dir: Path = Field(default_factory=default_data_dir, description="where the SQLite file and mirrors live")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite in data_dir")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -52,3 +59,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'losswatch.db').resolve()}"
+
+    @property
+    def shown_url(self) -> str:
+        """The database as a person may read it: which file or server, never a password."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.url).render_as_string(hide_password=True)

@@ -12,7 +12,7 @@ from losswatch.monitor.diagnostics import diagnose
 from losswatch.monitor.errors import NotFound
 from losswatch.monitor.store import decisions, runs, series
 from losswatch.monitor.store.cache import SeriesCache
-from losswatch.monitor.vocabulary import TRAIN_LOSS, companion_key
+from losswatch.monitor.vocabulary import EVAL_LOSS, TRAIN_LOSS, companion_key
 
 router = APIRouter(tags=["diagnostics"])
 
@@ -44,8 +44,18 @@ def get_diagnostics(
             names = {k["key"] for k in series.key_summaries(conn, run_id=run_id)}
             key = policy.monitor if policy.monitor in names else TRAIN_LOSS
         steps, values = _read(conn, run_id, key, cache)
-        other = _read(conn, run_id, companion_key(key) or TRAIN_LOSS, cache)
+        # A run that watches its own validation key (val_loss) is read against that key, not eval_loss.
+        own = key == TRAIN_LOSS and policy.monitor not in (TRAIN_LOSS, EVAL_LOSS)
+        partner = policy.monitor if own else (companion_key(key) or TRAIN_LOSS)
+        other = _read(conn, run_id, partner, cache)
     mode = policy.mode if key == policy.monitor else "min"
     return diagnose(
-        steps, values, key=key, mode=mode, companion=other if other[0].size else None, config=run["config"], lang=lang
+        steps,
+        values,
+        key=key,
+        mode=mode,
+        companion=other if other[0].size else None,
+        config=run["config"],
+        lang=lang,
+        monitor=policy.monitor,
     )

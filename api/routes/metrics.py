@@ -58,7 +58,7 @@ async def post_metrics(
     try:
         body = decode_batch(await request.body())
     except BadBody as exc:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
     return await run_in_threadpool(_ingest, run_id, body, request, engine, settings)
 
 

@@ -12,7 +12,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
-        run: str = typer.Argument(..., help="run id"),
+        run: str = typer.Argument(..., help="run id (or a unique start of it)"),
         fmt: str = typer.Option("csv", "--format", help="csv (key,step,value,time) or json"),
         output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)"),
         url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
@@ -24,40 +24,46 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from losswatch.monitor.restclient import connect
+        from losswatch.monitor.outfile import refuse_output
+        from losswatch.monitor.restclient import RunNotFound, connect, explain, find_run
 
         if fmt not in ("csv", "json"):
             raise typer.BadParameter("must be csv or json", param_hint="--format")
+        if output is not None:
+            refuse_output(output, "export")
         written = 0
         try:
-            with (
-                connect(url, token, timeout=300) as client,
-                client.stream("GET", f"/api/v1/runs/{run}/export", params={"format": fmt}) as r,
-            ):
-                if r.is_error:
-                    r.read()
-                    typer.echo(f"losswatch export: {_detail(r)}", err=True)
-                    raise typer.Exit(1)
-                # Streamed to the destination, so a long run never sits whole in memory.
-                sink = output.open("wb") if output else sys.stdout.buffer
-                try:
-                    for chunk in r.iter_bytes():
-                        sink.write(chunk)
-                        written += len(chunk)
-                finally:
-                    if output:
-                        sink.close()
-                    else:
-                        sink.flush()
+            with connect(url, token, timeout=300) as client:
+                run_id = find_run(client, run)["id"]
+                with client.stream("GET", f"/api/v1/runs/{run_id}/export", params={"format": fmt}) as r:
+                    if r.is_error:
+                        r.read()
+                        r.raise_for_status()
+                    # Streamed to the destination, so a long run never sits whole in memory.
+                    written = _copy(r, output)
+        except RunNotFound as exc:
+            typer.echo(f"losswatch export: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        except OSError as exc:
+            typer.echo(f"losswatch export: cannot write {output}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from exc
         except httpx.HTTPError as exc:
-            typer.echo(f"losswatch export: cannot reach {url}: {exc}", err=True)
+            typer.echo(f"losswatch export: {explain(exc, url)}", err=True)
             raise typer.Exit(1) from exc
         if output:
             typer.echo(f"{output}: {written} bytes", err=True)
 
 
-def _detail(response: Any) -> str:
+def _copy(r: Any, output: Path | None) -> int:
+    written = 0
+    sink = output.open("wb") if output else sys.stdout.buffer
     try:
-        return f"{response.status_code}: {response.json()['detail']}"
-    except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: {response.text[:200]}"
+        for chunk in r.iter_bytes():
+            sink.write(chunk)
+            written += len(chunk)
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+    return written

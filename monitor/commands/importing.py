@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         import httpx
 
         from losswatch.monitor.errors import LossWatchError
-        from losswatch.monitor.importers import read_log, upload
-        from losswatch.monitor.restclient import connect
+        from losswatch.monitor.importers import UploadError, read_log, upload
+        from losswatch.monitor.restclient import TOKEN_HINT, connect, explain
 
         failed = False
         with connect(url, token, timeout=60) as client:
@@ -33,6 +33,15 @@ def register(app: typer.Typer) -> None:
                 try:
                     log = read_log(path)
                     result = upload(log, client=client, project=project, name=name, progress=progress)
+                except UploadError as exc:
+                    # The service is the same for every file: say what to do once, and stop.
+                    cause = exc.__cause__
+                    if isinstance(cause, httpx.HTTPError):
+                        said = explain(cause, url)
+                    else:
+                        said = f"{exc}" + (f"; {TOKEN_HINT}" if exc.status == 401 else "")
+                    typer.echo(f"losswatch import: {path}: {said}", err=True)
+                    raise typer.Exit(1) from exc
                 except (LossWatchError, httpx.HTTPError) as exc:
                     typer.echo(f"losswatch import: {exc}", err=True)
                     failed = True

@@ -16,8 +16,33 @@ def _values(points: list[dict[str, Any]], field: str) -> list[float]:
     return [float(p[field]) for p in points]
 
 
+def image_format(path: Path) -> str:
+    """The format the file's suffix asks for (no suffix: PNG); BadParameter when matplotlib cannot write it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return "png"
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in formats:
+        raise typer.BadParameter(
+            f"cannot write a .{suffix} file; the suffix chooses the format: {', '.join(sorted(formats))}",
+            param_hint="-o",
+        )
+    return suffix
+
+
 def draw(
-    path: Path, run: dict[str, Any], key: str, train: dict[str, Any], evals: dict[str, Any] | None, log: bool
+    path: Path,
+    run: dict[str, Any],
+    key: str,
+    train: dict[str, Any],
+    evals: dict[str, Any] | None,
+    log: bool,
+    fmt: str = "png",
 ) -> None:
     import matplotlib
 
@@ -67,15 +92,17 @@ def draw(
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    try:
+        fig.savefig(path, format=fmt)
+    finally:
+        plt.close(fig)
 
 
 def register(app: typer.Typer) -> None:
     @app.command("plot")
     def plot(
-        run: str = typer.Argument(..., help="run id"),
-        output: Path = typer.Option(..., "-o", "--output", help="PNG file to write"),
+        run: str = typer.Argument(..., help="run id (or a unique start of it)"),
+        output: Path = typer.Option(..., "-o", "--output", help="image to write; .png, .pdf, .svg, .jpg..."),
         key: str = typer.Option("loss", "--key", help="the metric to draw (its eval_ twin is drawn too)"),
         smoothing: float = typer.Option(0.6, min=0.0, max=0.99, help="TensorBoard EMA weight"),
         mode: str = typer.Option("tensorboard", "--mode", help="tensorboard, llamafactory or none"),
@@ -83,16 +110,19 @@ def register(app: typer.Typer) -> None:
         url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
         token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
     ) -> None:
-        """Draw raw (faint) and smoothed (bold) curves, the eval curve, the best step and the stop, to a PNG.
+        """Draw raw (faint) and smoothed (bold) curves, the eval curve, the best step and the stop, to an image.
 
         Example: losswatch plot 3f9c2a1b --key loss -o training_loss.png
         """
         import httpx
 
-        from losswatch.monitor.restclient import connect, fetch_run
+        from losswatch.monitor.outfile import refuse_output
+        from losswatch.monitor.restclient import RunNotFound, connect, explain, fetch_run
 
         if mode not in ("tensorboard", "llamafactory", "none"):
             raise typer.BadParameter("must be tensorboard, llamafactory or none", param_hint="--mode")
+        fmt = image_format(output)
+        refuse_output(output, "plot")
         params: dict[str, str | float | int] = {"smoothing": smoothing, "smoothing_mode": mode, "max_points": 5000}
         try:
             with connect(url, token, timeout=120) as client:
@@ -100,6 +130,7 @@ def register(app: typer.Typer) -> None:
                 if problem:
                     typer.echo(f"losswatch plot: {problem}", err=True)
                     raise typer.Exit(1)
+                run = info["id"]
                 train = client.get(f"/api/v1/runs/{run}/metrics/{key}", params=params)
                 train.raise_for_status()
                 twin = companion_key(key, set(keys)) if not is_eval_key(key) else None
@@ -108,11 +139,15 @@ def register(app: typer.Typer) -> None:
                     e = client.get(f"/api/v1/runs/{run}/metrics/{twin}", params=params)
                     e.raise_for_status()
                     evals = e.json()
-        except httpx.HTTPStatusError as exc:
-            typer.echo(f"losswatch plot: {exc.response.status_code}: {exc.response.text[:200]}", err=True)
+        except RunNotFound as exc:
+            typer.echo(f"losswatch plot: {exc}", err=True)
             raise typer.Exit(1) from exc
         except httpx.HTTPError as exc:
-            typer.echo(f"losswatch plot: cannot reach {url}: {exc}", err=True)
+            typer.echo(f"losswatch plot: {explain(exc, url)}", err=True)
             raise typer.Exit(1) from exc
-        draw(output, info, key, train.json(), evals, log)
+        try:
+            draw(output, info, key, train.json(), evals, log, fmt)
+        except OSError as exc:
+            typer.echo(f"losswatch plot: cannot write {output}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(1) from exc
         typer.echo(f"{output}: {key}" + (f" and {evals['key']}" if evals else ""))

@@ -16,6 +16,7 @@ HEAD = {
         "stop": "stop",
         "go": "continue",
         "advice": "Advice",
+        "facts": "Facts",
         "none": "no metrics logged yet",
     },
     "zh": {
@@ -25,6 +26,7 @@ HEAD = {
         "stop": "停止",
         "go": "继续",
         "advice": "建议",
+        "facts": "事实",
         "none": "还没有记录任何指标",
     },
 }
@@ -39,30 +41,36 @@ def _keys_to_report(keys: list[str], wanted: list[str] | None) -> list[str]:
 
 
 def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> str:
+    from losswatch.monitor.labels import decision_text, label, lifecycle
+
     t = HEAD[lang]
     d = run["decision"]
+    sep = "：" if lang == "zh" else ": "
+    verdict = label("decision", "stop" if d["should_stop"] else "continue", lang)
     lines = [
-        f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}: {run['status']}",
-        f"{t['decision']}: {t['stop'] if d['should_stop'] else t['go']} ({d['reason']}) — {d['message']}",
+        f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}{sep}{lifecycle(run, lang)}",
+        f"{t['decision']}: {verdict} ({label('reason', d['reason'], lang)}, {d['reason']}) — {decision_text(d, lang)}",
         "",
     ]
     if not diagnoses:
         lines.append(t["none"])
     advice: dict[str, str] = {}
+    facts: dict[str, str] = {}
     for diag in diagnoses:
-        lines += [f"[{diag['key']}] {diag['state']}", diag["summary"], ""]
+        lines += [f"[{diag['key']}] {label('state', diag['state'], lang)}", diag["summary"], ""]
         for a in diag.get("advice") or []:
-            advice.setdefault(a["code"], a["message"])
-    if advice:
-        lines.append(f"{t['advice']}:")
-        lines += [f"- {m}" for m in advice.values()]
+            (facts if a.get("kind") == "fact" else advice).setdefault(a["code"], a["message"])
+    for title, items in ((t["facts"], facts), (t["advice"], advice)):
+        if items:
+            lines.append(f"{title}:")
+            lines += [f"- {m}" for m in items.values()]
     return "\n".join(lines).rstrip() + "\n"
 
 
 def register(app: typer.Typer) -> None:
     @app.command("report")
     def report(
-        run: str = typer.Argument(..., help="run id"),
+        run: str = typer.Argument(..., help="run id (or a unique start of it)"),
         lang: str = typer.Option("en", "--lang", help="en or zh"),
         key: list[str] | None = typer.Option(None, "--key", help="metric(s) to read (default: eval_loss and loss)"),
         url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
@@ -74,7 +82,7 @@ def register(app: typer.Typer) -> None:
         """
         import httpx
 
-        from losswatch.monitor.restclient import connect, fetch_run
+        from losswatch.monitor.restclient import RunNotFound, connect, explain, fetch_run
 
         if lang not in HEAD:
             raise typer.BadParameter("must be en or zh", param_hint="--lang")
@@ -86,20 +94,13 @@ def register(app: typer.Typer) -> None:
                     raise typer.Exit(1)
                 diagnoses = []
                 for k in _keys_to_report(names, key):
-                    r = client.get(f"/api/v1/runs/{run}/diagnostics", params={"key": k, "lang": lang})
+                    r = client.get(f"/api/v1/runs/{info['id']}/diagnostics", params={"key": k, "lang": lang})
                     r.raise_for_status()
                     diagnoses.append(r.json())
-        except httpx.HTTPStatusError as exc:
-            typer.echo(f"losswatch report: {_detail(exc.response)}", err=True)
+        except RunNotFound as exc:
+            typer.echo(f"losswatch report: {exc}", err=True)
             raise typer.Exit(1) from exc
         except httpx.HTTPError as exc:
-            typer.echo(f"losswatch report: cannot reach {url}: {exc}", err=True)
+            typer.echo(f"losswatch report: {explain(exc, url)}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(render(info, diagnoses, lang), nl=False)
-
-
-def _detail(response: Any) -> str:
-    try:
-        return f"{response.status_code}: {response.json()['detail']}"
-    except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: {response.text[:200]}"

@@ -7,6 +7,11 @@ from pathlib import Path
 import typer
 
 
+def is_spool(folder: Path) -> bool:
+    """A spool holds its segments (seg-*.jsonl) or, once all is delivered, its cursor."""
+    return any(folder.glob("seg-*.jsonl")) or (folder / "cursor.json").is_file()
+
+
 def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync(
@@ -25,8 +30,16 @@ def register(app: typer.Typer) -> None:
         if not spool_dir.is_dir():
             typer.echo(f"losswatch sync: {spool_dir} is not a folder", err=True)
             raise typer.Exit(2)
-        if not any(spool_dir.glob("seg-*.jsonl")) and (spool_dir / SPOOL_DIRNAME).is_dir():
+        if not is_spool(spool_dir) and (spool_dir / SPOOL_DIRNAME).is_dir():
             spool_dir = spool_dir / SPOOL_DIRNAME  # given the output dir itself
+        if not is_spool(spool_dir):
+            typer.echo(
+                f"losswatch sync: {spool_dir} is not a losswatch spool (it has no seg-*.jsonl files). A trainer "
+                f"spools into <output_dir>/{SPOOL_DIRNAME}, LossWatchClient into ./{SPOOL_DIRNAME}; give that folder "
+                "or the output folder that holds it",
+                err=True,
+            )
+            raise typer.Exit(2)
         spool = Spool(spool_dir)
         try:
             spool.lock()

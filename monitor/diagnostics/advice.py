@@ -74,6 +74,12 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "eval_steps 为 {eval}、max_steps 为 {max_steps}，整个训练只评估约 {k} 次；早停和过拟合判断"
         "至少需要 {min} 次评估，建议把 eval_steps 调到 {suggest} 或更小。",
     },
+    "monitor_not_logged": {
+        "en": "Early stopping watches {monitor}, and none has been logged after {n} points of {key}: check that "
+        "the training loop logs {monitor} under exactly that name.",
+        "zh": "早停监控的是 {monitor}，但 {key} 已记录 {n} 个点，{monitor} 还一个都没有：请检查训练代码是否"
+        "以完全相同的名字记录了 {monitor}。",
+    },
     "effective_batch_size": {
         "en": "Effective batch size = {pd} per device × {ga} accumulation step(s) × {procs} process(es) = {eff}.",
         "zh": "有效批大小 = {pd}（单卡批大小）× {ga}（梯度累积步数）× {procs}（进程数）= {eff}。",
@@ -124,8 +130,9 @@ def _interval(value: Any, max_steps: int | None) -> int | None:
     return int(number)
 
 
-def _item(code: str, text: str, lang: str, **fields: Any) -> dict[str, str]:
-    return {"code": code, "message": _TEXT[text][lang].format(**fields)}
+def _item(code: str, text: str, lang: str, kind: str = "advice", **fields: Any) -> dict[str, str]:
+    """`kind` "advice" asks for a change; "fact" only states something about the run (shown apart)."""
+    return {"code": code, "kind": kind, "message": _TEXT[text][lang].format(**fields)}
 
 
 def advise(
@@ -135,8 +142,12 @@ def advise(
     has_eval: bool,
     n_points: int,
     lang: str = "en",
+    monitor: str | None = None,
 ) -> list[dict[str, str]]:
-    """Advice items for a run, from its configuration and what has been logged for `key`."""
+    """Advice items for a run, from its configuration and what has been logged for `key`.
+
+    `monitor` is the key the run's early stopping watches; a validation key the run named itself
+    (not the default eval_loss) says the loop means to log it, so its absence early on is no fault."""
     config = config or {}
     items: list[dict[str, str]] = []
     max_steps = _int(config.get("max_steps"))
@@ -144,8 +155,12 @@ def advise(
     eval_strategy = _strategy(_get(config, "eval_strategy", "evaluation_strategy"))
     eval_enabled = eval_strategy not in (None, "no")
 
+    named_eval = monitor not in (None, "loss", "eval_loss", key)
     if eval_strategy == "no":
         items.append(_item("no_validation", "no_validation_disabled", lang))
+    elif named_eval and not has_eval:
+        if n_points >= MIN_LOGGED_POINTS:
+            items.append(_item("monitor_not_logged", "monitor_not_logged", lang, monitor=monitor, key=key, n=n_points))
     elif not has_eval and not eval_enabled:
         # Evaluation neither configured nor logged. A run configured to evaluate that has not yet
         # reached its first evaluation is not told off.
@@ -217,5 +232,7 @@ def advise(
             message += _TEXT["effective_batch_size_faster"][lang].format(
                 pd2=per_device * factor, ga2=accumulation // factor, eff=effective
             )
-        items.append({"code": "effective_batch_size", "message": message})
+        # The product alone is a fact about the run; only a faster split of it is advice.
+        kind = "advice" if accumulation > 1 else "fact"
+        items.append({"code": "effective_batch_size", "kind": kind, "message": message})
     return items

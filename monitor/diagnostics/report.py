@@ -117,13 +117,15 @@ def diagnose(
     companion: tuple[object, object] | None = None,
     config: Mapping[str, Any] | None = None,
     lang: str = "en",
+    monitor: str | None = None,
 ) -> dict[str, Any]:
     """Diagnose one metric series.
 
     `steps` (int64) and `values` (float64, NaN/Inf allowed) are the series, in any order; a step
     logged twice keeps its last value. `mode` is "min" for losses, "max" for accuracy-like metrics.
     `companion` is an optional (steps, values) pair: the training loss for a validation key, the
-    validation series for a training key. `config` is the run's TrainingArguments as a dict.
+    validation series for a training key. `config` is the run's TrainingArguments as a dict;
+    `monitor` the key its early stopping watches (for the advice).
     Returns {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "summary"},
     JSON-ready (plain types, no NaN/Inf).
     """
@@ -153,7 +155,7 @@ def diagnose(
             "volatility": vol,
             "spikes": spikes,
             "overfitting": overfit,
-            "advice": advise(config, key=key, has_eval=has_eval, n_points=series.n, lang=lang),
+            "advice": advise(config, key=key, has_eval=has_eval, n_points=series.n, lang=lang, monitor=monitor),
         }
     )
     result["summary"] = summarize(result, lang)

@@ -20,7 +20,10 @@ __all__ = ["ImportedLog", "LogImportError", "Point", "UnreadableLog", "UploadErr
 # What a training output folder holds, in the order it is preferred: the Trainer's own state is
 # complete and already consistent across resumes; LLaMA-Factory's log exists while training runs.
 _FOLDER_FILES = ("trainer_state.json", "trainer_log.jsonl")
-_EXPECTED = "expected a trainer_state.json, a trainer_log.jsonl or TensorBoard event files"
+_EXPECTED = (
+    "losswatch reads a HF trainer_state.json, a LLaMA-Factory trainer_log.jsonl, TensorBoard event files "
+    "(events.out.tfevents.*) or a folder holding one of them"
+)
 
 
 def read_log(path: str | Path) -> ImportedLog:
@@ -71,7 +74,7 @@ def _parse_text(path: Path, text: str) -> ImportedLog:
         if isinstance(head, dict):
             return llamafactory.parse(path, text)
         raise UnreadableLog(
-            path, f"not valid JSON ({whole.msg} at line {whole.lineno}, column {whole.colno})"
+            path, f"not valid JSON ({whole.msg} at line {whole.lineno}, column {whole.colno}); {_EXPECTED}"
         ) from whole
     if isinstance(data, dict):
         if "log_history" in data:

@@ -95,9 +95,9 @@ def test_metrics_bad_point_is_4xx_and_nothing_is_stored(client: TestClient, rid:
     assert client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"] == []
 
 
-def test_metrics_malformed_json_is_422(client: TestClient, rid: str) -> None:
+def test_metrics_malformed_json_is_400_as_documented(client: TestClient, rid: str) -> None:
     r = client.post(f"/api/v1/runs/{rid}/metrics", content=b"{not json", headers={"content-type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 400 and r.json()["detail"].startswith("the body is not valid JSON")
 
 
 def test_metrics_oversize_batch_is_413_naming_the_limit(client: TestClient, rid: str, settings) -> None:

@@ -40,7 +40,7 @@ def test_export_json_to_stdout(seeded) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["no-such-run"], 1, "404"),
+        (["no-such-run"], 1, "no run has an id starting with 'no-such-run'"),
         (["RUN", "--format", "xml"], 2, "csv or json"),
     ],
     ids=["unknown-run", "unknown-format"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib import image
 from typer.testing import CliRunner
 
@@ -47,3 +48,24 @@ def test_plot_unknown_key_lists_the_keys(seeded, tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "eval_loss" in result.output and not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "magic"),
+    [("loss.pdf", b"%PDF"), ("loss.jpg", b"\xff\xd8\xff"), ("loss.svg", b"<?xml"), ("loss.PNG", PNG)],
+    ids=["pdf", "jpg", "svg", "upper-png"],
+)
+def test_plot_suffix_chooses_the_format(seeded, tmp_path: Path, name: str, magic: bytes) -> None:
+    out = tmp_path / name
+    result = runner.invoke(app, ["plot", seeded.run_id, "-o", str(out), "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith(magic)
+
+
+def test_plot_unknown_suffix_is_refused_with_the_formats(seeded, tmp_path: Path) -> None:
+    out = tmp_path / "loss.docx"
+    result = runner.invoke(app, ["plot", seeded.run_id, "-o", str(out), "--url", seeded.url])
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "cannot write a .docx file" in text and "pdf" in text and "png" in text
+    assert not out.exists()

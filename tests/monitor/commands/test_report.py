@@ -7,6 +7,9 @@ import pytest
 from typer.testing import CliRunner
 
 from losswatch.monitor.cli import app
+from losswatch.monitor.labels import label
+
+from .conftest import seed
 
 runner = CliRunner()
 
@@ -14,8 +17,8 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     ("lang", "decision_word", "script"),
     [
-        ("en", "Decision: stop", r"[A-Za-z]{4,}"),
-        ("zh", "决定: 停止", r"[\u4e00-\u9fff]"),
+        ("en", "Decision: stop (patience exhausted, patience_exhausted)", r"[A-Za-z]{4,}"),
+        ("zh", "决定: 停止 (耐心耗尽, patience_exhausted) — eval_loss 连续多次评估没有足够的改善", r"[\u4e00-\u9fff]"),
     ],
     ids=["en", "zh"],
 )
@@ -28,7 +31,7 @@ def test_report_prints_the_diagnosis_in_each_language(seeded, lang: str, decisio
         diag = httpx.get(
             f"{seeded.url}/api/v1/runs/{seeded.run_id}/diagnostics", params={"key": key, "lang": lang}
         ).json()
-        assert f"[{key}] {diag['state']}" in text
+        assert f"[{key}] {label('state', diag['state'], lang)}" in text
         assert diag["summary"] in text
         assert re.search(script, diag["summary"])
     assert "learning_rate" not in text.split("\n\n", 1)[1]  # the schedule is not what a person reads
@@ -43,7 +46,7 @@ def test_report_key_option_reads_that_metric_only(seeded) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["no-such-run"], "404"),
+        (["no-such-run"], "no run has an id starting with 'no-such-run'"),
         (["RUN", "--lang", "fr"], "en or zh"),
         (["RUN", "--key", "nope"], "has no metric 'nope'; it has: eval_loss"),
     ],
@@ -60,3 +63,32 @@ def test_report_unreachable_service_exits_1() -> None:
     result = runner.invoke(app, ["report", "x", "--url", "http://127.0.0.1:9"])
     assert result.exit_code == 1
     assert "cannot reach" in result.output
+
+
+@pytest.mark.parametrize(
+    ("status", "lang", "shown"),
+    [
+        ("running", "en", "status: running, at step 1000"),
+        ("finished", "en", "status: finished at step 1000"),
+        ("stopped", "en", "status: stopped at step 1000"),
+        ("failed", "en", "status: failed at step 1000"),
+        ("finished", "zh", "状态：已结束，在第 1000 步"),
+        ("stopped", "zh", "状态：已停止，在第 1000 步"),
+        ("failed", "zh", "状态：失败，在第 1000 步"),
+    ],
+    ids=["running", "finished", "stopped", "failed", "finished-zh", "stopped-zh", "failed-zh"],
+)
+def test_report_shows_where_the_run_is_in_its_life(live_server, status: str, lang: str, shown: str) -> None:
+    run = seed(live_server.url, name=f"life-{status}-{lang}")
+    if status != "running":
+        httpx.patch(f"{run.url}/api/v1/runs/{run.run_id}", json={"status": status}).raise_for_status()
+    result = runner.invoke(app, ["report", run.run_id, "--lang", lang, "--url", run.url])
+    assert result.exit_code == 0, result.output
+    assert shown in result.output.splitlines()[0]
+
+
+def test_report_zh_has_no_english_status_reason_or_state(seeded) -> None:
+    result = runner.invoke(app, ["report", seeded.run_id, "--lang", "zh", "--url", seeded.url])
+    head = result.output.split("\n\n")[0]
+    for word in ("running", "stop", "continue", "exhausted", "did not improve"):
+        assert word not in head.replace("patience_exhausted", "")

@@ -152,3 +152,30 @@ def test_every_message_exists_in_chinese() -> None:
     for item in zh:
         assert CJK.search(item["message"]), item
     assert "64" not in zh[-1]["message"] and "32" in zh[-1]["message"]
+
+
+@pytest.mark.parametrize(
+    ("n_points", "has_eval", "codes"),
+    [
+        (1, False, []),  # step 1 of a loop that will log val_loss: nothing to scold
+        (200, False, ["monitor_not_logged"]),  # 200 training points and still no val_loss: say so
+        (200, True, []),
+    ],
+    ids=["first-step", "never-logged", "logged"],
+)
+def test_advice_named_validation_monitor_is_not_scolded_before_it_is_logged(
+    n_points: int, has_eval: bool, codes: list[str]
+) -> None:
+    items = advise({}, key="loss", has_eval=has_eval, n_points=n_points, monitor="val_loss")
+    # "too few points" is about the series itself, not about validation; it is not what is tested here.
+    assert [a["code"] for a in items if a["code"] != "too_few_points"] == codes
+    assert not any("No validation loss" in a["message"] for a in items)
+
+
+@pytest.mark.parametrize(("accumulation", "kind"), [(1, "fact"), (4, "advice")], ids=["product-only", "faster-split"])
+def test_advice_effective_batch_size_is_a_fact_unless_there_is_a_faster_split(accumulation: int, kind: str) -> None:
+    config = {"per_device_train_batch_size": 8, "gradient_accumulation_steps": accumulation}
+    items = advise(config, key="eval_loss", has_eval=True, n_points=100)
+    (item,) = [a for a in items if a["code"] == "effective_batch_size"]
+    assert item["kind"] == kind
+    assert all(a["kind"] == "advice" for a in items if a["code"] != "effective_batch_size")

@@ -1,0 +1,130 @@
+"""The words a person reads for losswatch's codes, in English and Chinese: run statuses, stop reasons,
+diagnosis states and fact values, plus the sentences built from them (a run's lifecycle, a decision).
+
+The codes stay what the API sends; only what is shown is translated. The report prints these and the
+dashboard reads the same tables from the API, so a label exists once.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+LANGS = ("en", "zh")
+
+LABELS: dict[str, dict[str, dict[str, str]]] = {
+    "status": {
+        "en": {s: s for s in ("running", "finished", "stopped", "failed", "stale")},
+        "zh": {"running": "运行中", "finished": "已结束", "stopped": "已停止", "failed": "失败", "stale": "失联"},
+    },
+    "reason": {
+        "en": {
+            "none": "no stop",
+            "patience_exhausted": "patience exhausted",
+            "plateau": "plateau",
+            "stopping_threshold": "target reached",
+            "divergence_threshold": "diverged",
+            "non_finite": "non-finite value",
+            "manual": "stopped by a person",
+        },
+        "zh": {
+            "none": "不停止",
+            "patience_exhausted": "耐心耗尽",
+            "plateau": "进入平台期",
+            "stopping_threshold": "达到目标",
+            "divergence_threshold": "发散",
+            "non_finite": "出现非有限值",
+            "manual": "人工停止",
+        },
+    },
+    "state": {
+        "en": {
+            "insufficient_data": "insufficient data",
+            "improving": "improving",
+            "plateaued": "plateaued",
+            "diverging": "diverging",
+            "overfitting": "overfitting",
+            "unstable": "unstable",
+            "non_finite": "non-finite",
+        },
+        "zh": {
+            "insufficient_data": "数据不足",
+            "improving": "在改善",
+            "plateaued": "平台期",
+            "diverging": "发散",
+            "overfitting": "过拟合",
+            "unstable": "不稳定",
+            "non_finite": "非有限值",
+        },
+    },
+    "direction": {
+        "en": {"decreasing": "decreasing", "increasing": "increasing", "flat": "flat"},
+        "zh": {"decreasing": "下降", "increasing": "上升", "flat": "平稳"},
+    },
+    "level": {
+        "en": {"low": "low", "moderate": "moderate", "high": "high"},
+        "zh": {"low": "低", "moderate": "中等", "high": "高"},
+    },
+    "yesno": {"en": {"yes": "yes", "no": "no"}, "zh": {"yes": "是", "no": "否"}},
+    "decision": {"en": {"stop": "stop", "continue": "continue"}, "zh": {"stop": "停止", "continue": "继续"}},
+}
+
+
+def label(kind: str, code: str, lang: str) -> str:
+    """The word for `code` of `kind` in `lang`; an unknown code is shown as it is (never an error)."""
+    return LABELS[kind]["zh" if lang == "zh" else "en"].get(code, code.replace("_", " "))
+
+
+def last_step(run: dict[str, Any]) -> int | None:
+    steps = [k["last_step"] for k in run.get("keys") or [] if k.get("last_step") is not None]
+    return max(steps) if steps else None
+
+
+def lifecycle(run: dict[str, Any], lang: str) -> str:
+    """Where a run is in its life: "running, at step 120", "finished at step 160", "stopped at step 80"..."""
+    status, step = run["status"], last_step(run)
+    zh = lang == "zh"
+    if step is None:
+        return label("status", status, lang)
+    if status == "running":
+        return f"运行中，第 {step} 步" if zh else f"running, at step {step}"
+    if status == "stale":
+        return (
+            f"失联：已经一段时间没有收到数据（最后在第 {step} 步）"
+            if zh
+            else f"stale: nothing received for a while (last at step {step})"
+        )
+    if zh:
+        return f"{label('status', status, lang)}，在第 {step} 步"
+    return f"{label('status', status, lang)} at step {step}"
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, (int, float)) and math.isfinite(v):
+        return f"{v:.4g}"
+    return str(v)
+
+
+_ZH_REASON = {
+    "none": "{monitor} 还在改善或尚不能判断，继续训练",
+    "patience_exhausted": "{monitor} 连续多次评估没有足够的改善",
+    "plateau": "{monitor} 已进入平台期，继续训练收益很小",
+    "stopping_threshold": "{monitor} 已达到设定的目标值",
+    "divergence_threshold": "{monitor} 超过了发散阈值，训练在发散",
+    "non_finite": "{monitor} 出现了 NaN 或无穷大",
+    "manual": "有人要求停止这次训练",
+}
+
+
+def decision_text(decision: dict[str, Any], lang: str) -> str:
+    """The decision as a sentence: the service's own message in English, the same facts in Chinese."""
+    if lang != "zh":
+        return str(decision.get("message") or "")
+    monitor = decision.get("monitor") or "eval_loss"
+    text = _ZH_REASON.get(decision.get("reason") or "none", "{monitor}").format(monitor=monitor)
+    best, best_step = decision.get("best_value"), decision.get("best_step")
+    if best is not None and best_step is not None:
+        text += f"；最好值 {_num(best)}，在第 {best_step} 步"
+    if decision.get("should_stop") and decision.get("step") is not None:
+        text += f"（第 {decision['step']} 步做出停止决定）"
+    return text + "。"

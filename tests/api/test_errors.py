@@ -1,0 +1,37 @@
+"""Bad bodies get the code the OpenAPI documents and a sentence that says where and what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/runs", "/api/v1/runs/{rid}/metrics", "/api/v1/runs/{rid}/rewind", "/api/v1/runs/{rid}/stop"],
+    ids=["create-run", "metrics", "rewind", "stop"],
+)
+@pytest.mark.parametrize("body", [b"not json", b"{bad", b'{"points": ['], ids=["text", "broken-object", "truncated"])
+def test_errors_non_json_body_is_400(client: TestClient, path: str, body: bytes) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
+    r = client.post(path.format(rid=rid), content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"].startswith("the body is not valid JSON")
+    assert "400" in client.get("/openapi.json").json()["paths"][path.replace("{rid}", "{run_id}")]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("abc", "points[0].value: got the string 'abc'; a value is a number or one of the strings"),
+        ("nan", "points[0].value: got the string 'nan'; a value is a number or one of the strings"),
+        (True, "points[0].value: got `bool`; a value is a number"),
+        ([1], "points[0].value: got `array`; a value is a number"),
+    ],
+    ids=["word", "lowercase-nan", "bool", "list"],
+)
+def test_errors_wrong_value_names_the_field_and_what_a_value_is(client: TestClient, value: object, said: str) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
+    r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": value}]})
+    assert r.status_code == 422
+    assert said in r.json()["detail"] and "Invalid enum value" not in r.json()["detail"]

@@ -1,0 +1,33 @@
+"""Where the data lives: one folder per user, whatever the current directory; the environment overrides it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from losswatch.monitor.settings import Settings
+
+
+def test_settings_data_dir_is_per_user_not_per_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOSSWATCH_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    first = Settings()
+    monkeypatch.chdir(tmp_path / "b")
+    second = Settings()
+    assert first.data_dir == second.data_dir == tmp_path / "share" / "losswatch"
+    assert first.url == second.url == f"sqlite:///{tmp_path / 'share' / 'losswatch' / 'losswatch.db'}"
+
+
+def test_settings_data_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOSSWATCH_DATA_DIR", str(tmp_path / "lw"))
+    assert Settings().data_dir == tmp_path / "lw"
+
+
+def test_settings_shown_url_hides_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOSSWATCH_DATABASE_URL", "postgresql+psycopg://lw:s3cret@db.lab:5432/losswatch")
+    shown = Settings().shown_url
+    assert "s3cret" not in shown and "db.lab:5432/losswatch" in shown
