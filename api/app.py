@@ -16,6 +16,7 @@ from losswatch.api.observability import AccessLog, Metrics
 from losswatch.api.routes import (
     decisions,
     diagnostics,
+    docs,
     export,
     health,
     metrics,
@@ -57,7 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(
-        title="losswatch", version="0.1.0", lifespan=lifespan, description="Training monitor and early-stopping service"
+        title="losswatch",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Training monitor and early-stopping service",
+        # Served from the package by routes.docs, never from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.series_cache = SeriesCache(settings.series_cache_points)
@@ -86,5 +93,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, responses={503: {"description": "database unreachable"}})
     app.include_router(ops.router)
     app.include_router(pages.router)
+    app.include_router(docs.router)
     app.include_router(export.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
     return app

@@ -6,6 +6,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -23,7 +24,7 @@ class Auth(str, Enum):
     required = "required"
 
 
-def load_settings(command: str, **given: object) -> Settings:
+def load_settings(command: str, **given: Any) -> Settings:
     """Settings from the environment (and `given`), or a sentence per bad variable and exit 2 (never a traceback)."""
     from pydantic import ValidationError
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from losswatch.monitor.vocabulary import companion_key, is_eval_key
+from losswatch.monitor.vocabulary import EVAL_LOSS, companion_key, is_eval_key
 
 
 def _values(points: list[dict[str, Any]], field: str) -> list[float]:
@@ -134,6 +134,8 @@ def register(app: typer.Typer) -> None:
                 train = client.get(f"/api/v1/runs/{run}/metrics/{key}", params=params)
                 train.raise_for_status()
                 twin = companion_key(key, set(keys)) if not is_eval_key(key) else None
+                if twin == EVAL_LOSS and "loss" not in key:
+                    twin = None  # a learning rate or grad norm has no validation curve to draw beside it
                 evals = None
                 if twin:
                     e = client.get(f"/api/v1/runs/{run}/metrics/{twin}", params=params)

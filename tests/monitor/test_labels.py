@@ -1,0 +1,71 @@
+"""Every code a person can meet has words in English and Chinese; the sentences carry the numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from losswatch.monitor.diagnostics.state import STATES
+from losswatch.monitor.labels import LABELS, decision_text, label, lifecycle
+from losswatch.monitor.vocabulary import SHOWN_STATUSES, Reason
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize(
+    ("kind", "codes"),
+    [("status", SHOWN_STATUSES), ("reason", [r.value for r in Reason]), ("state", STATES)],
+    ids=["statuses", "reasons", "states"],
+)
+def test_labels_cover_every_code_in_both_languages(kind: str, codes: tuple[str, ...]) -> None:
+    assert set(LABELS[kind]["en"]) == set(codes) == set(LABELS[kind]["zh"])
+    assert all(CJK.search(label(kind, c, "zh")) for c in codes)
+
+
+def test_labels_unknown_code_is_shown_as_it_is() -> None:
+    assert label("state", "brand_new_state", "zh") == "brand new state"
+
+
+DECISION = {
+    "should_stop": True,
+    "reason": "patience_exhausted",
+    "message": "eval_loss did not improve by more than 0.001 for 3 evaluations; best 1.5518 at step 4500",
+    "step": 6000,
+    "best_step": 4500,
+    "best_value": 1.55183,
+    "monitor": "eval_loss",
+}
+
+
+def test_labels_decision_text_english_is_the_services_message() -> None:
+    assert decision_text(DECISION, "en") == DECISION["message"]
+
+
+def test_labels_decision_text_chinese_carries_the_numbers() -> None:
+    text = decision_text(DECISION, "zh")
+    assert "eval_loss" in text and "1.552" in text and "第 4500 步" in text and "第 6000 步" in text
+    assert not re.search(r"did not|improve|best", text)
+
+
+@pytest.mark.parametrize(
+    ("status", "lang", "expected"),
+    [
+        ("finished", "en", "finished at step 160"),
+        ("finished", "zh", "已结束，在第 160 步"),
+        ("running", "en", "running, at step 160"),
+        ("stale", "en", "stale: nothing received for a while (last at step 160)"),
+        ("failed", "zh", "失败，在第 160 步"),
+    ],
+    ids=["finished", "finished-zh", "running", "stale", "failed-zh"],
+)
+def test_labels_lifecycle_names_the_last_step(status: str, lang: str, expected: str) -> None:
+    run = {"status": status, "keys": [{"last_step": 150}, {"last_step": 160}, {"last_step": None}]}
+    assert lifecycle(run, lang) == expected
+
+
+def test_labels_served_with_the_vocabulary(client: TestClient) -> None:
+    served = client.get("/api/v1/vocabulary").json()["labels"]
+    assert served["status"]["zh"]["finished"] == "已结束"
+    assert set(served["reason"]["zh"]) == set(client.get("/api/v1/vocabulary").json()["reasons"])
