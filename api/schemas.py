@@ -82,6 +82,8 @@ class DecisionOut(BaseModel):
     best_value: float | None
     monitor: str
     checks: int = 0
+    # Only when asked for with ?lang=: the decision as a sentence a person reads, in that language.
+    text: str | None = None
 
 
 class DecisionEvent(DecisionOut):

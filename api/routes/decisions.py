@@ -1,31 +1,43 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Engine
 
 from losswatch.api import deps
 from losswatch.api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
+from losswatch.monitor.labels import decision_text
 from losswatch.monitor.replay import replay
 from losswatch.monitor.store import decisions, runs
 
 router = APIRouter(tags=["decisions"])
 
 
+Lang = Query(default=None, description="en or zh: adds `text`, the decision as a sentence in that language")
+
+
+def worded(decision: dict[str, Any], lang: str | None) -> dict[str, Any]:
+    return {**decision, "text": decision_text(decision, lang)} if lang else decision
+
+
 @router.get("/runs/{run_id}/decision", response_model=DecisionOut)
-def get_decision(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def get_decision(
+    run_id: RunId, lang: Literal["en", "zh"] | None = Lang, engine: Engine = Depends(deps.engine)
+) -> dict[str, Any]:
     """The run's current decision: whether to stop, why, and the numbers behind it."""
     with engine.connect() as conn:
-        return decisions.current(conn, runs.get_run(conn, run_id=run_id)).to_dict()
+        return worded(decisions.current(conn, runs.get_run(conn, run_id=run_id)).to_dict(), lang)
 
 
 @router.get("/runs/{run_id}/decisions", response_model=DecisionsOut)
-def list_decisions(run_id: RunId, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def list_decisions(
+    run_id: RunId, lang: Literal["en", "zh"] | None = Lang, engine: Engine = Depends(deps.engine)
+) -> dict[str, Any]:
     """Every change of decision, oldest first: the audit trail and the dashboard's markers."""
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
-        return {"decisions": decisions.history(conn, run_id)}
+        return {"decisions": [worded(d, lang) for d in decisions.history(conn, run_id)]}
 
 
 @router.post("/runs/{run_id}/stop", response_model=DecisionOut)

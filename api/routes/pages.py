@@ -23,8 +23,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 NO_STALE = {"Cache-Control": "no-cache"}
 
 
-def _page(name: str) -> FileResponse:
-    return FileResponse(STATIC / name, media_type="text/html; charset=utf-8", headers=NO_STALE)
+def _page(name: str, status_code: int = 200) -> FileResponse:
+    return FileResponse(STATIC / name, status_code=status_code, media_type="text/html; charset=utf-8", headers=NO_STALE)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -37,8 +37,9 @@ def run_page(run_id: str, engine: Engine = Depends(deps.engine)) -> FileResponse
     with engine.connect() as conn:
         try:
             runs.get_run(conn, run_id=run_id)
-        except NotFound as exc:
-            raise HTTPException(404, str(exc)) from exc
+        except NotFound:
+            # A person followed a stale link or mistyped: a page that says so, not a JSON error.
+            return _page("missing.html", status_code=404)
     return _page("run.html")
 
 

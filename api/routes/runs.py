@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from losswatch.api import auth, deps
 from losswatch.api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
 from losswatch.monitor.errors import LimitExceeded
+from losswatch.monitor.labels import decision_text
 from losswatch.monitor.mirrors import cursors as mirror_cursors
 from losswatch.monitor.settings import Settings
 from losswatch.monitor.store import decisions, runs, series
@@ -62,7 +63,10 @@ def list_runs(
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def get_run(
-    run_id: RunId, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+    run_id: RunId,
+    lang: Literal["en", "zh"] | None = Query(default=None, description="en or zh: adds the decision's `text`"),
+    engine: Engine = Depends(deps.engine),
+    settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
     """The run, its keys' summaries, its latest decision and its mirrors' state."""
     with engine.connect() as conn:
@@ -72,7 +76,10 @@ def get_run(
         mirror_state = mirror_cursors.mirror_state(conn, run=run, default=list(settings.mirrors))
     for k in keys:
         k["last"] = out(k["last"])
-    return {**run, "keys": keys, "decision": decision.to_dict(), "mirror_state": mirror_state}
+    shown = decision.to_dict()
+    if lang:
+        shown["text"] = decision_text(shown, lang)
+    return {**run, "keys": keys, "decision": shown, "mirror_state": mirror_state}
 
 
 @router.patch("/runs/{run_id}", response_model=RunOut)

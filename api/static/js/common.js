@@ -39,6 +39,95 @@ const LW = (() => {
     }
   }
 
+
+  // What the pages say, in both languages. Codes (statuses, reasons, states...) are worded by the
+  // labels the service sends with its vocabulary, so a code's words exist once, in monitor/labels.py.
+  const UI = {
+    en: {
+      runsSub: "training runs, newest first", project: "Project", status: "Status", all: "all",
+      compareSelected: "Compare selected", run: "Run", lastLoss: "Last loss", diagnosis: "Diagnosis",
+      decision: "Decision", created: "Created", loading: "Loading…", noRuns: "No runs yet.",
+      runsCount: "{n} runs", runsCountOne: "1 run", noData: "no data", unavailable: "unavailable",
+      smoothing: "Smoothing", mode: "Mode", modeTensorboard: "TensorBoard EMA", modeLlamafactory: "LLaMA-Factory",
+      modeNone: "none", logScale: "log scale", downloadCsv: "Download CSV", stopRun: "Stop run",
+      waiting: "Waiting for the first points…", advice: "Advice", decisions: "Decisions", noDecisions: "No decisions yet.",
+      diagUnavailable: "diagnosis unavailable", noAdvice: "No advice.", trend: "recent trend",
+      volatility: "volatility", spikes: "spikes", overfit: "overfitting", runFacts: "Run summary",
+      live: "live", liveAt: "live, at step {n}", lifeAt: "{word} at step {n}", reconnecting: "reconnecting ({e})", started: "started {when}", atStep: " at step {n}",
+      stopRequested: "stop requested; the trainer stops at its next check", couldNotStop: "could not stop: {e}",
+      confirmStop: "Stop run \"{name}\"? The trainer stops at its next check.",
+      continue: "continue", stop: "stop", best: "best", points: "{k}: {n} points", drawn: ", {n} drawn",
+      nonfinite: ", {n} non-finite (not drawn)", metric: "Metric", compare: "compare",
+      acrossRuns: "{key} across {n} runs", noMetrics: "No metrics", pickRuns: "Pick runs on the run list, or open /compare?runs=ID1,ID2.",
+      absent: "no {key} in: {names}", notFound: "no such run: {ids}", noneFound: "None of these runs exist: {ids}. The run list shows the runs there are.",
+      lossTitle: "Loss (training and validation)", lrTitle: "Learning rate", gradTitle: "Gradient norm",
+      missingTitle: "No such run", missingText: "There is no run with the id \"{id}\".", backToList: "Back to the run list",
+      batch: "effective batch size",
+    },
+    zh: {
+      runsSub: "训练运行，最新的在前", project: "项目", status: "状态", all: "全部",
+      compareSelected: "对比所选", run: "运行", lastLoss: "最新 loss", diagnosis: "诊断",
+      decision: "决定", created: "创建时间", loading: "加载中…", noRuns: "还没有运行。",
+      runsCount: "{n} 个运行", runsCountOne: "1 个运行", noData: "无数据", unavailable: "不可用",
+      smoothing: "平滑", mode: "方式", modeTensorboard: "TensorBoard EMA", modeLlamafactory: "LLaMA-Factory",
+      modeNone: "不平滑", logScale: "对数坐标", downloadCsv: "下载 CSV", stopRun: "停止训练",
+      waiting: "等待第一批数据…", advice: "建议", decisions: "决定记录", noDecisions: "还没有决定。",
+      diagUnavailable: "暂无诊断", noAdvice: "暂无建议。", trend: "近期趋势",
+      volatility: "波动", spikes: "尖峰", overfit: "过拟合", runFacts: "运行概要",
+      live: "实时", liveAt: "实时，第 {n} 步", lifeAt: "{word}，在第 {n} 步", reconnecting: "正在重连（{e}）", started: "开始于 {when}", atStep: "，第 {n} 步",
+      stopRequested: "已请求停止；训练会在下一次检查时停止", couldNotStop: "无法停止：{e}",
+      confirmStop: "停止运行“{name}”？训练会在下一次检查时停止。",
+      continue: "继续", stop: "停止", best: "最佳", points: "{k}：{n} 个点", drawn: "，画出 {n} 个",
+      nonfinite: "，{n} 个非有限值（未画出）", metric: "指标", compare: "对比",
+      acrossRuns: "{n} 个运行的 {key}", noMetrics: "没有指标", pickRuns: "在运行列表中勾选运行，或打开 /compare?runs=ID1,ID2。",
+      absent: "这些运行没有 {key}：{names}", notFound: "找不到运行：{ids}", noneFound: "这些运行都不存在：{ids}。运行列表里有现有的运行。",
+      lossTitle: "Loss（训练与验证）", lrTitle: "学习率", gradTitle: "梯度范数",
+      missingTitle: "找不到这个运行", missingText: "没有 id 为“{id}”的运行。", backToList: "返回运行列表",
+      batch: "有效批大小",
+    },
+  };
+  let lang = localStorage.getItem("losswatch-lang") === "zh" ? "zh" : "en";
+  let vocab = null;
+  let evalRe = /(^|[_/.-])(eval|val|valid|validation|test)([_/.-]|$)/i;
+  const langListeners = [];
+
+  /** The service's vocabulary (labels, the eval-key rule, end-of-training keys); the pages work without it. */
+  async function loadVocabulary() {
+    try {
+      vocab = await api("/api/v1/vocabulary");
+      if (vocab.eval_key_pattern) evalRe = new RegExp(vocab.eval_key_pattern, "i");
+    } catch (_) { vocab = null; }
+    return vocab;
+  }
+  function t(key, vars = {}) {
+    const s = (UI[lang] && UI[lang][key]) ?? UI.en[key] ?? key;
+    return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
+  }
+  function label(kind, code) {
+    const words = vocab && vocab.labels && vocab.labels[kind] && vocab.labels[kind][lang];
+    return (words && words[code]) || String(code ?? "").replace(/_/g, " ");
+  }
+  /** Static text of the page: every element with data-t gets its words, the switch shows the language. */
+  function applyText(root = document) {
+    document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+    for (const e of root.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
+    for (const b of document.querySelectorAll("#lang button")) b.classList.toggle("on", b.dataset.lang === lang);
+  }
+  function onLang(fn) { langListeners.push(fn); }
+  function setLang(next) {
+    lang = next === "zh" ? "zh" : "en";
+    localStorage.setItem("losswatch-lang", lang);
+    applyText();
+    for (const fn of langListeners) fn(lang);
+  }
+  for (const b of document.querySelectorAll("#lang button")) b.addEventListener("click", () => setLang(b.dataset.lang));
+  /** HF's one-point end-of-training summaries (train_loss, total_flos...): facts about the run, not curves. */
+  function isRunFact(key) {
+    const keys = (vocab && vocab.end_of_training_keys) ||
+      ["train_loss", "train_runtime", "train_samples_per_second", "train_steps_per_second", "total_flos"];
+    return keys.includes(key);
+  }
+
   const SPELLED = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
   /** A contract number ("NaN"/"Infinity" spelled out) as a JS number; null stays null. */
   function num(v) {
@@ -75,14 +164,14 @@ const LW = (() => {
   }
   function encKey(key) { return key.split("/").map(encodeURIComponent).join("/"); }
   function isSchedule(key) { return /(^|[_/.-])lr($|[_/.-])|learning_rate/i.test(key); }
-  function isEval(key) { return /(^|[_/])(eval|val|valid|validation|test)([_/]|$)/i.test(key); }
+  function isEval(key) { return evalRe.test(key); }
   function groupOf(key) {
     if (isSchedule(key)) return "lr";
     if (/grad_?norm/i.test(key)) return "grad";
     if (/loss/i.test(key)) return "loss";
     return `other:${key}`;
   }
-  const GROUP_TITLES = { loss: "Loss (training and validation)", lr: "Learning rate", grad: "Gradient norm" };
+  const GROUP_TITLES = { loss: "lossTitle", lr: "lrTitle", grad: "gradTitle" };
   const GROUP_ORDER = { loss: 0, lr: 1, grad: 2 };
 
   /** Chart groups for a run's keys: training and validation loss together, then lr, grad norm, others. */
@@ -94,7 +183,7 @@ const LW = (() => {
       by.get(g).push(k);
     }
     const out = [...by.entries()].map(([id, ks]) => ({
-      id, title: GROUP_TITLES[id] || id.slice(6),
+      id, title: GROUP_TITLES[id] ? t(GROUP_TITLES[id]) : id.slice(6),
       keys: ks.sort((a, b) => (isEval(a) - isEval(b)) || a.localeCompare(b)),
     }));
     return out.sort((a, b) => ((GROUP_ORDER[a.id] ?? 9) - (GROUP_ORDER[b.id] ?? 9)) || a.id.localeCompare(b.id));
@@ -150,7 +239,8 @@ const LW = (() => {
     return `rgba(${(n >> 16) & 255},${(n >> 8) & 255},${n & 255},${a})`;
   }
 
-  /** Vertical lines at steps (the best step, the stop), drawn over the plot on every redraw. */
+  /** Vertical lines at steps (the best step, the stop), drawn over the plot on every redraw. Each label
+   * sits on a backing of the card's colour beside its line, inside the plot, shortened when it would not fit. */
   function markerPlugin(getMarkers) {
     return {
       hooks: {
@@ -158,27 +248,57 @@ const LW = (() => {
           const dpr = window.devicePixelRatio || 1;
           const { left, top, width, height } = u.bbox;
           const ctx = u.ctx;
+          const pad = 3 * dpr;
+          // Where each label went, in CSS pixels: the browser tests check they sit inside the plot.
+          const boxes = [];
+          u.markerBoxes = boxes;
           getMarkers().forEach((m, i) => {
             if (m.step === null || m.step === undefined) return;
             const x = Math.round(u.valToPos(m.step, "x", true));
             if (!(x >= left - 1 && x <= left + width + 1)) return;
             ctx.save();
-            ctx.strokeStyle = m.color; ctx.fillStyle = m.color; ctx.lineWidth = 1.5 * dpr;
+            ctx.strokeStyle = m.color; ctx.lineWidth = 1.5 * dpr;
             ctx.setLineDash(m.dash ? [6 * dpr, 4 * dpr] : []);
             ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
-            ctx.font = `${600} ${11 * dpr}px system-ui, sans-serif`;
-            // On a narrow chart the long label would cover the curve: fall back to the short one.
+            ctx.setLineDash([]);
+            ctx.font = `600 ${11 * dpr}px system-ui, "Noto Sans CJK SC", sans-serif`;
+            ctx.textBaseline = "middle";
+            ctx.textAlign = "left"; // uPlot leaves the y axis's right alignment on the context
+            // The long label while it takes less than 40% of the plot, else the short one.
             let text = m.label;
-            if (ctx.measureText(text).width > width * 0.4 && m.short) text = m.short;
+            if (m.short && ctx.measureText(text).width > width * 0.4) text = m.short;
             const w = ctx.measureText(text).width;
-            let tx = x + 4 * dpr + w > left + width ? x - 4 * dpr - w : x + 4 * dpr;
-            tx = Math.max(left + 2 * dpr, tx);
-            ctx.fillText(text, tx, top + (14 + 14 * i) * dpr);
+            // Right of the line when there is room, else left of it; never outside the plot.
+            const gap = 5 * dpr;
+            let tx = x + gap + w + pad <= left + width ? x + gap : x - gap - w;
+            tx = Math.min(Math.max(left + pad, tx), left + width - w - pad);
+            const ty = top + (12 + 17 * i) * dpr;
+            boxes.push({ text, x0: tx / dpr, x1: (tx + w) / dpr, line: x / dpr, left: left / dpr,
+              right: (left + width) / dpr });
+            ctx.fillStyle = cssVar("--card", "#fff");
+            ctx.globalAlpha = 0.9;
+            ctx.fillRect(tx - pad, ty - 7 * dpr, w + 2 * pad, 14 * dpr);
+            ctx.globalAlpha = 1;
+            ctx.fillStyle = m.color;
+            ctx.fillText(text, tx, ty);
             ctx.restore();
           });
         }],
       },
     };
+  }
+
+  /** uPlot axis size that fits its longest tick label, so no label is clipped at the left edge. */
+  function fitAxis(self, values, axisIdx, cycleNum) {
+    const axis = self.axes[axisIdx];
+    if (cycleNum > 1 && axis._size) return axis._size;
+    let size = (axis.ticks && axis.ticks.size ? axis.ticks.size : 10) + (axis.gap || 5) + 6;
+    const longest = (values || []).reduce((a, v) => (String(v).length > a.length ? String(v) : a), "");
+    if (longest) {
+      self.ctx.font = axis.font ? axis.font[0] : "12px system-ui";
+      size += self.ctx.measureText(longest).width / (window.devicePixelRatio || 1);
+    }
+    return Math.ceil(size);
   }
 
   /**
@@ -225,7 +345,7 @@ const LW = (() => {
         scales: { x: { time: false }, y: this.log ? { distr: 3, log: 10 } : {} },
         axes: [
           { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-          { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 60,
+          { stroke: axis, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: fitAxis,
             values: (u, vals) => vals.map((v) => fmt(v, 3)) },
         ],
         cursor: { drag: { x: true, y: false } },
@@ -245,18 +365,31 @@ const LW = (() => {
     destroy() { this.resize.disconnect(); if (this.plot) this.plot.destroy(); this.plot = null; }
   }
 
-  /** Wire the smoothing slider, mode and log toggle; `onChange()` is called after a debounce. */
+  /** Wire the smoothing slider, mode and log toggle; `onChange()` is called after a debounce. The view is
+   * kept in the page's URL (?smoothing=&mode=&log=1), so a link shows the same view. */
   function smoothingControls(onChange) {
     const slider = document.getElementById("smoothing");
     const shown = document.getElementById("smoothing-value");
     const mode = document.getElementById("smoothing-mode");
     const log = document.getElementById("log-scale");
+    const q = new URLSearchParams(location.search);
+    const w = Number(q.get("smoothing"));
+    if (q.has("smoothing") && w >= 0 && w <= 0.99) slider.value = String(w);
+    const modes = (vocab && vocab.smoothing_modes) || ["tensorboard", "llamafactory", "none"];
+    if (modes.includes(q.get("mode"))) mode.value = q.get("mode");
+    log.checked = q.get("log") === "1";
     const opts = { smoothing: Number(slider.value), mode: mode.value, log: log.checked };
     let timer = null;
-    const fire = () => { clearTimeout(timer); timer = setTimeout(() => onChange(opts), 120); };
+    const remember = () => {
+      const u = new URLSearchParams(location.search);
+      u.set("smoothing", String(opts.smoothing)); u.set("mode", opts.mode);
+      if (opts.log) u.set("log", "1"); else u.delete("log");
+      history.replaceState(null, "", `${location.pathname}?${u}`);
+    };
+    const fire = () => { clearTimeout(timer); remember(); timer = setTimeout(() => onChange(opts), 120); };
     const sync = () => {
       opts.smoothing = Number(slider.value); opts.mode = mode.value; opts.log = log.checked;
-      shown.textContent = opts.mode === "tensorboard" ? opts.smoothing.toFixed(2) : (opts.mode === "none" ? "off" : "auto");
+      shown.textContent = opts.mode === "tensorboard" ? opts.smoothing.toFixed(2) : (opts.mode === "none" ? "–" : "auto");
       slider.disabled = opts.mode !== "tensorboard";
     };
     slider.addEventListener("input", () => { sync(); fire(); });
@@ -267,5 +400,6 @@ const LW = (() => {
   }
 
   return { api, ApiError, num, plottable, fmt, el, when, encKey, isSchedule, isEval, groups, KeySeries, Chart,
-    PALETTE, smoothingControls, alpha };
+    PALETTE, smoothingControls, alpha, loadVocabulary, t, label, applyText, onLang, setLang, isRunFact,
+    get lang() { return lang; }, get vocab() { return vocab; } };
 })();

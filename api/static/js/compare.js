@@ -2,14 +2,15 @@
 "use strict";
 
 (() => {
-  const { api, el } = LW;
+  const { api, el, t, label } = LW;
   const params = new URLSearchParams(location.search);
   const runIds = [...new Set((params.get("runs") || "").split(",").map((s) => s.trim()).filter(Boolean))];
   const keySel = document.getElementById("key");
   const note = document.getElementById("note");
-  const state = { runs: [], key: params.get("key") || "", series: new Map(), reload: false, ticking: false };
+  const state = { runs: [], missing: [], key: params.get("key") || "", series: new Map(), reload: false,
+    ticking: false, polls: 0 };
   window.losswatch = state;
-  const opts = LW.smoothingControls(() => { state.reload = true; tick(); });
+  let opts = null;
   const chartBox = document.getElementById("chart");
   const chart = new LW.Chart(chartBox, { height: window.innerWidth < 600 ? 280 : 420 });
 
@@ -19,7 +20,7 @@
 
   function chooseKey() {
     const all = new Set(state.runs.flatMap((r) => r.keys.map((k) => k.key)));
-    const names = [...all].sort();
+    const names = [...all].filter((k) => !LW.isRunFact(k)).sort();
     if ([...keySel.options].map((o) => o.value).join("\n") !== names.join("\n")) {
       keySel.replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
     }
@@ -35,7 +36,7 @@
     box.replaceChildren(...state.runs.map((r, i) => el("li", {},
       el("span", { class: "swatch", style: `background:${LW.PALETTE[i % LW.PALETTE.length]}` }),
       el("a", { href: `/runs/${encodeURIComponent(r.id)}`, text: r.name }),
-      el("span", { class: "muted", text: ` ${r.project} · ${r.status}` }))));
+      el("span", { class: "muted", text: ` ${r.project} · ${label("status", r.status)}` }))));
   }
 
   async function tick() {
@@ -45,9 +46,20 @@
       const found = [];
       const missing = [];
       for (const id of runIds) {
-        try { found.push(await api(`/api/v1/runs/${encodeURIComponent(id)}`)); } catch (e) { missing.push(`${id}: ${e.message}`); }
+        try {
+          found.push(await api(`/api/v1/runs/${encodeURIComponent(id)}`));
+        } catch (e) {
+          if (e.status === 404) missing.push(id); else throw e;
+        }
       }
       state.runs = found;
+      state.missing = missing;
+      // Ids that name no run are said out loud, above the chart; with none found there is no chart at all.
+      const banner = document.getElementById("missing");
+      banner.hidden = !missing.length;
+      banner.textContent = !missing.length ? "" : (found.length ? t("notFound", { ids: missing.join(", ") })
+        : t("noneFound", { ids: missing.join(", ") }));
+      document.getElementById("chart-card").hidden = runIds.length > 0 && !found.length;
       legend();
       chooseKey();
       const key = state.key;
@@ -74,12 +86,12 @@
         : [{ label: `${run.name} (raw)`, color, kind: "raw", source: s },
           { label: `${run.name} (smoothed)`, color, kind: "smoothed", source: s }]));
       if (changed || !chart.plot) chart.render(plotLines, opts.log);
-      document.getElementById("chart-title").textContent = key ? `${key} across ${lines.length} runs` : "No metrics";
+      document.getElementById("chart-title").textContent = key ? t("acrossRuns", { key, n: lines.length }) : t("noMetrics");
       const notes = [];
-      if (!runIds.length) notes.push("Pick runs on the run list, or open /compare?runs=ID1,ID2.");
-      if (absent.length) notes.push(`no ${key} in: ${absent.join(", ")}`);
-      if (missing.length) notes.push(`not found: ${missing.join("; ")}`);
+      if (!runIds.length) notes.push(t("pickRuns"));
+      if (absent.length) notes.push(t("absent", { key, names: absent.join(", ") }));
       note.textContent = notes.join(" · ");
+      state.polls += 1;
     } finally {
       state.ticking = false;
     }
@@ -98,5 +110,11 @@
     const live = state.runs.some((r) => r.status === "running");
     setTimeout(loop, live ? 1500 : 10000);
   }
-  loop();
+  LW.onLang(() => { state.reload = true; tick(); });
+  (async () => {
+    await LW.loadVocabulary();
+    LW.applyText();
+    opts = LW.smoothingControls(() => { state.reload = true; tick(); });
+    loop();
+  })();
 })();

@@ -2,24 +2,16 @@
 "use strict";
 
 (() => {
-  const { api, el, fmt, when } = LW;
+  const { api, el, fmt, when, t, label } = LW;
   const runId = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
-  const TEXT = {
-    en: { diagnosis: "Diagnosis", advice: "Advice", unavailable: "diagnosis unavailable", noAdvice: "No advice.",
-      trend: "recent trend", volatility: "volatility", spikes: "spikes", overfit: "overfitting" },
-    zh: { diagnosis: "诊断", advice: "建议", unavailable: "暂无诊断", noAdvice: "暂无建议。",
-      trend: "近期趋势", volatility: "波动", spikes: "尖峰", overfit: "过拟合" },
-  };
   const state = {
     runId, detail: null, series: new Map(), charts: new Map(), groupsSig: "", decisionsSig: "",
-    lang: localStorage.getItem("losswatch-lang") === "zh" ? "zh" : "en", diagKey: null, diagAt: 0,
-    polls: 0, errors: 0, ticking: false,
+    diagKey: null, diagAt: 0, polls: 0, errors: 0, ticking: false, stopAsked: false,
   };
   window.losswatch = state; // for the curious (and the browser tests): what the page currently holds
 
-  // A control change reloads every series on the next tick, so a poll never mixes two smoothings.
-  const opts = LW.smoothingControls(() => { state.reload = true; tick(); });
+  let opts = null;
   const chartsBox = document.getElementById("charts");
 
   function maxPoints() {
@@ -31,6 +23,8 @@
     if (!state.series.has(key)) state.series.set(key, new LW.KeySeries(runId, key));
     return state.series.get(key);
   }
+  /** The keys drawn as curves: everything but the one-point end-of-training summaries. */
+  function curveKeys() { return state.detail.keys.filter((k) => !LW.isRunFact(k.key)); }
 
   function markers() {
     const d = state.detail && state.detail.decision;
@@ -38,10 +32,11 @@
     const out = [];
     if (d.best_step !== null && d.best_step !== undefined) {
       out.push({ step: d.best_step, color: "#16a34a", dash: true,
-        label: `best ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}`, short: `best ${d.best_step}` });
+        label: `${t("best")} ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}`, short: `${t("best")} @ ${d.best_step}` });
     }
     if (d.should_stop && d.step !== null && d.step !== undefined) {
-      out.push({ step: d.step, color: "#dc2626", dash: false, label: `stop (${d.reason}) @ ${d.step}`, short: `stop ${d.step}` });
+      out.push({ step: d.step, color: "#dc2626", dash: false,
+        label: `${t("stop")} (${label("reason", d.reason)}) @ ${d.step}`, short: `${t("stop")} @ ${d.step}` });
     }
     return out;
   }
@@ -63,17 +58,16 @@
     return lines;
   }
 
-  function syncCharts() {
-    const keys = state.detail.keys.map((k) => k.key);
-    const groups = LW.groups(keys);
-    const sig = JSON.stringify(groups.map((g) => [g.id, g.keys]));
-    if (sig === state.groupsSig) return;
+  function syncCharts(force) {
+    const groups = LW.groups(curveKeys().map((k) => k.key));
+    const sig = JSON.stringify([LW.lang, groups.map((g) => [g.id, g.keys])]);
+    if (sig === state.groupsSig && !force) return;
     state.groupsSig = sig;
     for (const c of state.charts.values()) c.chart.destroy();
     state.charts.clear();
     chartsBox.replaceChildren();
     if (!groups.length) {
-      chartsBox.append(el("p", { class: "muted", id: "charts-empty", text: "Waiting for the first points…" }));
+      chartsBox.append(el("p", { class: "muted", id: "charts-empty", text: t("waiting") }));
       return;
     }
     const narrow = window.innerWidth < 600;
@@ -94,8 +88,9 @@
         const s = state.series.get(k);
         const sum = state.detail.keys.find((x) => x.key === k) || {};
         const shown = s ? s.points.length : 0;
-        const nf = sum.nonfinite ? `, ${sum.nonfinite} non-finite (not drawn)` : "";
-        return `${k}: ${sum.count ?? 0} points${shown < (sum.count ?? 0) ? `, ${shown} drawn` : ""}${nf}`;
+        const count = sum.count ?? 0;
+        return t("points", { k, n: count }) + (shown < count ? t("drawn", { n: shown }) : "") +
+          (sum.nonfinite ? t("nonfinite", { n: sum.nonfinite }) : "");
       });
       note.textContent = bits.join(" · ");
     }
@@ -104,7 +99,7 @@
   async function refreshSeries(force) {
     const o = seriesOpts();
     let changed = force;
-    for (const sum of state.detail.keys) {
+    for (const sum of curveKeys()) {
       const s = seriesFor(sum.key);
       if (force) { await s.load(o); continue; }
       if (await s.update(sum, o)) changed = true;
@@ -113,42 +108,65 @@
     return changed;
   }
 
+  /** Where the run is in its life, from its status and its last step: "finished at step 160". */
+  function lifecycle(r) {
+    const steps = r.keys.map((k) => k.last_step).filter((s) => s !== null && s !== undefined);
+    const last = steps.length ? Math.max(...steps) : null;
+    const word = label("status", r.status);
+    if (r.status === "running") return last === null ? t("live") : t("liveAt", { n: last });
+    return last === null ? word : t("lifeAt", { word, n: last });
+  }
+
   function renderHeader() {
     const r = state.detail;
     document.title = `losswatch · ${r.name}`;
     document.getElementById("run-name").textContent = r.name;
-    document.getElementById("run-sub").textContent = `${r.project} · ${r.id} · started ${when(r.created_at)}`;
+    document.getElementById("run-sub").textContent = `${r.project} · ${r.id} · ${t("started", { when: when(r.created_at) })}`;
     const status = document.getElementById("run-status");
-    status.className = `badge ${r.status}`; status.textContent = r.status;
+    status.className = `badge ${r.status}`; status.dataset.status = r.status; status.textContent = label("status", r.status);
     const d = r.decision;
     const badge = document.getElementById("run-decision");
     badge.className = `badge ${d.should_stop ? "stop" : "go"}`;
-    badge.textContent = d.should_stop ? `stop: ${d.reason}` : "continue";
-    badge.title = d.message;
+    badge.textContent = d.should_stop ? `${t("stop")}: ${label("reason", d.reason)}` : t("continue");
+    badge.title = d.text || d.message;
+    // Only a running run can be stopped, and only once; a finished, stopped, failed or stale one shows no button.
+    const running = r.status === "running";
     const stop = document.getElementById("stop");
-    stop.disabled = r.status !== "running" || d.reason === "manual";
+    stop.hidden = !running;
+    stop.disabled = !running || d.reason === "manual";
     const note = document.getElementById("stop-note");
-    if (d.reason === "manual") note.textContent = "stop requested; the trainer stops at its next check";
+    if (!running) { note.textContent = ""; note.className = "muted"; } else if (d.reason === "manual") {
+      note.className = "muted"; note.textContent = t("stopRequested");
+    }
     const live = document.getElementById("live");
-    live.classList.toggle("on", r.status === "running");
-    document.getElementById("live-text").textContent = r.status === "running" ? "live" : r.status;
+    live.classList.toggle("on", running);
+    live.dataset.status = r.status;
+    document.getElementById("live-text").textContent = lifecycle(r);
   }
 
-  function renderDecisions(list) {
-    const sig = JSON.stringify(list.map((d) => [d.created_at, d.reason, d.step]));
-    if (sig === state.decisionsSig) return;
+  function renderRunFacts() {
+    const facts = state.detail.keys.filter((k) => LW.isRunFact(k.key));
+    const card = document.getElementById("run-facts-card");
+    card.hidden = !facts.length;
+    document.getElementById("run-facts").replaceChildren(...facts.flatMap((k) => [
+      el("dt", { text: k.key }), el("dd", { "data-key": k.key, text: fmt(k.last, 5) })]));
+  }
+
+  function renderDecisions(list, force) {
+    const sig = JSON.stringify([LW.lang, list.map((d) => [d.created_at, d.reason, d.step])]);
+    if (sig === state.decisionsSig && !force) return;
     state.decisionsSig = sig;
     const box = document.getElementById("timeline");
-    if (!list.length) { box.replaceChildren(el("li", { class: "muted", text: "No decisions yet." })); return; }
+    if (!list.length) { box.replaceChildren(el("li", { class: "muted", text: t("noDecisions") })); return; }
     box.replaceChildren(...list.slice().reverse().map((d) => el("li", { class: d.should_stop ? "stop" : "" },
-      el("div", {}, el("strong", { text: d.should_stop ? `stop · ${d.reason}` : `continue · ${d.reason}` }),
-        d.step !== null ? el("span", { class: "muted", text: ` at step ${d.step}` }) : null),
-      el("div", { text: d.message }),
+      el("div", {}, el("strong", { text: `${d.should_stop ? t("stop") : t("continue")} · ${label("reason", d.reason)}` }),
+        d.step !== null ? el("span", { class: "muted", text: t("atStep", { n: d.step }) }) : null),
+      el("div", { class: "why", text: d.text || d.message }),
       el("div", { class: "when", text: when(d.created_at) }))));
   }
 
   function pickDiagKey() {
-    const names = state.detail.keys.map((k) => k.key);
+    const names = curveKeys().map((k) => k.key);
     const sel = document.getElementById("diag-key");
     const have = [...sel.options].map((o) => o.value);
     if (JSON.stringify(have) !== JSON.stringify(names)) {
@@ -162,46 +180,43 @@
     return state.diagKey;
   }
 
-  function renderLang() {
-    const t = TEXT[state.lang];
-    document.getElementById("diag-title").textContent = t.diagnosis;
-    document.getElementById("advice-title").textContent = t.advice;
-    for (const b of document.querySelectorAll("#lang button")) b.classList.toggle("on", b.dataset.lang === state.lang);
-  }
-
   function pct(v) { return v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`; }
 
   async function refreshDiagnosis() {
     const key = pickDiagKey();
-    const t = TEXT[state.lang];
     const stateBadge = document.getElementById("diag-state");
     const summary = document.getElementById("diag-summary");
     const advice = document.getElementById("diag-advice");
     const facts = document.getElementById("diag-facts");
     state.diagAt = Date.now();
-    if (!key) { summary.textContent = t.unavailable; return; }
+    if (!key) { summary.textContent = t("diagUnavailable"); return; }
     let diag;
     try {
-      diag = await api(`${base}/diagnostics?${new URLSearchParams({ key, lang: state.lang })}`);
+      diag = await api(`${base}/diagnostics?${new URLSearchParams({ key, lang: LW.lang })}`);
     } catch (e) {
-      stateBadge.className = "badge unavailable"; stateBadge.textContent = t.unavailable;
-      summary.className = "muted"; summary.textContent = `${t.unavailable} (${e.message})`;
+      stateBadge.className = "badge unavailable"; stateBadge.textContent = t("diagUnavailable");
+      summary.className = "muted"; summary.textContent = `${t("diagUnavailable")} (${e.message})`;
       advice.replaceChildren(); facts.replaceChildren();
       state.diagnosis = null;
       return;
     }
     state.diagnosis = diag;
-    stateBadge.className = `badge ${diag.state}`; stateBadge.textContent = diag.state.replace("_", " ");
+    stateBadge.className = `badge ${diag.state}`; stateBadge.dataset.state = diag.state;
+    stateBadge.textContent = label("state", diag.state);
     summary.className = ""; summary.textContent = diag.summary || "";
-    const items = (diag.advice || []).map((a) => el("li", { "data-code": a.code, text: a.message }));
-    advice.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: t.noAdvice })]));
+    const all = diag.advice || [];
+    const asks = all.filter((a) => (a.kind || "advice") === "advice");
+    const items = asks.map((a) => el("li", { "data-code": a.code, text: a.message }));
+    advice.replaceChildren(...(items.length ? items : [el("li", { class: "muted", text: t("noAdvice") })]));
     const rec = diag.trend && diag.trend.recent;
     const vol = diag.volatility;
     const rows = [
-      [t.trend, rec ? `${rec.direction || "–"}, ${pct(rec.relative_change)}${rec.p_value !== null && rec.p_value !== undefined ? `, p=${fmt(rec.p_value, 2)}` : ""}` : "–"],
-      [t.volatility, vol ? `${vol.level || "–"} (cv ${pct(vol.cv)})` : "–"],
-      [t.spikes, diag.spikes ? String(diag.spikes.count ?? 0) : "–"],
-      [t.overfit, diag.overfitting ? (diag.overfitting.detected ? "yes" : "no") : "–"],
+      [t("trend"), rec ? `${rec.direction ? label("direction", rec.direction) : "–"}, ${pct(rec.relative_change)}${rec.p_value !== null && rec.p_value !== undefined ? `, p=${fmt(rec.p_value, 2)}` : ""}` : "–"],
+      [t("volatility"), vol ? `${vol.level ? label("level", vol.level) : "–"} (cv ${pct(vol.cv)})` : "–"],
+      [t("spikes"), diag.spikes ? String(diag.spikes.count ?? 0) : "–"],
+      [t("overfit"), diag.overfitting ? label("yesno", diag.overfitting.detected ? "yes" : "no") : "–"],
+      // A fact about the run (its effective batch size) sits with the facts, not with the advice.
+      ...all.filter((a) => a.kind === "fact").map((a) => [t("batch"), a.message]),
     ];
     facts.replaceChildren(...rows.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
   }
@@ -211,26 +226,28 @@
     state.ticking = true;
     try {
       const before = state.detail && state.detail.decision;
-      state.detail = await api(base);
+      state.detail = await api(`${base}?lang=${LW.lang}`);
       renderHeader();
+      renderRunFacts();
       syncCharts();
       const reload = state.reload;
       state.reload = false;
       await refreshSeries(reload);
       const d = state.detail.decision;
       const decisionMoved = !before || before.reason !== d.reason || before.best_step !== d.best_step ||
-        before.step !== d.step;
+        before.step !== d.step || state.langMoved;
       if (decisionMoved) {
         for (const c of state.charts.values()) c.chart.redraw();
-        renderDecisions((await api(`${base}/decisions`)).decisions);
+        renderDecisions((await api(`${base}/decisions?lang=${LW.lang}`)).decisions, state.langMoved);
       }
       // The diagnosis reads the whole series; every few seconds is enough for a person reading it.
       const every = state.detail.status === "running" ? 5000 : 60000;
       if (decisionMoved || Date.now() - state.diagAt > every) await refreshDiagnosis();
+      state.langMoved = false;
       state.polls += 1;
     } catch (e) {
       state.errors += 1;
-      document.getElementById("live-text").textContent = `reconnecting (${e.message})`;
+      document.getElementById("live-text").textContent = t("reconnecting", { e: e.message });
     } finally {
       state.ticking = false;
     }
@@ -245,28 +262,31 @@
   document.getElementById("csv").href = `${base}/export?format=csv`;
   document.getElementById("json").href = `${base}/export?format=json`;
   document.getElementById("stop").addEventListener("click", async () => {
-    if (!window.confirm(`Stop run "${state.detail ? state.detail.name : runId}"? The trainer stops at its next check.`)) return;
+    const name = state.detail ? state.detail.name : runId;
+    if (!window.confirm(t("confirmStop", { name }))) return;
     const note = document.getElementById("stop-note");
     try {
       await api(`${base}/stop`, { method: "POST", body: { reason: "stopped from the dashboard" } });
-      note.className = "muted"; note.textContent = "stop requested";
+      note.className = "muted"; note.textContent = t("stopRequested");
       await tick();
     } catch (e) {
-      note.className = "error"; note.textContent = `could not stop: ${e.message}`;
+      note.className = "error"; note.textContent = t("couldNotStop", { e: e.message });
     }
   });
-  for (const b of document.querySelectorAll("#lang button")) {
-    b.addEventListener("click", () => {
-      state.lang = b.dataset.lang;
-      localStorage.setItem("losswatch-lang", state.lang);
-      renderLang();
-      refreshDiagnosis();
-    });
-  }
+  LW.onLang(() => {
+    state.langMoved = true;
+    state.groupsSig = "";
+    state.reload = true;
+    tick();
+  });
   document.getElementById("diag-key").addEventListener("change", (ev) => {
     state.diagKey = ev.target.value;
     refreshDiagnosis();
   });
-  renderLang();
-  loop();
+  (async () => {
+    await LW.loadVocabulary();
+    LW.applyText();
+    opts = LW.smoothingControls(() => { state.reload = true; tick(); });
+    loop();
+  })();
 })();

@@ -194,5 +194,10 @@ def canvas_ink(page: Page, selector: str, rgb: tuple[int, int, int]) -> int:
     )
 
 
+def words(url: str, kind: str, code: str, lang: str) -> str:
+    """What the pages show for a code: the service's own label for it (GET /api/v1/vocabulary)."""
+    return str(httpx.get(f"{url}/api/v1/vocabulary", timeout=10).json()["labels"][kind][lang][code])
+
+
 def finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and math.isfinite(v)

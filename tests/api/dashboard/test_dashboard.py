@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from .conftest import Tab, canvas_ink, create_run, points_for, post
+from .conftest import Tab, canvas_ink, create_run, points_for, post, words
 
 BLUE, ORANGE, RED, GREEN = (37, 99, 235), (234, 88, 12), (220, 38, 38), (22, 163, 74)
 LOSS_CANVAS = "[data-group=loss] canvas"
@@ -44,7 +44,7 @@ def test_dashboard_run_list_shows_runs_and_filters(live_server, tab: Tab) -> Non
     badge = row.locator(".diag .badge")
     badge.wait_for()
     page.wait_for_function(f"!document.querySelector(\"tr[data-run='{a}'] .diag\").textContent.includes('…')")
-    expected = diag["state"].replace("_", " ") if diag else "unavailable"
+    expected = words(live_server.url, "state", diag["state"], "en") if diag else "unavailable"
     assert badge.inner_text() == expected
     page.select_option("#f-project", "sft")
     page.wait_for_function(f"!document.querySelector(\"tr[data-run='{b}']\")")
@@ -74,7 +74,8 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
         assert canvas_ink(page, f"[data-group={group}] canvas", BLUE) > 100
         box = page.locator(f"[data-group={group}] canvas").bounding_box()
         assert box is not None and box["width"] > 200
-    assert page.locator("#run-decision").inner_text() == f"stop: {decision['reason']}"
+    reason = words(live_server.url, "reason", decision["reason"], "en")
+    assert page.locator("#run-decision").inner_text() == f"stop: {reason}"
     assert page.locator("#stop").is_visible() and page.locator("#stop").is_enabled()
     assert page.locator("#csv").get_attribute("href") == f"/api/v1/runs/{run_id}/export?format=csv"
 
@@ -83,7 +84,7 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
     if diag:
         page.wait_for_function("document.querySelector('#diag-summary').textContent.length > 20")
         assert summary.inner_text() == diag["summary"]
-        assert page.locator("#diag-state").inner_text() == diag["state"].replace("_", " ")
+        assert page.locator("#diag-state").inner_text() == words(live_server.url, "state", diag["state"], "en")
         assert page.locator("#diag-advice li").count() == max(1, len(diag["advice"]))
     else:
         assert "diagnosis unavailable" in summary.inner_text()
@@ -179,11 +180,14 @@ def test_dashboard_stop_button_stops_a_live_run(live_server, tab: Tab, feed) -> 
     assert feeder.done.wait(30), "the fed run never saw a stop"
     assert dialogs and "to-stop" in dialogs[0]
     assert feeder.decisions[-1]["should_stop"] and feeder.decisions[-1]["reason"] == "manual"
-    page.wait_for_function("document.querySelector('#run-decision').textContent === 'stop: manual'")
+    page.wait_for_function("document.querySelector('#run-decision').textContent === 'stop: stopped by a person'")
     page.wait_for_function("document.querySelector('#run-status').textContent === 'stopped'", timeout=15_000)
-    assert page.locator("#stop").is_disabled()
+    # Once the run has stopped there is nothing to stop: no button, and the "stop requested" note is gone.
+    assert page.locator("#stop").is_hidden()
+    assert page.locator("#stop-note").inner_text() == ""
+    assert page.locator("#live").get_attribute("class") == "live"
     page.wait_for_function("document.querySelector('#timeline li.stop') !== null")
-    assert "manual" in page.locator("#timeline li.stop").first.inner_text()
+    assert "stopped by a person" in page.locator("#timeline li.stop").first.inner_text()
     tab.shot("run-page-stopped")
     assert tab.problems == []
 
