@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
+# The default data folder is the person's own (~/.local/share/losswatch): no test may write there.
+os.environ.setdefault("LOSSWATCH_DATA_DIR", tempfile.mkdtemp(prefix="losswatch-tests-"))
 
 
 # Fixtures that read the real curves, and those that start servers, trainers or browsers (the slow ones).
