@@ -144,6 +144,12 @@ class Tab:
     page: Page
     problems: list[str]
 
+    @property
+    def width(self) -> int:
+        size = self.page.viewport_size
+        assert size is not None
+        return size["width"]
+
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{name}.png"

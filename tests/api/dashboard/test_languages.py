@@ -89,7 +89,7 @@ def test_languages_run_page(live_server, tab: Tab, stopped_run: str, lang: str) 
         assert page.locator("#decisions-title").inner_text() == "Decisions"
         assert not any(CJK.search(text) for text in people_read)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
-    tab.shot(f"lang-run-{lang}-{page.viewport_size['width']}")
+    tab.shot(f"lang-run-{lang}-{tab.width}")
     assert tab.problems == []
 
 
@@ -105,7 +105,7 @@ def test_languages_run_list_shows_status_and_decision_without_sideways_scroll(
     row = page.locator(f"tr[data-run='{stopped_run}']")
     row.wait_for()
     page.wait_for_function("(s => s.runs.length > 0 && s.filled >= s.runs.length)(window.losswatch)")
-    width = page.viewport_size["width"]
+    width = tab.width
     status = row.locator(".status .badge")
     decision = row.locator(".decision .badge")
     assert status.inner_text() == words(url, "status", "stopped", lang)

@@ -65,14 +65,14 @@ def test_lifecycle_end_of_training_summaries_are_facts_not_charts(live_server, t
         assert cell.is_visible()
         assert float(cell.inner_text()) == pytest.approx(value, rel=1e-4)
     assert page.locator("#diag-key option[value=train_loss]").count() == 0
-    width = page.viewport_size["width"]
+    width = tab.width
     if width >= 1000:
         # 160 steps used to make a page 3,718 px tall; three charts and the side column fit in far less.
         assert page.evaluate("document.documentElement.scrollHeight") < 1500
     else:
         # On a phone the diagnosis comes before the charts.
-        diag_top = page.locator("#diagnosis").bounding_box()["y"]
-        assert diag_top < page.locator("[data-group=loss]").bounding_box()["y"]
+        diag, chart = page.locator("#diagnosis").bounding_box(), page.locator("[data-group=loss]").bounding_box()
+        assert diag is not None and chart is not None and diag["y"] < chart["y"]
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     tab.shot(f"run-finished-{width}")
     assert tab.problems == []

@@ -99,5 +99,5 @@ def test_view_axis_and_marker_labels_stay_inside_the_chart(live_server, tab: Tab
         assert not (b["x0"] < b["line"] < b["x1"]), b  # the label does not sit on its own line
     stop = next(b for b in boxes if b["text"].startswith("stop"))
     assert stop["text"] in ("stop (non-finite value) @ 2", "stop @ 2")
-    tab.shot(f"edges-{page.viewport_size['width']}")
+    tab.shot(f"edges-{tab.width}")
     assert tab.problems == []
