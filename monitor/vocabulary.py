@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from enum import Enum
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 # Non-finite values travel as these strings in JSON, in both directions (JSON has no NaN).
 NAN, POS_INF, NEG_INF = "NaN", "Infinity", "-Infinity"
@@ -108,7 +108,7 @@ def companion_key(key: str, keys: list[str] | set[str] | None = None) -> str | N
     return None
 
 
-def as_dict() -> dict[str, object]:
+def as_dict() -> dict[str, Any]:
     """The vocabulary as the pages read it."""
     return {
         "statuses": list(SHOWN_STATUSES),
