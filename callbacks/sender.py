@@ -282,10 +282,10 @@ class Sender:
                 self._cond.notify_all()
             self._next_attempt = time.monotonic() + self._backoff
             self._backoff = min(self._backoff * 2, self.max_backoff)
+            trouble = "refuses the token" if str(exc).startswith("HTTP 401") else "cannot be reached"
             self._say(
                 "down",
-                f"cannot reach losswatch at {self.url} ({exc}); training goes on and the points "
-                f"wait in {self.spool.path}",
+                f"losswatch at {self.url} {trouble} ({exc}); training goes on and the points wait in {self.spool.path}",
             )
             return
         self._backlog = False

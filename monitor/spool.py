@@ -204,7 +204,10 @@ class Delivered:
 def _check(r: httpx.Response) -> str | None:
     """None when taken; a reason when refused for good (a 4xx a retry cannot fix); raises otherwise."""
     if r.status_code >= 500 or r.status_code in _RETRYABLE:
-        raise Unreachable(f"HTTP {r.status_code}: {r.text[:200]}")
+        # A missing or wrong token is kept and retried (a token may be created meanwhile); say how to fix it.
+        hint = "; set LOSSWATCH_TOKEN (or token=) to a token from `losswatch token create`"
+        hint = hint if r.status_code == 401 else ""
+        raise Unreachable(f"HTTP {r.status_code}: {r.text[:200]}{hint}")
     if r.status_code >= 400:
         return f"HTTP {r.status_code}: {r.text[:300]}"
     return None

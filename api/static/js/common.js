@@ -62,7 +62,8 @@ const LW = (() => {
       absent: "no {key} in: {names}", notFound: "no such run: {ids}", noneFound: "None of these runs exist: {ids}. The run list shows the runs there are.",
       lossTitle: "Loss (training and validation)", lrTitle: "Learning rate", gradTitle: "Gradient norm",
       missingTitle: "No such run", missingText: "There is no run with the id \"{id}\".", backToList: "Back to the run list",
-      batch: "effective batch size",
+      batch: "effective batch size", raw: "raw", smoothed: "smoothed", step: "step", auto: "auto",
+      trainShort: "train", evalShort: "eval",
     },
     zh: {
       runsSub: "训练运行，最新的在前", project: "项目", status: "状态", all: "全部",
@@ -83,7 +84,8 @@ const LW = (() => {
       absent: "这些运行没有 {key}：{names}", notFound: "找不到运行：{ids}", noneFound: "这些运行都不存在：{ids}。运行列表里有现有的运行。",
       lossTitle: "Loss（训练与验证）", lrTitle: "学习率", gradTitle: "梯度范数",
       missingTitle: "找不到这个运行", missingText: "没有 id 为“{id}”的运行。", backToList: "返回运行列表",
-      batch: "有效批大小",
+      batch: "有效批大小", raw: "原始", smoothed: "平滑", step: "步", auto: "自动",
+      trainShort: "训练", evalShort: "验证",
     },
   };
   let lang = localStorage.getItem("losswatch-lang") === "zh" ? "zh" : "en";
@@ -332,7 +334,7 @@ const LW = (() => {
       if (this.plot) { this.plot.destroy(); this.plot = null; }
       const axis = cssVar("--muted", "#667085");
       const grid = cssVar("--line", "#e3e6eb");
-      const series = [{ label: "step" }].concat(this.lines.map((l) => ({
+      const series = [{ label: t("step") }].concat(this.lines.map((l) => ({
         label: l.label,
         stroke: l.kind === "raw" && !l.solo ? alpha(l.color, 0.28) : l.color,
         width: l.kind === "raw" && !l.solo ? 1 : 2.25,
@@ -357,7 +359,7 @@ const LW = (() => {
     }
     /** Set the lines; rebuilds only when the set of lines or the scale changed, else swaps the data. */
     render(lines, log) {
-      const sig = JSON.stringify([log, lines.map((l) => [l.label, l.kind, l.color, l.solo, l.points])]);
+      const sig = JSON.stringify([log, lang, lines.map((l) => [l.label, l.kind, l.color, l.solo, l.points])]);
       this.lines = lines; this.log = log;
       if (sig !== this.sig || !this.plot) { this.sig = sig; this.build(); } else { this.plot.setData(this.data()); }
     }
@@ -389,12 +391,13 @@ const LW = (() => {
     const fire = () => { clearTimeout(timer); remember(); timer = setTimeout(() => onChange(opts), 120); };
     const sync = () => {
       opts.smoothing = Number(slider.value); opts.mode = mode.value; opts.log = log.checked;
-      shown.textContent = opts.mode === "tensorboard" ? opts.smoothing.toFixed(2) : (opts.mode === "none" ? "–" : "auto");
+      shown.textContent = opts.mode === "tensorboard" ? opts.smoothing.toFixed(2) : (opts.mode === "none" ? "–" : t("auto"));
       slider.disabled = opts.mode !== "tensorboard";
     };
     slider.addEventListener("input", () => { sync(); fire(); });
     mode.addEventListener("change", () => { sync(); fire(); });
     log.addEventListener("change", () => { sync(); fire(); });
+    onLang(sync);
     sync();
     return opts;
   }

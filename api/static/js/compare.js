@@ -83,8 +83,8 @@
       }
       const plotLines = lines.flatMap(({ run, s, color }) => (LW.isSchedule(key)
         ? [{ label: run.name, color, kind: "raw", solo: true, source: s }]
-        : [{ label: `${run.name} (raw)`, color, kind: "raw", source: s },
-          { label: `${run.name} (smoothed)`, color, kind: "smoothed", source: s }]));
+        : [{ label: `${run.name} (${t("raw")})`, color, kind: "raw", source: s },
+          { label: `${run.name} (${t("smoothed")})`, color, kind: "smoothed", source: s }]));
       if (changed || !chart.plot) chart.render(plotLines, opts.log);
       document.getElementById("chart-title").textContent = key ? t("acrossRuns", { key, n: lines.length }) : t("noMetrics");
       const notes = [];

@@ -52,8 +52,8 @@
         lines.push({ label: key, color, kind: "raw", solo: true, source });
         return;
       }
-      lines.push({ label: `${key} (raw)`, color, kind: "raw", source, points: sparse });
-      lines.push({ label: `${key} (smoothed)`, color, kind: "smoothed", source });
+      lines.push({ label: `${key} (${t("raw")})`, color, kind: "raw", source, points: sparse });
+      lines.push({ label: `${key} (${t("smoothed")})`, color, kind: "smoothed", source });
     });
     return lines;
   }

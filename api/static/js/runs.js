@@ -15,7 +15,9 @@
   function lastLoss(keys) {
     const parts = [];
     for (const k of keys) {
-      if (k.key === "loss" || k.key === "eval_loss") parts.push(`${k.key === "loss" ? "train" : "eval"} ${fmt(k.last)}`);
+      if (k.key === "loss" || k.key === "eval_loss") {
+        parts.push(`${k.key === "loss" ? t("trainShort") : t("evalShort")} ${fmt(k.last)}`);
+      }
     }
     if (!parts.length) {
       const any = keys.find((k) => /loss/.test(k.key) && !LW.isRunFact(k.key));

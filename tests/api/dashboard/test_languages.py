@@ -14,7 +14,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # English words that would betray an untranslated label in the Chinese page.
 ENGLISH = re.compile(
     r"\b(running|finished|stopped|continue|stop|increasing|decreasing|flat|low|moderate|high|yes|no|"
-    r"Decisions|Diagnosis|Advice|did not improve|patience|exhausted|overfitting|plateaued)\b"
+    r"Decisions|Diagnosis|Advice|did not improve|patience|exhausted|overfitting|plateaued|raw|smoothed|auto)\b"
 )
 SIZES = [(1400, 900), (400, 860)]
 
@@ -74,6 +74,7 @@ def test_languages_run_page(live_server, tab: Tab, stopped_run: str, lang: str) 
         page.locator("#timeline").inner_text(),
         page.locator("#controls").inner_text(),
         page.locator("[data-group] h3").first.inner_text(),
+        page.locator("[data-group=loss] .u-legend").inner_text(),
         *page.locator("#diag-facts dt").all_inner_texts(),
         *facts,
     ]
@@ -135,3 +136,18 @@ def test_languages_switch_on_the_page_changes_everything_at_once(live_server, ta
     page.goto(f"{live_server.url}/")  # the choice is remembered across pages
     page.wait_for_function("document.querySelector('#runs thead').textContent.includes('状态')")
     assert tab.problems == []
+
+
+@pytest.mark.parametrize("tab", SIZES, ids=["laptop", "narrow"], indirect=True)
+def test_languages_compare_page_in_chinese(live_server, tab: Tab, stopped_run: str) -> None:
+    in_language(tab, "zh")
+    page = tab.page
+    page.goto(f"{live_server.url}/compare?runs={stopped_run},ghost")
+    page.wait_for_function("window.losswatch.polls > 0")
+    assert page.locator("#chart-title").inner_text() == "1 个运行的 eval_loss"
+    assert page.locator("#missing").inner_text() == "找不到运行：ghost"
+    assert "已停止" in page.locator("#run-legend").inner_text()
+    assert CJK.search(page.locator("#chart .u-legend").inner_text())
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    tab.shot(f"lang-compare-zh-{tab.width}")
+    assert [p for p in tab.problems if "404" not in p] == []
