@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from losswatch.monitor.policy import Policy
 from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, spell
@@ -36,8 +36,22 @@ class RunCreate(Strict):
     mirrors: list[MirrorTarget] = Field(default_factory=list, max_length=2)
 
 
+class BestCheckpoint(Strict):
+    step: StrictInt = Field(ge=0, le=MAX_STEP)
+    path: str = Field(min_length=1, max_length=4096)
+
+
 class RunPatch(Strict):
-    status: Literal["running", "finished", "failed", "stopped"]
+    """What the trainer side reports about a run: how it ended, where its best weights are."""
+
+    status: Literal["running", "finished", "failed", "stopped"] | None = None
+    best_checkpoint: BestCheckpoint | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RunPatch:
+        if self.status is None and self.best_checkpoint is None:
+            raise ValueError("give status, best_checkpoint or both")
+        return self
 
 
 # Validated by pydantic-core alone (no Python validator per point): ingest is the hot path.
@@ -114,6 +128,7 @@ class RunOut(BaseModel):
     stop_requested: str | None
     created_at: float
     ended_at: float | None
+    best_checkpoint: dict[str, Any] | None = None
 
 
 class RunDetail(RunOut):

@@ -6,6 +6,7 @@ points wait in the disk spool to be sent when it answers again (or by `losswatch
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -13,9 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from losswatch.callbacks.sender import Sender, wire
+from losswatch.monitor.policy_json import ENV as POLICY_ENV
+from losswatch.monitor.policy_json import policy_from_env
 from losswatch.monitor.spool import SPOOL_DIRNAME
 
 __all__ = ["LossWatchClient", "wire"]
+log = logging.getLogger("losswatch")
 
 
 class LossWatchClient:
@@ -45,6 +49,11 @@ class LossWatchClient:
         self.project = project or os.environ.get("LOSSWATCH_PROJECT") or "default"
         self.run_name = run_name or os.environ.get("LOSSWATCH_RUN_NAME") or "run"
         self.run_id = run_id or uuid.uuid4().hex[:16]
+        if early_stopping is None:
+            try:
+                early_stopping = policy_from_env()
+            except ValueError as exc:  # a bad setting must not stop training: the service default applies
+                log.warning("losswatch: %s ignored: %s", POLICY_ENV, exc)
         self.early_stopping = early_stopping
         self.config = config or {}
         run: dict[str, Any] = {"id": self.run_id, "project": self.project, "name": self.run_name, "config": self.config}
@@ -63,6 +72,7 @@ class LossWatchClient:
             advice=advice,
         )
         self._closed = False
+        self._status: str | None = None
 
     # -- the training side: cheap, never raising --------------------------------------------------
     def log(self, step: int, metrics: dict[str, Any]) -> None:
@@ -104,17 +114,30 @@ class LossWatchClient:
 
     def set_status(self, status: str) -> None:
         """finished | failed | stopped; ordered after the points, spooled like them."""
+        self._status = status
         self._sender.put({"kind": "status", "run_id": self.run_id, "status": status})
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Deliver for at most `timeout` seconds; what is left stays in the spool."""
+    def report_best_checkpoint(self, step: int, path: str) -> None:
+        """Where the best evaluation's weights are on disk; shown as the run's `best_checkpoint`."""
+        record = {"kind": "checkpoint", "run_id": self.run_id, "best_checkpoint": {"step": int(step), "path": path}}
+        self._sender.put(record)
+
+    def close(self, timeout: float = 5.0, *, status: str = "finished") -> None:
+        """End the run (`status`, unless one was set already), then deliver for at most `timeout`
+        seconds; what is left stays in the spool."""
         if self._closed:
             return
+        if self._status is None:
+            self.set_status(status)
         self._closed = True
         self._sender.close(timeout)
 
     def __enter__(self) -> LossWatchClient:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            # Ctrl-C is a person stopping the loop; any other exception ended it in failure.
+            self.close(status="stopped" if issubclass(exc_type, KeyboardInterrupt) else "failed")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import math
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,18 @@ class LossWatchCallback(TrainerCallback):
     """Streams every logged number to losswatch and stops training when the service (or a person) says so.
 
     `LossWatchCallback(url=, project=, run_name=, early_stopping=, token=)`; unset arguments come from
-    `LOSSWATCH_URL`, `LOSSWATCH_PROJECT`, `LOSSWATCH_TOKEN`. After train begin, `run_id` names the run.
-    The spool and the run id live in `<output_dir>/.losswatch/`; each checkpoint records the run id,
-    so resuming from it continues the same run. Under torchrun only world rank 0 talks to the service.
+    `LOSSWATCH_URL`, `LOSSWATCH_PROJECT`, `LOSSWATCH_TOKEN`, `LOSSWATCH_EARLY_STOPPING` (JSON). After
+    train begin, `run_id` names the run. The spool and the run id live in `<output_dir>/.losswatch/`;
+    each checkpoint records the run id, so resuming from it continues the same run. Under torchrun only
+    world rank 0 talks to the service.
+
+    The run ends `finished`, `stopped` (losswatch, a person or another callback ended it before its last
+    step) or `failed` (the process left without reaching the end of training).
+
+    Best weights (`keep_best=True`): at each new best evaluation the Trainer is asked to save a
+    checkpoint, which is kept out of `save_total_limit` rotation (as `state.best_model_checkpoint`) and
+    loaded at the end as `load_best_model_at_end` does; the run reports it as its `best_checkpoint`.
+    A Trainer configured with `load_best_model_at_end` keeps doing that itself.
     """
 
     def __init__(
@@ -43,6 +55,7 @@ class LossWatchCallback(TrainerCallback):
         end_timeout: float = 10.0,
         spool_dir: str | None = None,
         poll_interval: float = 1.0,
+        keep_best: bool = True,
     ) -> None:
         self.url, self.project, self.run_name = url, project, run_name
         self.early_stopping, self.token = early_stopping, token
@@ -52,12 +65,19 @@ class LossWatchCallback(TrainerCallback):
         self.run_id: str | None = None
         self.last_decision: dict[str, Any] | None = None
         self.stopped_at: int | None = None
+        self.keep_best = keep_best
+        self.best: tuple[int, float] | None = None  # (step, value) of the best evaluation seen
+        self._restore_load_best: bool | None = None
+        self._reported_best: tuple[int, str] | None = None
+        self._exit_hook = False
         self._bcast = Broadcaster()
 
     # -- begin: the run, resume, advice ----------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self._bcast = Broadcaster()  # the process group exists by now
         self.stopped_at = None
+        self.best = None
+        self._keep_best_begin(args)
         if not state.is_world_process_zero:
             return
         try:
@@ -79,6 +99,9 @@ class LossWatchCallback(TrainerCallback):
                 poll_interval=self.poll_interval,
             )
             self.run_id = self.client.run_id
+            if not self._exit_hook:
+                self._exit_hook = True
+                atexit.register(self._left_without_end)
             resume.write_run_id(spool_dir, resume.RUN_FILE, self.run_id)
             if state.global_step > 0:
                 # The steps past the checkpoint are abandoned; the new ones replace them.
@@ -104,6 +127,10 @@ class LossWatchCallback(TrainerCallback):
             # The Trainer has already passed `metrics` through on_log, so they are on their way.
             decision = self.client.decision(self.decision_timeout)
         self._act(decision, args, state, control)
+        try:
+            self._keep_best_evaluate(args, state, control, metrics or {}, decision)
+        except Exception as exc:  # noqa: BLE001 - fail open
+            log.warning("losswatch: could not keep the best checkpoint (%s)", exc)
 
     def _act(self, decision: dict[str, Any] | None, args, state, control) -> None:  # type: ignore[no-untyped-def]
         if decision is not None:
@@ -128,13 +155,68 @@ class LossWatchCallback(TrainerCallback):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if folder.is_dir():
             resume.write_run_id(folder, resume.CHECKPOINT_FILE, self.client.run_id, step=state.global_step)
+        self._report_best(state)
+
+    # -- best weights ----------------------------------------------------------------------------
+    def _keep_best_begin(self, args: Any) -> None:
+        self._restore_load_best = None
+        if not self.keep_best or args.load_best_model_at_end:
+            return  # opted out, or the Trainer does it itself
+        # The Trainer's own end-of-training load, with every case it knows (PEFT adapters, sharded
+        # weights, DeepSpeed), reads this flag only after the loop; it is put back at train end.
+        self._restore_load_best = args.load_best_model_at_end
+        args.load_best_model_at_end = True
+
+    def _monitor(self) -> tuple[str, bool]:
+        policy = self.client.early_stopping if self.client is not None else self.early_stopping
+        policy = policy or {}
+        key = str(policy.get("monitor") or "eval_loss")
+        return key, policy.get("mode") == "max"
+
+    def _keep_best_evaluate(self, args: Any, state: Any, control: Any, metrics: dict, decision: dict | None) -> None:
+        if self._restore_load_best is None:
+            return
+        key, maximize = self._monitor()
+        value = metrics.get(key)
+        if value is None and not key.startswith("eval_"):
+            value = metrics.get(f"eval_{key}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return
+        step = state.global_step
+        if decision is not None and decision.get("step") == step and decision.get("best_step") is not None:
+            better = decision["best_step"] == step  # the service judged this very evaluation
+        else:
+            better = self.best is None or (value > self.best[1] if maximize else value < self.best[1])
+        if not better:
+            return
+        self.best = (step, float(value))
+        control.should_save = True
+        # What the Trainer's rotation protects, and what its end-of-training load reads.
+        state.best_model_checkpoint = os.path.join(args.output_dir, f"checkpoint-{step}")
+        state.best_global_step = step
+        if args.metric_for_best_model is None:
+            state.best_metric = float(value)
+
+    def _report_best(self, state: Any) -> None:
+        path = state.best_model_checkpoint
+        if self.client is None or not path or not Path(path).is_dir():
+            return
+        step = self.best[0] if self.best else _checkpoint_step(path)
+        if step is not None and self._reported_best != (step, path):
+            self._reported_best = (step, path)
+            self.client.report_best_checkpoint(step, str(Path(path).resolve()))
 
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        if self._restore_load_best is not None:
+            args.load_best_model_at_end = self._restore_load_best
+            self._restore_load_best = None
         if self.client is None:
             return
+        self._report_best(state)
         client, self.client = self.client, None
         try:
-            stopped = self.stopped_at is not None
+            # Ended before its last step: losswatch, a person (LLaMA-Factory's Abort) or another callback.
+            stopped = self.stopped_at is not None or 0 < state.global_step < state.max_steps
             client.flush(self.end_timeout, even_if_down=True)
             decision = client.latest_decision or self.last_decision
             client.set_status("stopped" if stopped else "finished")
@@ -143,3 +225,21 @@ class LossWatchCallback(TrainerCallback):
             client.close(timeout=min(self.end_timeout, 2.0))
         except Exception as exc:  # noqa: BLE001 - the end of training must not fail on us
             log.warning("losswatch: could not finish the run cleanly (%s)", exc)
+
+    def _left_without_end(self) -> None:
+        """At exit: a run whose training never reached its end failed (or was interrupted by a person)."""
+        if self.client is None:
+            return
+        client, self.client = self.client, None
+        interrupted = getattr(sys, "last_type", None) is KeyboardInterrupt
+        try:
+            client.close(timeout=2.0, status="stopped" if interrupted else "failed")
+        except Exception:  # noqa: BLE001 - the interpreter is going away
+            pass
+
+
+def _checkpoint_step(path: str) -> int | None:
+    try:
+        return int(Path(path).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return None

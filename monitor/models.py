@@ -48,6 +48,8 @@ class Run(Base):
     stop_requested: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # {"step", "path"}: where the trainer side kept the best evaluation's weights.
+    best_checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class MetricKey(Base):

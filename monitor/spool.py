@@ -16,6 +16,7 @@ Records (one JSON object a line, `"kind"` names it):
 - `rewind`: `{"run_id", "step", "rewind_id"}`: a replayed rewind is a no-op, so a replay never
   deletes points sent after it.
 - `status`: `{"run_id", "status"}`.
+- `checkpoint`: `{"run_id", "best_checkpoint": {"step", "path"}}`: where the best weights are kept.
 
 `replay` delivers records from the cursor on; this module imports no trainer code, so `losswatch sync`
 and the training process share it.
@@ -223,7 +224,7 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
             runs[body["id"]] = body
             r = http.post("/api/v1/runs", json=body)
             return Delivered(kind, rejected=_check(r), created=r.status_code == 201)
-        if kind in ("metrics", "rewind", "status"):
+        if kind in ("metrics", "rewind", "status", "checkpoint"):
             run_id = record["run_id"]
             r = _send(http, kind, record)
             if r.status_code == 404 and run_id in runs:
@@ -231,7 +232,7 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
                 r = _send(http, kind, record)
             rejected = _check(r)
             out = Delivered(kind, rejected=rejected)
-            if rejected is None and kind != "status":
+            if rejected is None and kind in ("metrics", "rewind"):
                 data = r.json()
                 out.decision = data.get("decision")
                 out.counts = {
@@ -255,6 +256,8 @@ def _send(http: httpx.Client, kind: str, record: dict[str, Any]) -> httpx.Respon
         return http.post(f"{run}/metrics", json={"points": record["points"], "batch_id": record["batch_id"]})
     if kind == "rewind":
         return http.post(f"{run}/rewind", json={"step": record["step"], "rewind_id": record["rewind_id"]})
+    if kind == "checkpoint":
+        return http.patch(run, json={"best_checkpoint": record["best_checkpoint"]})
     return http.patch(run, json={"status": record["status"]})
 
 

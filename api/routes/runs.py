@@ -84,5 +84,6 @@ def get_run(
 
 @router.patch("/runs/{run_id}", response_model=RunOut)
 def patch_run(run_id: RunId, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
-    """Mark the run finished, failed or stopped (or running again)."""
-    return runs.set_status(engine, run_id=run_id, status=body.status)
+    """Mark the run finished, failed or stopped (or running again), and/or record its best checkpoint."""
+    best = body.best_checkpoint.model_dump() if body.best_checkpoint else None
+    return runs.update_run(engine, run_id=run_id, status=body.status, best_checkpoint=best)

@@ -15,9 +15,15 @@ def register(app: typer.Typer) -> None:
         project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project to import into"),
         name: str | None = typer.Option(None, help="run name (default: from the file's folder)"),
         token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        early_stopping: str | None = typer.Option(
+            None, envvar="LOSSWATCH_EARLY_STOPPING", help="policy as JSON, e.g. '{\"patience\": 3}'"
+        ),
         progress: bool = typer.Option(True, help="show a progress bar"),
     ) -> None:
-        """Import finished runs' logs; importing the same file twice changes nothing.
+        """Import runs' logs; importing the same file twice changes nothing.
+
+        One output folder (trainer_log.jsonl, trainer_state.json, checkpoints) is one run: importing a
+        growing log again adds only its new points, and a log whose training is over ends the run.
 
         Example: losswatch import output/trainer_state.json saves/qwen/trainer_log.jsonl --project sft
         """
@@ -25,14 +31,22 @@ def register(app: typer.Typer) -> None:
 
         from losswatch.monitor.errors import LossWatchError
         from losswatch.monitor.importers import UploadError, read_log, upload
+        from losswatch.monitor.policy_json import parse_policy
         from losswatch.monitor.restclient import TOKEN_HINT, connect, explain
 
+        try:
+            policy = parse_policy(early_stopping)
+        except ValueError as exc:
+            typer.echo(f"losswatch import: {exc}", err=True)
+            raise typer.Exit(2) from exc
         failed = False
         with connect(url, token, timeout=60) as client:
             for path in paths:
                 try:
                     log = read_log(path)
-                    result = upload(log, client=client, project=project, name=name, progress=progress)
+                    result = upload(
+                        log, client=client, project=project, name=name, progress=progress, early_stopping=policy
+                    )
                 except UploadError as exc:
                     # The service is the same for every file: say what to do once, and stop.
                     cause = exc.__cause__
@@ -49,6 +63,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(
                     f"{path}: run {result['run_id']}: {result['points']} points, {result['accepted']} new, "
                     f"{result['duplicates']} already there, {result['overwritten']} replaced"
+                    + (f"; {result['status']}" if result["status"] else "; still running")
                 )
                 for note in log.notes:
                     typer.echo(f"  {note}")

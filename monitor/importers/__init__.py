@@ -10,6 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from . import folder as output
 from . import hf_state, llamafactory, tensorboard
 from .base import ImportedLog, Point
 from .errors import LogImportError, UnreadableLog, UploadError
@@ -17,9 +18,6 @@ from .upload import upload
 
 __all__ = ["ImportedLog", "LogImportError", "Point", "UnreadableLog", "UploadError", "read_log", "upload"]
 
-# What a training output folder holds, in the order it is preferred: the Trainer's own state is
-# complete and already consistent across resumes; LLaMA-Factory's log exists while training runs.
-_FOLDER_FILES = ("trainer_state.json", "trainer_log.jsonl")
 _EXPECTED = (
     "losswatch reads a HF trainer_state.json, a LLaMA-Factory trainer_log.jsonl, TensorBoard event files "
     "(events.out.tfevents.*) or a folder holding one of them"
@@ -27,12 +25,26 @@ _EXPECTED = (
 
 
 def read_log(path: str | Path) -> ImportedLog:
-    """Read one training log, whatever its format; raise UnreadableLog with the reason otherwise."""
+    """Read one training log, whatever its format; raise UnreadableLog with the reason otherwise.
+
+    A training output folder (or its trainer_state.json / trainer_log.jsonl) is one run: the log gets
+    the folder's identity, the configuration found there, and `status` once the training is over."""
     path = Path(path)
     if not path.exists():
         raise UnreadableLog(path, "no such file or directory")
-    if path.is_dir():
-        return _read_folder(path)
+    log = _read_folder(path) if path.is_dir() else _read_file(path)
+    if "total_steps" in log.config:
+        log.config.setdefault("max_steps", log.config["total_steps"])
+    folder = output.output_folder(path) if log.source_format != tensorboard.FORMAT else None
+    if folder is not None:
+        log.identity = output.identity(folder)
+        log.config = {**log.config, **output.config(folder)}
+    last_step = max((p.step for p in log.points), default=None)
+    log.status = output.status(folder, last_step, log.config.get("max_steps"))
+    return log
+
+
+def _read_file(path: Path) -> ImportedLog:
     if tensorboard.is_event_file(path):
         return tensorboard.read(path)
     try:
@@ -51,11 +63,13 @@ def read_log(path: str | Path) -> ImportedLog:
 
 
 def _read_folder(path: Path) -> ImportedLog:
-    for name in _FOLDER_FILES:
-        if (path / name).is_file():
-            log = read_log(path / name)
-            log.notes.insert(0, f"read {name} of the folder")
-            return log
+    # The Trainer's final state is complete and consistent across resumes; LLaMA-Factory's log exists
+    # while training runs; a plain Trainer leaves only its checkpoints' states until the end.
+    source = output.log_source(path)
+    if source is not None:
+        log = _read_file(source)
+        log.notes.insert(0, f"read {source.relative_to(path)} of the folder")
+        return log
     if not any(p.is_file() for p in path.rglob(f"*{tensorboard.EVENT_FILE_MARK}*")):
         raise UnreadableLog(path, f"nothing to import in this folder; {_EXPECTED}")
     return tensorboard.read(path)

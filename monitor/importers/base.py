@@ -51,8 +51,12 @@ class ImportedLog:
     points: list[Point]
     source_format: str
     notes: list[str] = field(default_factory=list)
-    # Hash of the source bytes: upload derives stable run and batch ids from it.
+    # Hash of the source bytes: upload derives a stable run id from it when there is no identity.
     fingerprint: str = ""
+    # A training output folder's identity (folder.identity): one folder, one run, however it grows.
+    identity: str = ""
+    # finished | stopped once the log shows the training is over; None while it may be running.
+    status: str | None = None
 
     def keys(self) -> list[str]:
         return sorted({p.key for p in self.points})

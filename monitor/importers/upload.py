@@ -15,11 +15,14 @@ from .base import ImportedLog, Point
 from .errors import UploadError
 
 _COUNTS = ("accepted", "duplicates", "overwritten")
+# What has reached the service, per (key, step): a follower sends only what changed since.
+Sent = dict[tuple[str, int], float]
 
 
 def run_id_for(log: ImportedLog, project: str) -> str:
-    """A run id that only the log's content and the project decide, so a re-import finds the same run."""
-    content = log.fingerprint or _points_digest(log.points)
+    """A run id that only the log's source and the project decide, so a re-import finds the same run:
+    an output folder's identity, else the file's content."""
+    content = log.identity or log.fingerprint or _points_digest(log.points)
     return "imp-" + hashlib.sha256(f"{project}\n{content}".encode()).hexdigest()[:24]
 
 
@@ -31,30 +34,63 @@ def upload(
     name: str | None = None,
     batch_size: int = 5000,
     progress: bool = True,
+    early_stopping: dict[str, Any] | None = None,
+    sent: Sent | None = None,
+    end: bool = True,
 ) -> dict:
-    """Create (or find) the run, then send its points in batches sorted by step.
+    """Find (or create) the run, then send its points in batches sorted by step.
 
-    Batch ids are stable too: re-sending the same file changes nothing on the server, and an
-    import interrupted halfway is finished by running it again.
+    Batch ids follow the batch's content: re-sending a log, or the part of a growing log already
+    sent, changes nothing on the server, and an import interrupted halfway is finished by running it
+    again. With `sent`, only points not in it (or changed) go, and it is updated. With `end`, a log
+    whose training is over ends the run as `finished` or `stopped`. The totals carry the last
+    `decision` the service gave (None when nothing was sent).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     run_id = run_id_for(log, project)
-    run = {"id": run_id, "project": project, "name": name or log.name, "config": log.config}
-    _post(client, "/api/v1/runs", run, f"creating run {run_id}")
+    run: dict[str, Any] = {"id": run_id, "project": project, "name": name or log.name, "config": log.config}
+    if early_stopping is not None:
+        run["early_stopping"] = early_stopping
+    ensure_run(client, run)
 
     points = sorted(log.points, key=lambda p: (p.step, p.key))
-    totals: dict[str, Any] = {"run_id": run_id, "points": len(points), **dict.fromkeys(_COUNTS, 0)}
+    if sent is not None:
+        points = [p for p in points if not _same(sent.get((p.key, p.step)), p.value)]
+    totals: dict[str, Any] = {"run_id": run_id, "points": len(points), **dict.fromkeys(_COUNTS, 0), "decision": None}
     with tqdm(total=len(points), unit="pt", desc=f"uploading {run['name']}", disable=not progress) as bar:
         for index, start in enumerate(range(0, len(points), batch_size)):
             batch = points[start : start + batch_size]
-            body = {"points": [_wire(p) for p in batch], "batch_id": f"{run_id}-{batch_size}-{index}"}
+            wire = [_wire(p) for p in batch]
+            body = {"points": wire, "batch_id": f"{run_id}-{_digest(wire)}"}
             url = f"/api/v1/runs/{run_id}/metrics"
-            answer = _post(client, url, body, f"sending batch {index} of run {run_id}")
+            answer = _send(client, "POST", url, body, f"sending batch {index} of run {run_id}")
             for count in _COUNTS:
                 totals[count] += int(answer.get(count, 0))
+            totals["decision"] = answer.get("decision")
+            if sent is not None:
+                sent.update(((p.key, p.step), p.value) for p in batch)
             bar.update(len(batch))
+    if end and log.status:
+        _send(client, "PATCH", f"/api/v1/runs/{run_id}", {"status": log.status}, f"ending run {run_id}")
+    totals["status"] = log.status
     return totals
+
+
+def ensure_run(client: httpx.Client, run: dict[str, Any]) -> dict:
+    """The run, created when missing. An existing run is left as it is: creating it again would
+    count as a resume and clear a person's stop."""
+    try:
+        response = client.get(f"/api/v1/runs/{run['id']}")
+    except httpx.HTTPError as exc:
+        raise UploadError(f"looking up run {run['id']}", f"cannot reach the losswatch service: {exc}") from exc
+    if response.status_code == 200:
+        return response.json()
+    return _send(client, "POST", "/api/v1/runs", run, f"creating run {run['id']}")
+
+
+def _same(old: float | None, new: float) -> bool:
+    return old is not None and (old == new or (old != old and new != new))
 
 
 def _wire(point: Point) -> dict:
@@ -64,15 +100,19 @@ def _wire(point: Point) -> dict:
     return body
 
 
+def _digest(wire: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(wire, sort_keys=True).encode()).hexdigest()[:24]
+
+
 def _points_digest(points: list[Point]) -> str:
     # For logs built in memory (no source bytes): the same points give the same digest.
     canon = sorted((p.key, p.step, repr(p.value)) for p in points)
     return hashlib.sha256(json.dumps(canon).encode()).hexdigest()
 
 
-def _post(client: httpx.Client, url: str, body: dict, action: str) -> dict:
+def _send(client: httpx.Client, method: str, url: str, body: dict, action: str) -> dict:
     try:
-        response = client.post(url, json=body)
+        response = client.request(method, url, json=body)
     except httpx.HTTPError as exc:
         raise UploadError(action, f"cannot reach the losswatch service: {exc}") from exc
     if response.status_code not in (200, 201):

@@ -33,6 +33,7 @@ def run_dict(row: Any, project: str) -> dict[str, Any]:
         "stop_requested": row.stop_requested,
         "created_at": row.created_at,
         "ended_at": row.ended_at,
+        "best_checkpoint": row.best_checkpoint,
     }
 
 
@@ -136,12 +137,24 @@ def list_runs(
 
 
 def set_status(engine: Engine, *, run_id: str, status: str) -> dict[str, Any]:
-    if status not in STATUSES:
+    return update_run(engine, run_id=run_id, status=status)
+
+
+def update_run(
+    engine: Engine, *, run_id: str, status: str | None = None, best_checkpoint: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """How the run ended and/or where its best weights are; what is not given stays."""
+    if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    values: dict[str, Any] = {}
+    if status is not None:
+        values.update(status=status, ended_at=None if status == "running" else time.time())
+    if best_checkpoint is not None:
+        values["best_checkpoint"] = {"step": int(best_checkpoint["step"]), "path": str(best_checkpoint["path"])}
     with writer(engine).begin() as conn:
         get_run(conn, run_id=run_id)
-        ended = None if status == "running" else time.time()
-        conn.execute(update(Run).where(Run.id == run_id).values(status=status, ended_at=ended))
+        if values:
+            conn.execute(update(Run).where(Run.id == run_id).values(**values))
         return get_run(conn, run_id=run_id)
 
 

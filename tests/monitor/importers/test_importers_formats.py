@@ -41,7 +41,7 @@ def test_llamafactory_keys_nulls_and_summary(tmp_path):
         "throughput": 1,
     }
     assert [(p.step, p.value) for p in log.series("learning_rate")] == [(5, 1e-5), (15, 5e-6)]
-    assert log.config == {"total_steps": 20}
+    assert log.config == {"total_steps": 20, "max_steps": 20}
     assert log.name == tmp_path.name  # "trainer_log" says nothing; the folder does
     assert log.notes == [
         "skipped 2 null values (learning_rate×1, loss×1)",
@@ -83,7 +83,9 @@ def test_hf_state_metrics_and_config(tmp_path):
         "eval_steps": 20,
         "save_steps": 20,
         "train_batch_size": 8,
+        "per_device_train_batch_size": 8,  # under the TrainingArguments name the advice reads
     }
+    assert log.status == "finished"  # its last step is the planned one
     assert log.counts() == {
         "epoch": 2,
         "eval_accuracy": 1,

@@ -23,8 +23,15 @@ class FakeService:
         self.requests: list[tuple[str, dict]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":  # the run lookup before creating it
+            run_id = request.url.path.split("/")[4]
+            found = run_id in self.runs
+            return httpx.Response(200 if found else 404, json=self.runs.get(run_id, {"detail": "no run"}))
         body = json.loads(request.content)
         self.requests.append((request.url.path, body))
+        if request.method == "PATCH":
+            self.runs[request.url.path.split("/")[4]].update(body)
+            return httpx.Response(200, json=self.runs[request.url.path.split("/")[4]])
         if request.url.path == "/api/v1/runs":
             if body["id"] in self.runs:
                 return httpx.Response(200, json=self.runs[body["id"]])
@@ -88,6 +95,8 @@ def test_creates_run_and_sends_sorted_batches(service, client):
         "accepted": 5,
         "duplicates": 0,
         "overwritten": 0,
+        "decision": {"should_stop": False, "reason": "none"},
+        "status": None,
     }
 
 

@@ -1,0 +1,169 @@
+"""Follow training output folders live (`losswatch watch`): one run per folder, stop only where graceful.
+
+Each poll reads a folder as `losswatch import` does (same identity, so the same run across restarts
+of either), sends what is new, and reads the decision. A stop is carried out only where the writer
+stops gracefully: LLaMA-Factory started with LLAMABOARD_ENABLED (as its web UI starts it) finishes
+its step, saves and exits on SIGABRT. Anywhere else the watcher says what to do; it never kills.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from losswatch.monitor.importers import UnreadableLog, read_log
+from losswatch.monitor.importers.upload import Sent, run_id_for, upload
+
+_TRUE = {"1", "true", "y"}  # what LLaMA-Factory's is_env_enabled accepts
+
+
+@dataclass
+class Followed:
+    folder: Path
+    run_id: str | None = None
+    sent: Sent = field(default_factory=dict)
+    last_step: int | None = None
+    status: str | None = None  # set once the run has ended
+    stop: dict[str, Any] | None = None  # the stop decision, once acted on
+
+
+def graceful(pid: int) -> bool:
+    """Whether `pid` stops gracefully on SIGABRT: LLaMA-Factory under LLAMABOARD_ENABLED."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    for item in raw.split(b"\0"):
+        if item.startswith(b"LLAMABOARD_ENABLED="):
+            return item.split(b"=", 1)[1].decode(errors="replace").strip().lower() in _TRUE
+    return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A child of ours that exited is a zombie until reaped: it is not training any more.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+class Watcher:
+    def __init__(
+        self,
+        folders: list[Path],
+        *,
+        client: httpx.Client,
+        project: str,
+        name: str | None = None,
+        early_stopping: dict[str, Any] | None = None,
+        pid: int | None = None,
+        interval: float = 1.0,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.followed = [Followed(folder) for folder in folders]
+        self.client, self.project, self.name = client, project, name
+        self.early_stopping, self.pid, self.interval, self.say = early_stopping, pid, interval, say
+        self.signalled_at: float | None = None
+
+    # -- one pass over the folders ---------------------------------------------------------------
+    def poll(self) -> None:
+        for f in self.followed:
+            if f.status is None:
+                self._poll(f)
+
+    def _poll(self, f: Followed) -> None:
+        try:
+            log = read_log(f.folder)
+        except UnreadableLog:
+            return  # nothing logged yet (or a half-written first line): the next poll sees more
+        run_id = run_id_for(log, self.project)
+        if run_id != f.run_id:
+            if f.run_id is not None:
+                self.say(f"{f.folder}: a new training started in this folder; following it as run {run_id}")
+            f.run_id, f.sent, f.stop = run_id, {}, None
+            self.say(f"{f.folder}: following as run {run_id} in project {self.project}")
+        name = self.name if self.name and len(self.followed) == 1 else None
+        result = upload(
+            log,
+            client=self.client,
+            project=self.project,
+            name=name,
+            progress=False,
+            early_stopping=self.early_stopping,
+            sent=f.sent,
+            end=False,
+        )
+        f.last_step = max((p.step for p in log.points), default=f.last_step)
+        decision = result["decision"] if result["points"] else self._decision(run_id)
+        if decision and decision.get("should_stop") and f.stop is None:
+            f.stop = decision
+            self._stop(f, decision)
+        if log.status:
+            self._end(f, log.status)
+
+    def _decision(self, run_id: str) -> dict[str, Any] | None:
+        # Nothing new was sent: a person's stop still has to be heard.
+        try:
+            r = self.client.get(f"/api/v1/runs/{run_id}/decision")
+        except httpx.HTTPError:
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def _stop(self, f: Followed, decision: dict[str, Any]) -> None:
+        what = (
+            f"losswatch: run {f.run_id} should stop at step {decision.get('step')} "
+            f"({decision.get('reason')}): {decision.get('message')}"
+        )
+        if self.pid is not None and alive(self.pid) and graceful(self.pid):
+            os.kill(self.pid, signal.SIGABRT)
+            self.signalled_at = time.monotonic()
+            self.say(f"{what}. Sent SIGABRT to {self.pid}: LLaMA-Factory finishes its step, saves and exits.")
+            return
+        how = (
+            f"process {self.pid} was not started by LLaMA-Factory's web UI (no LLAMABOARD_ENABLED), so "
+            "stopping it from outside would lose its work"
+            if self.pid is not None
+            else "no --pid was given"
+        )
+        self.say(
+            f"{what}. losswatch does not stop it ({how}): press Abort in LLaMA-Factory's web UI or stop the "
+            "training yourself; the latest checkpoint is in the output folder. Started with `losswatch run -- "
+            "...`, the next run stops itself and keeps its best weights."
+        )
+
+    def _end(self, f: Followed, status: str) -> None:
+        if f.run_id is None:
+            return
+        r = self.client.patch(f"/api/v1/runs/{f.run_id}", json={"status": status})
+        r.raise_for_status()
+        f.status = status
+        self.say(f"{f.folder}: run {f.run_id} {status} at step {f.last_step}")
+
+    # -- until every folder's run has ended --------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            self.poll()
+            if all(f.status for f in self.followed):
+                return
+            if self.pid is not None and not alive(self.pid):
+                self.poll()  # what the process wrote on its way out
+                for f in self.followed:
+                    if f.status is None and f.run_id is not None:
+                        # It left without writing what a finished training writes.
+                        self._end(f, "stopped" if f.stop else "failed")
+                return
+            time.sleep(self.interval)

@@ -1,0 +1,63 @@
+"""After an early stop the weights left are the best evaluation's, kept on disk and reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from losswatch.callbacks import LossWatchCallback
+from tests.tiny import overfitting_trainer
+
+POLICY = {"patience": 3, "compat": "hf"}
+# Nothing in the user's arguments keeps the best: no periodic saves, no load at the end, one checkpoint.
+PLAIN = dict(save_steps=1000, load_best_model_at_end=False, metric_for_best_model=None, save_total_limit=1)
+
+
+def evals(trainer) -> dict[int, float]:  # type: ignore[no-untyped-def]
+    return {h["step"]: h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h}
+
+
+def same_weights(model: torch.nn.Module, checkpoint: Path) -> bool:
+    saved = load_file(str(checkpoint / "model.safetensors"))
+    state = model.state_dict()
+    return all(torch.equal(state[name].cpu(), tensor) for name, tensor in saved.items())
+
+
+def test_best_checkpoint_is_saved_protected_loaded_and_reported(live_server, api, tmp_path) -> None:
+    out = tmp_path / "out"
+    lw = LossWatchCallback(url=live_server.url, project="best", run_name="best", early_stopping=POLICY)
+    trainer = overfitting_trainer(str(out), [lw], max_steps=200, **PLAIN)
+    trainer.train()
+
+    losses = evals(trainer)
+    best_step = min(losses, key=losses.__getitem__)
+    stop = trainer.state.global_step
+    assert best_step < stop < 200, "the run must stop early, past its best, for this test to mean anything"
+    best_dir = out / f"checkpoint-{best_step}"
+    # save_total_limit=1: rotation at the stop's save kept the best, and the Trainer's end (as with
+    # load_best_model_at_end) removed the stop's own checkpoint instead
+    assert best_dir.is_dir() and sorted(p.name for p in out.glob("checkpoint-*")) == [best_dir.name]
+    assert same_weights(trainer.model, best_dir)
+    assert abs(trainer.evaluate()["eval_loss"] - losses[best_step]) < 1e-5
+    assert trainer.args.load_best_model_at_end is False  # the user's argument is given back as it was
+
+    run = api.get(f"/runs/{lw.run_id}").json()
+    assert run["status"] == "stopped"
+    assert run["best_checkpoint"] == {"step": best_step, "path": str(best_dir.resolve())}
+
+
+def test_keep_best_false_leaves_the_last_weights(live_server, api, tmp_path) -> None:
+    out = tmp_path / "out"
+    lw = LossWatchCallback(url=live_server.url, run_name="last", early_stopping=POLICY, keep_best=False)
+    trainer = overfitting_trainer(str(out), [lw], max_steps=200, **PLAIN)
+    trainer.train()
+
+    losses = evals(trainer)
+    best_step = min(losses, key=losses.__getitem__)
+    stop = trainer.state.global_step
+    assert best_step < stop
+    assert not (out / f"checkpoint-{best_step}").exists()
+    assert abs(trainer.evaluate()["eval_loss"] - losses[stop]) < 1e-5
+    assert api.get(f"/runs/{lw.run_id}").json()["best_checkpoint"] is None

@@ -1,0 +1,79 @@
+"""How a run ends, as the callback and the client report it: finished, stopped or failed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from losswatch.callbacks import LossWatchCallback, LossWatchClient
+from tests.callbacks.conftest import NEVER_STOP
+from tests.conftest import ROOT
+from tests.tiny import overfitting_trainer
+
+
+def test_a_run_that_reaches_its_last_step_is_finished(live_server, api, tmp_path) -> None:
+    lw = LossWatchCallback(url=live_server.url, run_name="full", early_stopping=NEVER_STOP)
+    overfitting_trainer(str(tmp_path / "out"), [lw], max_steps=12).train()
+    run = api.get(f"/runs/{lw.run_id}").json()
+    assert run["status"] == "finished" and run["ended_at"] is not None
+
+
+CRASHING = """
+import sys
+from transformers import TrainerCallback
+from losswatch.callbacks import LossWatchCallback
+from tests.tiny import overfitting_trainer
+
+class Boom(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 4:
+            raise {error}("boom")
+
+lw = LossWatchCallback(url=sys.argv[1], run_name="crash", early_stopping={{"patience": 10000}})
+print(lw.__class__.__name__, flush=True)
+trainer = overfitting_trainer(sys.argv[2], [lw, Boom()], max_steps=50)
+try:
+    trainer.train()
+finally:
+    print("RUN", lw.run_id, flush=True)
+"""
+
+
+@pytest.mark.parametrize(("error", "status"), [("RuntimeError", "failed"), ("KeyboardInterrupt", "stopped")])
+def test_a_process_that_leaves_mid_training_reports_how(live_server, api, tmp_path, error, status) -> None:
+    script = tmp_path / "crash.py"
+    script.write_text(textwrap.dedent(CRASHING.format(error=error)))
+    done = subprocess.run(
+        [sys.executable, str(script), live_server.url, str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode != 0
+    run_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("RUN "))
+    assert api.get(f"/runs/{run_id}").json()["status"] == status
+
+
+@pytest.mark.parametrize(("fail", "status"), [(False, "finished"), (True, "failed")], ids=["clean", "exception"])
+def test_client_close_ends_the_run(live_server, api, tmp_path, fail, status) -> None:
+    def loop() -> str:
+        with LossWatchClient(live_server.url, run_name="loop", spool_dir=tmp_path / "spool") as client:
+            for step in range(1, 4):
+                client.log(step, {"loss": 1.0 / step})
+            if fail:
+                raise ValueError("the loop broke")
+            return client.run_id
+
+    if fail:
+        with pytest.raises(ValueError):
+            loop()
+        run_id = api.get("/runs").json()["runs"][0]["id"]
+    else:
+        run_id = loop()
+    run = api.get(f"/runs/{run_id}").json()
+    assert run["status"] == status
+    assert {k["key"]: k["count"] for k in run["keys"]} == {"loss": 3}
