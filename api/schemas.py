@@ -8,7 +8,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from losswatch.monitor.policy import Policy
-from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, spell
+from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, RunStatus, spell
 
 NonFinite = NonFiniteSpelling
 # The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
@@ -44,7 +44,7 @@ class BestCheckpoint(Strict):
 class RunPatch(Strict):
     """What the trainer side reports about a run: how it ended, where its best weights are."""
 
-    status: Literal["running", "finished", "failed", "stopped"] | None = None
+    status: RunStatus | None = None
     best_checkpoint: BestCheckpoint | None = None
 
     @model_validator(mode="after")

@@ -51,7 +51,9 @@ def test_packaging_wheel_has_one_top_level_name(wheel: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"losswatch"}
     # What the service needs at run time travels inside it: the pages and the migrations.
-    for needed in ("losswatch/api/static/index.html", "losswatch/alembic/env.py", "losswatch/alembic/versions/"):
+    needed_files = ("losswatch/api/static/index.html", "losswatch/alembic/env.py", "losswatch/alembic/versions/")
+    # and the start-up hook `losswatch run` puts on PYTHONPATH
+    for needed in (*needed_files, "losswatch/callbacks/startup/sitecustomize.py"):
         assert any(n.startswith(needed) for n in names), needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "losswatch = losswatch.monitor.cli:app" in zipfile.ZipFile(wheel).read(entry).decode()

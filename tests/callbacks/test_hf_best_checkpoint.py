@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -12,14 +13,16 @@ from tests.tiny import overfitting_trainer
 
 POLICY = {"patience": 3, "compat": "hf"}
 # Nothing in the user's arguments keeps the best: no periodic saves, no load at the end, one checkpoint.
-PLAIN = dict(save_steps=1000, load_best_model_at_end=False, metric_for_best_model=None, save_total_limit=1)
+PLAIN: dict[str, Any] = dict(
+    save_steps=1000, load_best_model_at_end=False, metric_for_best_model=None, save_total_limit=1
+)
 
 
 def evals(trainer) -> dict[int, float]:  # type: ignore[no-untyped-def]
     return {h["step"]: h["eval_loss"] for h in trainer.state.log_history if "eval_loss" in h}
 
 
-def same_weights(model: torch.nn.Module, checkpoint: Path) -> bool:
+def same_weights(model: Any, checkpoint: Path) -> bool:
     saved = load_file(str(checkpoint / "model.safetensors"))
     state = model.state_dict()
     return all(torch.equal(state[name].cpu(), tensor) for name, tensor in saved.items())
