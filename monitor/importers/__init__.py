@@ -32,15 +32,20 @@ def read_log(path: str | Path) -> ImportedLog:
     path = Path(path)
     if not path.exists():
         raise UnreadableLog(path, "no such file or directory")
+    folder = output.output_folder(path)
+    # Before reading: a log read after the training's end files appeared is complete, while one read
+    # just before them may miss its last lines.
+    over = folder is not None and output.ended(folder)
     log = _read_folder(path) if path.is_dir() else _read_file(path)
     if "total_steps" in log.config:
         log.config.setdefault("max_steps", log.config["total_steps"])
-    folder = output.output_folder(path) if log.source_format != tensorboard.FORMAT else None
+    if log.source_format == tensorboard.FORMAT:
+        folder = None
     if folder is not None:
         log.identity = output.identity(folder)
         log.config = {**log.config, **output.config(folder)}
     last_step = max((p.step for p in log.points), default=None)
-    log.status = output.status(folder, last_step, log.config.get("max_steps"))
+    log.status = output.status(last_step, log.config.get("max_steps"), over=over)
     return log
 
 

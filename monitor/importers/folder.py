@@ -121,16 +121,16 @@ def ended(folder: Path) -> bool:
     return any((folder / name).is_file() for name in END_MARKS)
 
 
-def status(folder: Path | None, last_step: int | None, max_steps: Any) -> str | None:
+def status(last_step: int | None, max_steps: Any, *, over: bool) -> str | None:
     """finished | stopped for a training that is over, None while it may still be running.
 
-    Over: the folder holds what a training writes at its end, or the log reached its planned last
-    step. Stopped: it ended before that step (an early stop, LLaMA-Factory's Abort)."""
+    Over: its folder holds what a training writes at its end (`over`), or the log reached its planned
+    last step. Stopped: it ended before that step (an early stop, LLaMA-Factory's Abort)."""
     planned = max_steps if isinstance(max_steps, int) and not isinstance(max_steps, bool) and max_steps > 0 else None
     reached = planned is not None and last_step is not None and last_step >= planned
     if reached:
         return "finished"
-    if folder is not None and ended(folder):
+    if over:
         return "stopped" if planned is not None and last_step is not None else "finished"
     return None
 
