@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
 from losswatch.monitor.models import Project, Run
 from losswatch.monitor.store.tokens import Principal, authenticate
 
-READ_ONLY_POSTS = ("/replay",)
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def needs(scope: str) -> Callable[[F], F]:
+    """Mark a route's scope when its method does not say it (a POST that only reads, an admin action)."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.required_scope = scope  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
 
 
 def required_scope(request: Request) -> str:
-    path = request.url.path
-    if path.startswith("/api/v1/tokens"):
-        return "admin"
-    if request.method in ("GET", "HEAD", "OPTIONS") or path.endswith(READ_ONLY_POSTS):
-        return "read"
-    return "write"
+    # Decided by the route that matched, never by how the path is spelled: a run may be called "replay".
+    marked = getattr(request.scope.get("endpoint"), "required_scope", None)
+    if marked is not None:
+        return marked
+    return "read" if request.method in ("GET", "HEAD", "OPTIONS") else "write"
 
 
 def guard(request: Request) -> None:
@@ -43,7 +55,8 @@ def guard(request: Request) -> None:
         with request.app.state.engine.connect() as conn:
             project = conn.scalar(select(Project.name).join(Run, Run.project_id == Project.id).where(Run.id == run_id))
         if project is not None and project != principal.project:
-            raise HTTPException(403, f"this token is for project {principal.project!r}, not this run's project")
+            # The same answer as for a run that does not exist: another project's ids are not revealed.
+            raise HTTPException(404, f"no run with id {run_id!r}")
     request.state.principal = principal
 
 

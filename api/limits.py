@@ -22,6 +22,7 @@ class BodyLimit:
             return
         seen = 0
         too_big = False
+        replaced = False
 
         async def limited() -> Message:
             nonlocal seen, too_big
@@ -33,10 +34,22 @@ class BodyLimit:
                     raise _TooLarge
             return message
 
+        async def checked(message: Message) -> None:
+            # A chunked body has no declared length: the route's body parser sees the error first and
+            # may answer 400 itself; the answer is a 413 all the same.
+            nonlocal replaced
+            if too_big:
+                if not replaced:
+                    replaced = True
+                    await self._reject(send)
+                return
+            await send(message)
+
         try:
-            await self.app(scope, limited, send)
+            await self.app(scope, limited, checked)
         except _TooLarge:
-            await self._reject(send)
+            if not replaced:
+                await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps({"detail": f"request body exceeds max_body_bytes ({self.max_bytes} bytes)"}).encode()

@@ -8,6 +8,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from losswatch.monitor.policy import Policy
+from losswatch.monitor.storable import find_bad_text
 from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, RunStatus, spell
 
 NonFinite = NonFiniteSpelling
@@ -23,7 +24,19 @@ def out(v: float | None) -> float | str | None:
     return v if v is None else spell(v)
 
 
-class Strict(BaseModel):
+class Storable(BaseModel):
+    """Every string in the body (names, reasons, the config's keys and values) is text both databases store."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        why = find_bad_text(data, "the body")
+        if why:
+            raise ValueError(why)
+        return data
+
+
+class Strict(Storable):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
@@ -139,6 +152,9 @@ class RunDetail(RunOut):
 
 class RunList(BaseModel):
     runs: list[RunOut]
+    total: int = Field(description="runs matching the filters, over all pages")
+    limit: int
+    offset: int
 
 
 class IngestOut(BaseModel):
@@ -199,7 +215,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Not found"),
         (409, "Conflict"),
         (413, "A limit was exceeded"),
+        (415, "A write takes a JSON body"),
         (422, "Invalid data"),
+        (503, "The database is busy: retry after the Retry-After seconds"),
     ]
 }
 

@@ -6,6 +6,7 @@ points wait in the disk spool to be sent when it answers again (or by `losswatch
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -17,6 +18,12 @@ from losswatch.callbacks.sender import Sender, wire
 from losswatch.monitor.policy_json import ENV as POLICY_ENV
 from losswatch.monitor.policy_json import policy_from_env
 from losswatch.monitor.spool import SPOOL_DIRNAME
+from losswatch.monitor.storable import clean
+
+# Within the service's defaults (max_config_depth 32, max_config_bytes 64 KiB), so a run is never refused
+# for its config: the run's monitoring matters more than a complete copy of its settings.
+CONFIG_DEPTH = 24
+CONFIG_BYTES = 60_000
 
 __all__ = ["LossWatchClient", "wire"]
 log = logging.getLogger("losswatch")
@@ -55,7 +62,7 @@ class LossWatchClient:
             except ValueError as exc:  # a bad setting must not stop training: the service default applies
                 log.warning("losswatch: %s ignored: %s", POLICY_ENV, exc)
         self.early_stopping = early_stopping
-        self.config = config or {}
+        self.config = fit_config(config or {})
         run: dict[str, Any] = {"id": self.run_id, "project": self.project, "name": self.run_name, "config": self.config}
         if early_stopping is not None:
             run["early_stopping"] = early_stopping
@@ -141,3 +148,16 @@ class LossWatchClient:
         else:
             # Ctrl-C is a person stopping the loop; any other exception ended it in failure.
             self.close(status="stopped" if issubclass(exc_type, KeyboardInterrupt) else "failed")
+
+
+def fit_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as the service takes it: text cleaned, NaN spelled, deep parts flattened to text, and
+    when still too large, only its top-level numbers, flags and short strings."""
+    out = clean(config, max_depth=CONFIG_DEPTH)
+    if len(json.dumps(out, ensure_ascii=False).encode()) <= CONFIG_BYTES:
+        return out
+    small = {
+        k: v for k, v in out.items() if isinstance(v, int | float | bool) or (isinstance(v, str) and len(v) <= 200)
+    }
+    small["losswatch_note"] = f"config cut to its top-level scalars: it took more than {CONFIG_BYTES} bytes"
+    return small

@@ -153,31 +153,41 @@ class Sender:
     # -- the thread -----------------------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            now = time.monotonic()
-            wait = self.flush_interval
-            if self._buffer:
-                wait = max(0.0, self._buffer_since + self.flush_interval - now)
-            if self._backlog:
-                wait = min(wait, max(0.0, self._next_attempt - now))
-            stop = False
             try:
-                ticket, item = self._queue.get(timeout=max(wait, 0.001))
-                with self._lock:
-                    stop = self._handle(ticket, item)
-            except queue.Empty:
-                pass
-            with self._lock:
-                if self._stopping:
+                if self._turn():
                     return
-                stop = self._drain_to_spool(time.monotonic(), final=stop) or stop
-            if self._backlog and (self._force or stop or time.monotonic() >= self._next_attempt):
-                self._deliver()
-            self._force = False
-            if stop:
-                with self._lock:
-                    self._stopping = True
-                return
-            self._maybe_poll()
+            except Exception as exc:  # noqa: BLE001 - the thread outlives any one bad record or answer
+                self._say("internal", f"the sender hit {exc.__class__.__name__}: {exc}; it carries on")
+                time.sleep(self.flush_interval)
+
+    def _turn(self) -> bool:
+        """One round of the loop; True when the thread is to end."""
+        now = time.monotonic()
+        wait = self.flush_interval
+        if self._buffer:
+            wait = max(0.0, self._buffer_since + self.flush_interval - now)
+        if self._backlog:
+            wait = min(wait, max(0.0, self._next_attempt - now))
+        stop = False
+        try:
+            ticket, item = self._queue.get(timeout=max(wait, 0.001))
+            with self._lock:
+                stop = self._handle(ticket, item)
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._stopping:
+                return True
+            stop = self._drain_to_spool(time.monotonic(), final=stop) or stop
+        if self._backlog and (self._force or stop or time.monotonic() >= self._next_attempt):
+            self._deliver()
+        self._force = False
+        if stop:
+            with self._lock:
+                self._stopping = True
+            return True
+        self._maybe_poll()
+        return False
 
     def _handle(self, ticket: int, item: Any) -> bool:
         if item is _STOP:

@@ -17,18 +17,23 @@ from losswatch.monitor.errors import SchemaBehind
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
+    """`busy_timeout`: how long a writer waits for a lock (SQLite's database lock, PostgreSQL's row and
+    table locks) before giving up; the service answers that with a 503, so a client retries rather than
+    hanging on. None: 30 s on SQLite, no limit on PostgreSQL (the CLI's own maintenance)."""
     if url.startswith("sqlite"):
+        seconds = 30.0 if busy_timeout is None else busy_timeout
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _tune_sqlite(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": seconds})
+        _tune_sqlite(engine, seconds)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    args = {} if busy_timeout is None else {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=args)
 
 
-def _tune_sqlite(engine: Engine) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         # pysqlite's own transaction handling starts transactions late and as DEFERRED, which turns
@@ -40,7 +45,7 @@ def _tune_sqlite(engine: Engine) -> None:
         # lose the last transactions, which the trainer's spool re-sends.
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     port: int = 8000
     auth: Literal["off", "required"] = Field(default="off", description="off serves loopback only")
     insecure: bool = Field(default=False, description="allow binding beyond loopback without auth")
+    # With auth off only loopback Host names are answered (DNS rebinding); a name a person serves the
+    # dashboard under on purpose (an SSH tunnel's alias, a reverse proxy) is added here.
+    allowed_hosts: list[str] = Field(default_factory=list, description="extra Host names served while auth is off")
+    busy_timeout: float = Field(default=10.0, gt=0, description="seconds a write waits for SQLite's lock before a 503")
 
     # Bounds on what one request may carry; each breach is a 413/422 naming the limit.
     max_body_bytes: int = 64 * 1024 * 1024
@@ -37,6 +41,15 @@ class Settings(BaseSettings):
     max_step: int = 10**12
     max_keys_per_run: int = 1_000
     max_query_points: int = 100_000
+    # A run's config is stored and sent back in every run list: bounded, so one request cannot make
+    # the list unservable or huge.
+    max_config_bytes: int = 64 * 1024
+    max_config_depth: int = 32
+    max_runs_page: int = 1_000
+    # The stopping policy's work one request may do, estimated in milliseconds of one core
+    # (monitor/budget.py): on SQLite it runs inside the write lock that every other writer waits for.
+    max_check_ms: float = Field(default=2_000.0, gt=0)
+    max_replay_ms: float = Field(default=10_000.0, gt=0, description="the same for POST /runs/{id}/replay")
 
     series_cache_points: int = Field(default=5_000_000, ge=0, description="points kept in memory per worker")
     # What GET /runs/{id}/metrics/{key} uses when the query leaves smoothing or max_points out.

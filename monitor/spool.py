@@ -34,6 +34,8 @@ from typing import Any
 
 import httpx
 
+from losswatch.monitor.storable import clean
+
 try:  # POSIX only; elsewhere the spool works, unlocked.
     import fcntl
 except ImportError:  # pragma: no cover
@@ -104,7 +106,7 @@ class Spool:
         return sorted(out)
 
     def append(self, record: dict[str, Any]) -> Position:
-        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        line = _line(record)
         if self._write_file is None or self._write_size >= self.segment_bytes:
             self._rotate()
         self._write_file.write(line)
@@ -187,6 +189,27 @@ class Spool:
             return (0, 0)
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    """One spool line. A record JSON cannot carry as it is (an unpaired surrogate from a non-UTF-8
+    path, a NaN in a config, a NUL) is cleaned rather than lost: its run would go unmonitored."""
+    try:
+        text = json.dumps(record, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
+        if "\\u0000" not in text:
+            return (text + "\n").encode("utf-8")
+    except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+        pass
+    return (json.dumps(clean(record), separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n").encode()
+
+
+def sendable(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` as it can be sent: a spool written by an older version may hold what JSON cannot carry."""
+    try:
+        json.dumps(record, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        return record
+    except (ValueError, TypeError):
+        return clean(record)
+
+
 # -- delivery ------------------------------------------------------------------------------------
 _RETRYABLE = {401, 403, 404, 408, 409, 429}
 
@@ -219,6 +242,7 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
     the service (404) is created again before its data. Raises Unreachable for what a retry may fix."""
     kind = record.get("kind", "?")
     try:
+        record = sendable(record)
         if kind == "run":
             body = record["run"]
             runs[body["id"]] = body

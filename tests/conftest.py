@@ -83,9 +83,14 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     return Settings(database_url=db_url, data_dir=tmp_path / "data")
 
 
+# With auth off the service answers only to loopback Host names, so test clients speak as a browser on
+# the same machine does (TestClient's own default, "testserver", is refused like any other name).
+LOCAL = "http://127.0.0.1"
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as c:
+    with TestClient(create_app(settings), base_url=LOCAL) as c:
         yield c
 
 

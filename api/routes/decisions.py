@@ -5,10 +5,12 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Engine
 
-from losswatch.api import deps
+from losswatch.api import auth, deps
 from losswatch.api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
+from losswatch.monitor.budget import afford
 from losswatch.monitor.labels import decision_text
 from losswatch.monitor.replay import replay
+from losswatch.monitor.settings import Settings
 from losswatch.monitor.store import decisions, runs
 
 router = APIRouter(tags=["decisions"])
@@ -47,10 +49,16 @@ def stop(run_id: RunId, body: StopIn | None = None, engine: Engine = Depends(dep
 
 
 @router.post("/runs/{run_id}/replay", response_model=ReplayOut)
-def replay_run(run_id: RunId, body: ReplayIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+@auth.needs("read")
+def replay_run(
+    run_id: RunId, body: ReplayIn, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+) -> dict[str, Any]:
     """What another policy would have decided at each check of the stored history, and its first stop."""
     with engine.connect() as conn:
         runs.get_run(conn, run_id=run_id)
         events = decisions.stored_events(conn, run_id, body.early_stopping.monitor)
+    # Read-only, but a core is a core: a replay may cost what the same checks cost when ingested.
+    wanted = sum(1 for e in events if e[1] == 1)
+    afford(body.early_stopping, wanted, budget_ms=settings.max_replay_ms, what="this replay")
     checks, first = replay(body.early_stopping, events)
     return {"checks": [c.to_dict() for c in checks], "stop": first.to_dict() if first else None}

@@ -30,7 +30,14 @@ def _json_value(v: float) -> float | str:
     return v if math.isfinite(v) else _number(v)
 
 
+# A cell a spreadsheet would read as a formula (`=cmd|' /C calc'!A0`, `+HYPERLINK(...)`, `@SUM(...)`) gets a
+# leading apostrophe, as OWASP advises for CSV injection; only names need it, the numbers are ours.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_field(text: str) -> str:
+    if text.startswith(FORMULA_START):
+        text = "'" + text
     if any(c in text for c in ',"\r\n'):
         return '"' + text.replace('"', '""') + '"'
     return text

@@ -68,6 +68,9 @@ def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, sett
             f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
             f"this one has {len(body.points)}"
         )
+    for text in {p.key for p in body.points} | {body.batch_id or ""}:
+        if "\x00" in text:
+            raise Invalid("a key or the batch_id holds a NUL character")
     max_key, max_step = settings.max_key_length, settings.max_step
     for i, p in enumerate(body.points):
         if len(p.key) > max_key:
@@ -77,7 +80,12 @@ def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, sett
     # The decoded wire points go to the store as they are: it reads key, step, value ("NaN" spelled
     # out or a number) and time, and a copy per point would cost more than the checks above.
     result = ingest.ingest(
-        engine, run_id=run_id, points=body.points, batch_id=body.batch_id, max_keys_per_run=settings.max_keys_per_run
+        engine,
+        run_id=run_id,
+        points=body.points,
+        batch_id=body.batch_id,
+        max_keys_per_run=settings.max_keys_per_run,
+        max_check_ms=settings.max_check_ms,
     )
     request.app.state.metrics.points.labels(request.app.state.metrics.pid).inc(result.accepted)
     return {

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from losswatch.api import deps
 from losswatch.monitor.errors import NotFound
+from losswatch.monitor.settings import Settings
 from losswatch.monitor.store import runs
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +34,13 @@ def index() -> FileResponse:
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run_page(run_id: str, engine: Engine = Depends(deps.engine)) -> FileResponse:
+def run_page(
+    run_id: str, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+) -> FileResponse:
+    if settings.auth == "required":
+        # The page itself holds no data; without a token it must not tell which ids exist. Its script
+        # asks the API, with the token, and says "not found" there.
+        return _page("run.html")
     with engine.connect() as conn:
         try:
             runs.get_run(conn, run_id=run_id)
@@ -50,10 +57,13 @@ def compare_page() -> FileResponse:
 
 @router.get("/static/{path:path}")
 def static_file(path: str) -> FileResponse:
-    target = (STATIC / path).resolve()
+    try:
+        target = (STATIC / path).resolve()
+    except (ValueError, OSError) as exc:  # a NUL or an over-long name: nothing there by that name
+        raise HTTPException(404, "no such static file") from exc
     # resolve() folds "..", so anything outside the folder is refused however it is spelled.
     if not target.is_relative_to(STATIC) or not target.is_file():
-        raise HTTPException(404, f"no static file {path!r}")
+        raise HTTPException(404, "no such static file")
     media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if media.startswith("text/") or media == "application/javascript":
         media += "; charset=utf-8"

@@ -11,6 +11,7 @@ from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.labels import decision_text
 from losswatch.monitor.mirrors import cursors as mirror_cursors
 from losswatch.monitor.settings import Settings
+from losswatch.monitor.storable import check_config
 from losswatch.monitor.store import decisions, runs, series
 from losswatch.monitor.store.tokens import Principal
 
@@ -35,6 +36,7 @@ def create_run(
     for field, text in (("name", body.name), ("project", body.project)):
         if len(text) > settings.max_name_length:
             raise LimitExceeded(f"{field} is longer than max_name_length ({settings.max_name_length})")
+    check_config(body.config, max_bytes=settings.max_config_bytes, max_depth=settings.max_config_depth)
     run, created = runs.create_run(
         engine,
         name=body.name,
@@ -53,12 +55,19 @@ def create_run(
 def list_runs(
     project: str | None = Query(default=None, max_length=200),
     status: str | None = Query(default=None, max_length=16),
+    limit: int | None = Query(default=None, ge=1, le=10_000, description="runs per page (at most max_runs_page)"),
+    offset: int = Query(default=0, ge=0, le=2**31, description="runs to skip, newest first"),
     engine: Engine = Depends(deps.engine),
     who: Principal | None = Depends(auth.principal),
+    settings: Settings = Depends(deps.settings),
 ) -> dict[str, Any]:
     """Runs, newest first, optionally of one project and in one status."""
     auth.check_project(who, project)
-    return {"runs": runs.list_runs(engine, project=who.project if who else project, status=status)}
+    limit = min(limit or settings.max_runs_page, settings.max_runs_page)
+    page, total = runs.page_runs(
+        engine, project=who.project if who else project, status=status, limit=limit, offset=offset
+    )
+    return {"runs": page, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
@@ -80,6 +89,15 @@ def get_run(
     if lang:
         shown["text"] = decision_text(shown, lang)
     return {**run, "keys": keys, "decision": shown, "mirror_state": mirror_state}
+
+
+@router.delete("/runs/{run_id}", status_code=204, response_class=Response)
+@auth.needs("admin")
+def delete_run(run_id: RunId, engine: Engine = Depends(deps.engine)) -> Response:
+    """Delete the run and everything stored for it: points, summaries, decisions, mirror cursors.
+    Its TensorBoard or W&B copies stay where they are."""
+    runs.delete_run(engine, run_id=run_id)
+    return Response(status_code=204)
 
 
 @router.patch("/runs/{run_id}", response_model=RunOut)

@@ -40,6 +40,12 @@ def _keys_to_report(keys: list[str], wanted: list[str] | None) -> list[str]:
     return main or [k for k in keys if "loss" in k] or keys[:1]
 
 
+def plain(value: Any) -> str:
+    """Text safe to print on a terminal: a name may hold escapes that retitle, clear or fake the screen,
+    so every control or format character (newlines included) shows as a visible escape instead."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(value))
+
+
 def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> str:
     from losswatch.monitor.labels import decision_text, label, lifecycle
 
@@ -64,7 +70,8 @@ def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> s
         if items:
             lines.append(f"{title}:")
             lines += [f"- {m}" for m in items.values()]
-    return "\n".join(lines).rstrip() + "\n"
+    # Every line holds names from the service (run, project, keys): each is printed as plain text.
+    return "\n".join(plain(line) for line in lines).rstrip() + "\n"
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +97,7 @@ def register(app: typer.Typer) -> None:
             with connect(url, token, timeout=60) as client:
                 info, names, problem = fetch_run(client, run, wanted=list(key or []))
                 if problem:
-                    typer.echo(f"losswatch report: {problem}", err=True)
+                    typer.echo(f"losswatch report: {plain(problem)}", err=True)
                     raise typer.Exit(1)
                 diagnoses = []
                 for k in _keys_to_report(names, key):
@@ -98,7 +105,7 @@ def register(app: typer.Typer) -> None:
                     r.raise_for_status()
                     diagnoses.append(r.json())
         except RunNotFound as exc:
-            typer.echo(f"losswatch report: {exc}", err=True)
+            typer.echo(f"losswatch report: {plain(exc)}", err=True)
             raise typer.Exit(1) from exc
         except httpx.HTTPError as exc:
             typer.echo(f"losswatch report: {explain(exc, url)}", err=True)

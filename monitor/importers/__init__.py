@@ -83,12 +83,15 @@ def _read_folder(path: Path) -> ImportedLog:
 def _parse_text(path: Path, text: str) -> ImportedLog:
     try:
         data = json.loads(text)
+    except RecursionError as exc:
+        # Python's parser recurses per level: a hostile or broken file must not end in a traceback.
+        raise UnreadableLog(path, f"JSON nested too deeply to be a training log; {_EXPECTED}") from exc
     except json.JSONDecodeError as whole:
         # Not one JSON document: it may still be JSON lines, if its first line is an object.
         first = next(line for line in text.splitlines() if line.strip())
         try:
             head = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             head = None
         if isinstance(head, dict):
             return llamafactory.parse(path, text)

@@ -27,7 +27,7 @@ def parse(path: Path, text: str) -> ImportedLog:
             continue
         try:
             entry = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             # A run killed mid-write leaves a truncated last line; the rest of the log is still good.
             bad_lines.append(line)
             continue

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
 
+from losswatch.monitor.budget import afford
 from losswatch.monitor.db import inserted_id, writer
 from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.models import (
@@ -46,7 +47,10 @@ def ingest(
     points: Sequence[PointLike],
     batch_id: str | None = None,
     max_keys_per_run: int = 1000,
+    max_check_ms: float | None = None,
 ) -> IngestResult:
+    """`max_check_ms`: the stopping work this batch may cost (monitor/budget.py); beyond it the batch is
+    refused before anything is written, since on SQLite every other writer waits for it."""
     now = time.time()
     with writer(engine).begin() as conn:
         # The run row is the per-run lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
@@ -69,6 +73,8 @@ def ingest(
         for p in points:
             by_key[p.key][p.step] = p
         unique = sum(len(v) for v in by_key.values())
+        policy = decisions.policy_of(run)
+        afford(policy, len(by_key.get(policy.monitor, ())), budget_ms=max_check_ms, what="this batch")
         key_ids = ensure_keys(conn, run_id=run_id, names=list(by_key), limit=max_keys_per_run)
 
         accepted = overwritten = 0

@@ -7,12 +7,12 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from losswatch.monitor.db import writer
 from losswatch.monitor.errors import Conflict, Invalid, NotFound
-from losswatch.monitor.models import Project, Run
+from losswatch.monitor.models import MetricKey, MetricPoint, Project, Run
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions
 from losswatch.monitor.store.projects import ensure_project
@@ -86,7 +86,8 @@ def _create_run(
             row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
             if row is not None:
                 if row.project_id != pid:
-                    raise Conflict(f"run {run_id!r} exists in another project")
+                    # Worded so as not to tell another project's token that the id exists there.
+                    raise Conflict(f"run id {run_id!r} is not available; choose another id")
                 if row.status != "running" or row.stop_requested:
                     # A resumed run is running again: the ended mark and a person's stop belonged to the
                     # earlier attempt (resuming is the person saying "go on").
@@ -124,16 +125,39 @@ def get_run(conn: Connection, *, run_id: str) -> dict[str, Any]:
 
 
 def list_runs(
-    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 1000
+    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 1000, offset: int = 0
 ) -> list[dict[str, Any]]:
+    return page_runs(engine, project=project, status=status, limit=limit, offset=offset)[0]
+
+
+def page_runs(
+    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of runs, newest first, and how many match in all."""
     q = _select_runs()
     if project:
         q = q.where(Project.name == project)
     if status:
         q = q.where(Run.status == status)
-    q = q.order_by(Run.created_at.desc()).limit(limit)
+    # The id breaks ties between runs created in the same instant, so pages neither skip nor repeat.
+    page = q.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
     with engine.connect() as conn:
-        return [run_dict(r, r.project_name) for r in conn.execute(q)]
+        total = conn.scalar(select(func.count()).select_from(q.subquery())) or 0
+        return [run_dict(r, r.project_name) for r in conn.execute(page)], int(total)
+
+
+def delete_run(engine: Engine, *, run_id: str) -> None:
+    """Delete a run with everything it holds (points, summaries, decisions, mirror cursors, batch ids).
+
+    The foreign keys cascade; the points go first, key by key, so SQLite's cascade does not have to
+    find them through a scan per key."""
+    with writer(engine).begin() as conn:
+        conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
+        get_run(conn, run_id=run_id)
+        kids = conn.execute(select(MetricKey.id).where(MetricKey.run_id == run_id)).scalars().all()
+        for kid in kids:
+            conn.execute(delete(MetricPoint).where(MetricPoint.key_id == kid))
+        conn.execute(delete(Run).where(Run.id == run_id))
 
 
 def set_status(engine: Engine, *, run_id: str, status: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from losswatch.monitor.smoothing import tensorboard_ema
+from tests.conftest import LOCAL
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_metrics_body_limit_is_413(tmp_path, sqlite_url) -> None:
     from losswatch.api.app import create_app
     from losswatch.monitor.settings import Settings
 
-    with TestClient(create_app(Settings(database_url=sqlite_url, max_body_bytes=1000))) as c:
+    with TestClient(create_app(Settings(database_url=sqlite_url, max_body_bytes=1000)), base_url=LOCAL) as c:
         rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
         r = post(c, rid, pts("loss", range(1, 200)))
         assert r.status_code == 413 and "max_body_bytes" in r.json()["detail"]

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import LOCAL
+
 
 def test_runs_create_returns_201_and_resume_returns_200(client: TestClient) -> None:
     r = client.post("/api/v1/runs", json={"id": "abc", "name": "first", "project": "p1"})
@@ -13,7 +15,8 @@ def test_runs_create_returns_201_and_resume_returns_200(client: TestClient) -> N
 def test_runs_same_id_in_another_project_is_a_conflict(client: TestClient) -> None:
     client.post("/api/v1/runs", json={"id": "abc", "name": "x", "project": "p1"})
     r = client.post("/api/v1/runs", json={"id": "abc", "name": "x", "project": "p2"})
-    assert r.status_code == 409 and "another project" in r.json()["detail"]
+    # The answer does not say where the id lives (a token of p2 must not learn that p1 has it).
+    assert r.status_code == 409 and "not available" in r.json()["detail"] and "p1" not in r.json()["detail"]
 
 
 def test_runs_list_filters_by_project_and_status(client: TestClient) -> None:
@@ -74,7 +77,7 @@ def test_runs_name_limit_is_a_setting_named_in_the_error(tmp_path, sqlite_url) -
     from losswatch.api.app import create_app
     from losswatch.monitor.settings import Settings
 
-    with TestClient(create_app(Settings(database_url=sqlite_url, max_name_length=10))) as c:
+    with TestClient(create_app(Settings(database_url=sqlite_url, max_name_length=10)), base_url=LOCAL) as c:
         r = c.post("/api/v1/runs", json={"name": "a-rather-long-name"})
         assert r.status_code == 413 and "max_name_length" in r.json()["detail"]
         assert c.post("/api/v1/runs", json={"name": "short"}).status_code == 201
@@ -95,3 +98,32 @@ def test_openapi_every_operation_is_described(client) -> None:
         if path.startswith("/api/v1") and not op.get("description")
     ]
     assert missing == []
+
+
+def test_runs_delete_removes_the_run_with_its_data(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "gone"}).json()["id"]
+    keep = client.post("/api/v1/runs", json={"name": "kept"}).json()["id"]
+    for r in (rid, keep):
+        pts = [{"key": k, "step": s, "value": 1.0 / s} for k in ("loss", "eval_loss") for s in range(1, 30)]
+        client.post(f"/api/v1/runs/{r}/metrics", json={"points": pts, "batch_id": "same"})
+    assert client.delete(f"/api/v1/runs/{rid}").status_code == 204
+    assert client.get(f"/api/v1/runs/{rid}").status_code == 404
+    assert client.delete(f"/api/v1/runs/{rid}").status_code == 404
+    assert [r["id"] for r in client.get("/api/v1/runs").json()["runs"]] == [keep]
+    assert client.get(f"/api/v1/runs/{keep}/metrics").json()["keys"][0]["count"] == 29
+    with client.app.state.engine.connect() as conn:  # type: ignore[attr-defined]
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM metric_points").scalar() == 58
+        for table in ("metric_keys", "decisions", "stop_states", "ingest_batches"):
+            q = f"SELECT COUNT(*) FROM {table} WHERE run_id = '{rid}'"
+            assert conn.exec_driver_sql(q).scalar() == 0, table
+    # The id is free again: a new run may take it.
+    assert client.post("/api/v1/runs", json={"id": rid, "name": "again"}).status_code == 201
+
+
+def test_runs_list_pages_with_a_total(client: TestClient) -> None:
+    made = [client.post("/api/v1/runs", json={"name": f"r{i}"}).json()["id"] for i in range(5)]
+    pages = [client.get("/api/v1/runs", params={"limit": 2, "offset": o}).json() for o in (0, 2, 4)]
+    assert [len(p["runs"]) for p in pages] == [2, 2, 1] and {p["total"] for p in pages} == {5}
+    seen = [r["id"] for p in pages for r in p["runs"]]
+    assert sorted(seen) == sorted(made) and len(set(seen)) == 5
+    assert client.get("/api/v1/runs", params={"limit": 0}).status_code == 422

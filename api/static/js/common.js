@@ -4,6 +4,7 @@
 
 const LW = (() => {
   const TOKEN = "losswatch-token";
+  const DISMISSED = "losswatch-token-dismissed";
   const PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#ca8a04", "#db2777",
     "#4b5563", "#65a30d"];
 
@@ -23,19 +24,49 @@ const LW = (() => {
     return h;
   }
 
+  /** With auth on, ask for a token once and keep it for the tab. A dismissed prompt stays dismissed for
+      the polls; only something the person does (a write, a download) asks again. */
+  function askToken(status, method, asked, sent) {
+    if (status !== 401 && status !== 403) return false;
+    const now = sessionStorage.getItem(TOKEN);
+    if (now && now !== sent && !asked) return true; // another request got a token meanwhile: use it
+    if (asked || (method === "GET" && sessionStorage.getItem(DISMISSED))) return false;
+    const token = window.prompt(status === 401 ? "This server needs an API token. Token:"
+      : "This needs an API token with more access (write to change a run). Token:");
+    if (token && token.trim()) { sessionStorage.setItem(TOKEN, token.trim()); sessionStorage.removeItem(DISMISSED); return true; }
+    sessionStorage.setItem(DISMISSED, "1");
+    return false;
+  }
+
   async function api(path, { method = "GET", body } = {}) {
     for (let attempt = 0; ; attempt++) {
+      const sent = sessionStorage.getItem(TOKEN);
       const r = await fetch(path, { method, headers: headers(body !== undefined),
         body: body === undefined ? undefined : JSON.stringify(body) });
-      // With auth on, a write needs a token with write access: ask once, keep it for the tab.
-      if ((r.status === 401 || r.status === 403) && attempt === 0) {
-        const token = window.prompt("This needs an API token with write access. Token:");
-        if (token) { sessionStorage.setItem(TOKEN, token.trim()); continue; }
-      }
+      if (askToken(r.status, method, attempt > 0, sent)) continue;
       let data = null;
       try { data = await r.json(); } catch (_) { data = null; }
       if (!r.ok) throw new ApiError(r.status, (data && data.detail) || r.statusText);
       return data;
+    }
+  }
+
+  /** A file from the API saved as `filename`: fetched with the token (a plain link carries none). */
+  async function download(path, filename) {
+    for (let attempt = 0; ; attempt++) {
+      const sent = sessionStorage.getItem(TOKEN);
+      const r = await fetch(path, { headers: headers(false) });
+      if (askToken(r.status, "POST", attempt > 0, sent)) continue;
+      if (!r.ok) {
+        let detail = r.statusText;
+        try { detail = (await r.json()).detail || detail; } catch (_) { /* not JSON */ }
+        throw new ApiError(r.status, detail);
+      }
+      const url = URL.createObjectURL(await r.blob());
+      const a = el("a", { href: url, download: filename });
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+      return;
     }
   }
 
@@ -54,7 +85,7 @@ const LW = (() => {
       diagUnavailable: "diagnosis unavailable", noAdvice: "No advice.", trend: "recent trend",
       volatility: "volatility", spikes: "spikes", overfit: "overfitting", runFacts: "Run summary",
       live: "live", liveAt: "live, at step {n}", lifeAt: "{word} at step {n}", reconnecting: "reconnecting ({e})", started: "started {when}", atStep: " at step {n}",
-      stopRequested: "stop requested; the trainer stops at its next check", couldNotStop: "could not stop: {e}",
+      stopRequested: "stop requested; the trainer stops at its next check", couldNotStop: "could not stop: {e}", couldNotDownload: "could not download: {e}",
       confirmStop: "Stop run \"{name}\"? The trainer stops at its next check.",
       continue: "continue", stop: "stop", best: "best", points: "{k}: {n} points", drawn: ", {n} drawn",
       nonfinite: ", {n} non-finite (not drawn)", metric: "Metric", compare: "compare",
@@ -76,7 +107,7 @@ const LW = (() => {
       diagUnavailable: "暂无诊断", noAdvice: "暂无建议。", trend: "近期趋势",
       volatility: "波动", spikes: "尖峰", overfit: "过拟合", runFacts: "运行概要",
       live: "实时", liveAt: "实时，第 {n} 步", lifeAt: "{word}，在第 {n} 步", reconnecting: "正在重连（{e}）", started: "开始于 {when}", atStep: "，第 {n} 步",
-      stopRequested: "已请求停止；训练会在下一次检查时停止", couldNotStop: "无法停止：{e}",
+      stopRequested: "已请求停止；训练会在下一次检查时停止", couldNotStop: "无法停止：{e}", couldNotDownload: "无法下载：{e}",
       confirmStop: "停止运行“{name}”？训练会在下一次检查时停止。",
       continue: "继续", stop: "停止", best: "最佳", points: "{k}：{n} 个点", drawn: "，画出 {n} 个",
       nonfinite: "，{n} 个非有限值（未画出）", metric: "指标", compare: "对比",
@@ -402,7 +433,7 @@ const LW = (() => {
     return opts;
   }
 
-  return { api, ApiError, num, plottable, fmt, el, when, encKey, isSchedule, isEval, groups, KeySeries, Chart,
+  return { api, download, ApiError, num, plottable, fmt, el, when, encKey, isSchedule, isEval, groups, KeySeries, Chart,
     PALETTE, smoothingControls, alpha, loadVocabulary, t, label, applyText, onLang, setLang, isRunFact,
     get lang() { return lang; }, get vocab() { return vocab; } };
 })();

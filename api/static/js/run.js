@@ -259,8 +259,20 @@
     setTimeout(loop, running ? 1000 : 5000);
   }
 
-  document.getElementById("csv").href = `${base}/export?format=csv`;
-  document.getElementById("json").href = `${base}/export?format=json`;
+  for (const format of ["csv", "json"]) {
+    const link = document.getElementById(format);
+    link.href = `${base}/export?format=${format}`;
+    // Through fetch, so that with auth on the token goes along; the href stays for "copy link".
+    link.addEventListener("click", async (e) => {
+      e.preventDefault();
+      const note = document.getElementById("stop-note");
+      try {
+        await LW.download(link.href, `losswatch-${runId}.${format}`);
+      } catch (err) {
+        note.className = "error"; note.textContent = t("couldNotDownload", { e: err.message });
+      }
+    });
+  }
   document.getElementById("stop").addEventListener("click", async () => {
     const name = state.detail ? state.detail.name : runId;
     if (!window.confirm(t("confirmStop", { name }))) return;

@@ -1,4 +1,7 @@
-"""Headless Chromium (Debian's, driven by Playwright) against a real `losswatch serve`, plus runs to look at."""
+"""Headless Chromium (Debian's, driven by Playwright) against a real `losswatch serve`, plus runs to look at.
+
+The pages' Content-Security-Policy forbids eval, so `wait_for_function` predicates are written as functions
+(`"() => ..."`): Playwright polls a bare expression through eval, which the page refuses."""
 
 from __future__ import annotations
 

@@ -36,18 +36,18 @@ def test_dashboard_run_list_shows_runs_and_filters(live_server, tab: Tab) -> Non
     # Newest first: b was created after a.
     order = page.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.run)")
     assert order.index(b) < order.index(a)
-    page.wait_for_function(f"!document.querySelector(\"tr[data-run='{a}'] .loss\").textContent.includes('…')")
+    page.wait_for_function(f"() => !document.querySelector(\"tr[data-run='{a}'] .loss\").textContent.includes('…')")
     assert re.search(r"train \d+\.\d+", row.locator(".loss").inner_text())
     assert row.locator(".badge.running").count() == 1
-    page.wait_for_function(f"document.querySelector(\"tr[data-run='{a}'] .decision\").textContent.length > 0")
+    page.wait_for_function(f"() => document.querySelector(\"tr[data-run='{a}'] .decision\").textContent.length > 0")
     diag = diagnosis_of(live_server.url, a, "eval_loss", "en")
     badge = row.locator(".diag .badge")
     badge.wait_for()
-    page.wait_for_function(f"!document.querySelector(\"tr[data-run='{a}'] .diag\").textContent.includes('…')")
+    page.wait_for_function(f"() => !document.querySelector(\"tr[data-run='{a}'] .diag\").textContent.includes('…')")
     expected = words(live_server.url, "state", diag["state"], "en") if diag else "unavailable"
     assert badge.inner_text() == expected
     page.select_option("#f-project", "sft")
-    page.wait_for_function(f"!document.querySelector(\"tr[data-run='{b}']\")")
+    page.wait_for_function(f"() => !document.querySelector(\"tr[data-run='{b}']\")")
     assert page.locator("tbody tr").count() == 1
     assert "project=sft" in page.url
     tab.shot("run-list")
@@ -62,7 +62,7 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}")
     page.locator(LOSS_CANVAS).wait_for()
-    page.wait_for_function("window.losswatch.polls > 0 && window.losswatch.diagAt > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0 && window.losswatch.diagAt > 0")
     groups = page.locator("[data-group]").evaluate_all("els => els.map(e => e.dataset.group)")
     assert groups == ["loss", "lr", "grad"]
     # Lines drawn: train loss (blue), eval loss (orange), the stop marker (red) and best marker (green).
@@ -82,7 +82,7 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
     diag = diagnosis_of(live_server.url, run_id, "eval_loss", "en")
     summary = page.locator("#diag-summary")
     if diag:
-        page.wait_for_function("document.querySelector('#diag-summary').textContent.length > 20")
+        page.wait_for_function("() => document.querySelector('#diag-summary').textContent.length > 20")
         assert summary.inner_text() == diag["summary"]
         assert page.locator("#diag-state").inner_text() == words(live_server.url, "state", diag["state"], "en")
         assert page.locator("#diag-advice li").count() == max(1, len(diag["advice"]))
@@ -95,12 +95,12 @@ def test_dashboard_run_page_draws_charts_diagnosis_and_stop(live_server, tab: Ta
 
     page.click("#lang button[data-lang=zh]")
     zh = diagnosis_of(live_server.url, run_id, "eval_loss", "zh")
-    page.wait_for_function("document.querySelector('#diag-title').textContent === '诊断'")
+    page.wait_for_function("() => document.querySelector('#diag-title').textContent === '诊断'")
     if zh:
-        page.wait_for_function(f"document.querySelector('#diag-summary').textContent === {zh['summary']!r}")
+        page.wait_for_function(f"() => document.querySelector('#diag-summary').textContent === {zh['summary']!r}")
         assert re.search(r"[\u4e00-\u9fff]", summary.inner_text())
     else:
-        page.wait_for_function("document.querySelector('#diag-summary').textContent.includes('暂无诊断')")
+        page.wait_for_function("() => document.querySelector('#diag-summary').textContent.includes('暂无诊断')")
     assert tab.problems == []
 
 
@@ -125,20 +125,20 @@ def test_dashboard_smoothing_slider_changes_the_smoothed_line(live_server, tab: 
     at_default = smoothed(tab)
     assert at_default != raw  # 0.6 by default
     set_range(tab, 0)
-    page.wait_for_function("window.losswatch.series.get('loss').opts.smoothing === 0")
+    page.wait_for_function("() => window.losswatch.series.get('loss').opts.smoothing === 0")
     assert smoothed(tab) == raw  # weight 0 is the raw series
     assert page.locator("#smoothing-value").inner_text() == "0.00"
     set_range(tab, 0.95)
-    page.wait_for_function("window.losswatch.series.get('loss').opts.smoothing === 0.95")
+    page.wait_for_function("() => window.losswatch.series.get('loss').opts.smoothing === 0.95")
     heavy = smoothed(tab)
     # Heavier smoothing: the line wiggles less than at 0.6.
     assert np.abs(np.diff(heavy)).sum() < np.abs(np.diff(at_default)).sum()
     page.select_option("#smoothing-mode", "llamafactory")
-    page.wait_for_function("window.losswatch.series.get('loss').opts.mode === 'llamafactory'")
+    page.wait_for_function("() => window.losswatch.series.get('loss').opts.mode === 'llamafactory'")
     assert page.locator("#smoothing").is_disabled()
     assert smoothed(tab) not in (heavy, raw)
     page.check("#log-scale")
-    page.wait_for_function("window.losswatch.charts.get('loss').chart.log === true")
+    page.wait_for_function("() => window.losswatch.charts.get('loss').chart.log === true")
     assert canvas_ink(page, LOSS_CANVAS, BLUE) > 200
     assert tab.problems == []
 
@@ -152,7 +152,7 @@ def test_dashboard_new_points_appear_while_a_run_is_fed(live_server, tab: Tab, f
     page.locator(LOSS_CANVAS).wait_for()
     drawn_before = page.evaluate("window.losswatch.charts.get('loss').chart.plot.data[0].length")
     feeder = feed(live_server.url, run_id, 100)
-    page.wait_for_function("window.losswatch.series.get('loss').lastStep >= 150", timeout=20_000)
+    page.wait_for_function("() => window.losswatch.series.get('loss').lastStep >= 150", timeout=20_000)
     assert feeder.step >= 150
     drawn_after = page.evaluate("window.losswatch.charts.get('loss').chart.plot.data[0].length")
     assert drawn_after > drawn_before
@@ -180,13 +180,13 @@ def test_dashboard_stop_button_stops_a_live_run(live_server, tab: Tab, feed) -> 
     assert feeder.done.wait(30), "the fed run never saw a stop"
     assert dialogs and "to-stop" in dialogs[0]
     assert feeder.decisions[-1]["should_stop"] and feeder.decisions[-1]["reason"] == "manual"
-    page.wait_for_function("document.querySelector('#run-decision').textContent === 'stop: stopped by a person'")
-    page.wait_for_function("document.querySelector('#run-status').textContent === 'stopped'", timeout=15_000)
+    page.wait_for_function("() => document.querySelector('#run-decision').textContent === 'stop: stopped by a person'")
+    page.wait_for_function("() => document.querySelector('#run-status').textContent === 'stopped'", timeout=15_000)
     # Once the run has stopped there is nothing to stop: no button, and the "stop requested" note is gone.
     assert page.locator("#stop").is_hidden()
     assert page.locator("#stop-note").inner_text() == ""
     assert page.locator("#live").get_attribute("class") == "live"
-    page.wait_for_function("document.querySelector('#timeline li.stop') !== null")
+    page.wait_for_function("() => document.querySelector('#timeline li.stop') !== null")
     assert "stopped by a person" in page.locator("#timeline li.stop").first.inner_text()
     tab.shot("run-page-stopped")
     assert tab.problems == []
@@ -199,7 +199,7 @@ def test_dashboard_stop_button_does_nothing_when_not_confirmed(live_server, tab:
     page.goto(f"{live_server.url}/runs/{run_id}")
     page.locator(LOSS_CANVAS).wait_for()
     page.click("#stop")
-    page.wait_for_function("window.losswatch.polls > 2")
+    page.wait_for_function("() => window.losswatch.polls > 2")
     assert httpx.get(f"{live_server.url}/api/v1/runs/{run_id}/decision").json()["reason"] == "none"
     assert tab.problems == []
 
@@ -212,13 +212,13 @@ def test_dashboard_compare_overlays_one_key_across_runs(live_server, tab: Tab) -
     page = tab.page
     page.goto(f"{live_server.url}/compare?runs={a},{b}")
     page.locator("#chart canvas").wait_for()
-    page.wait_for_function("window.losswatch.series.size === 2")
+    page.wait_for_function("() => window.losswatch.series.size === 2")
     assert page.locator("#key").input_value() == "eval_loss"  # both have it; the validation curve is the one to compare
     assert page.locator("#run-legend li").count() == 2
     assert canvas_ink(page, "#chart canvas", BLUE) > 50
     assert canvas_ink(page, "#chart canvas", ORANGE) > 50
     page.select_option("#key", "loss")
-    page.wait_for_function("document.querySelector('#chart-title').textContent === 'loss across 2 runs'")
+    page.wait_for_function("() => document.querySelector('#chart-title').textContent === 'loss across 2 runs'")
     assert page.evaluate("window.losswatch.key") == "loss"
     assert "key=loss" in page.url
     tab.shot("compare")

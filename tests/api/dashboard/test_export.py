@@ -66,3 +66,15 @@ def test_export_bad_request_is_4xx(client: TestClient, run_id: str, path: str, c
     r = client.get(path)
     assert r.status_code == code
     assert "detail" in r.json()
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", '+HYPERLINK("http://x.example","y")', "@SUM(1+1)", "-2+3", "\tx=1", "\rx"]
+
+
+def test_export_csv_neutralises_formulas(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "f"}).json()["id"]
+    pts = [{"key": k, "step": 1, "value": -1.5} for k in FORMULAS]
+    assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts}).status_code == 200
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/api/v1/runs/{rid}/export").text)))
+    assert sorted(r["key"] for r in rows) == sorted("'" + k for k in FORMULAS)
+    assert {r["value"] for r in rows} == {"-1.5"}  # numbers are ours and stay numbers

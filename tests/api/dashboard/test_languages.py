@@ -51,8 +51,8 @@ def test_languages_run_page(live_server, tab: Tab, stopped_run: str, lang: str) 
     page = tab.page
     page.goto(f"{url}/runs/{stopped_run}")
     page.locator("[data-group=loss] canvas").wait_for()
-    page.wait_for_function("window.losswatch.polls > 0 && window.losswatch.diagAt > 0 && window.losswatch.diagnosis")
-    page.wait_for_function("document.querySelector('#timeline li.stop') !== null")
+    page.wait_for_function("() => window.losswatch.polls > 0 && window.losswatch.diagAt > 0 && window.losswatch.diagnosis")
+    page.wait_for_function("() => document.querySelector('#timeline li.stop') !== null")
     decision = httpx.get(f"{url}/api/v1/runs/{stopped_run}/decision", params={"lang": lang}).json()
     diag = page.evaluate("window.losswatch.diagnosis")
     assert page.locator("#run-status").inner_text() == words(url, "status", "stopped", lang)
@@ -105,7 +105,7 @@ def test_languages_run_list_shows_status_and_decision_without_sideways_scroll(
     page.goto(f"{url}/")
     row = page.locator(f"tr[data-run='{stopped_run}']")
     row.wait_for()
-    page.wait_for_function("(s => s.runs.length > 0 && s.filled >= s.runs.length)(window.losswatch)")
+    page.wait_for_function("() => (s => s.runs.length > 0 && s.filled >= s.runs.length)(window.losswatch)")
     width = tab.width
     status = row.locator(".status .badge")
     decision = row.locator(".decision .badge")
@@ -126,15 +126,15 @@ def test_languages_run_list_shows_status_and_decision_without_sideways_scroll(
 def test_languages_switch_on_the_page_changes_everything_at_once(live_server, tab: Tab, stopped_run: str) -> None:
     page = tab.page
     page.goto(f"{live_server.url}/runs/{stopped_run}")
-    page.wait_for_function("window.losswatch.polls > 0 && window.losswatch.diagnosis")
+    page.wait_for_function("() => window.losswatch.polls > 0 && window.losswatch.diagnosis")
     assert page.locator("#decisions-title").inner_text() == "Decisions"
     page.click("#lang button[data-lang=zh]")
-    page.wait_for_function("document.querySelector('#run-status').textContent === '已停止'")
-    page.wait_for_function("/[\\u4e00-\\u9fff]/.test(document.querySelector('#timeline').textContent)")
+    page.wait_for_function("() => document.querySelector('#run-status').textContent === '已停止'")
+    page.wait_for_function("() => /[\\u4e00-\\u9fff]/.test(document.querySelector('#timeline').textContent)")
     assert page.locator("#decisions-title").inner_text() == "决定记录"
     assert page.locator("[data-t=smoothing]").inner_text() == "平滑"
     page.goto(f"{live_server.url}/")  # the choice is remembered across pages
-    page.wait_for_function("document.querySelector('#runs thead').textContent.includes('状态')")
+    page.wait_for_function("() => document.querySelector('#runs thead').textContent.includes('状态')")
     assert tab.problems == []
 
 

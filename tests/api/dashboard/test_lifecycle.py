@@ -30,7 +30,7 @@ def test_lifecycle_ended_run_has_no_live_dot_and_no_stop_button(live_server, tab
     run_id = ended_run(live_server.url, f"ended-{status}", status)
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     assert page.locator("#live-text").inner_text() == shown
     assert page.locator("#live").get_attribute("class") == "live"  # no pulsing dot
     assert page.locator("#stop").is_hidden()
@@ -43,7 +43,7 @@ def test_lifecycle_running_run_is_live_with_a_stop_button(live_server, tab: Tab)
     post(live_server.url, run_id, points_for(np.arange(1, 81)))
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     assert page.locator("#live-text").inner_text() == "live, at step 80"
     assert page.locator("#live").get_attribute("class") == "live on"
     assert page.locator("#stop").is_visible() and page.locator("#stop").is_enabled()
@@ -55,7 +55,7 @@ def test_lifecycle_end_of_training_summaries_are_facts_not_charts(live_server, t
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}")
     page.locator("[data-group=loss] canvas").wait_for()
-    page.wait_for_function("window.losswatch.polls > 0 && window.losswatch.diagAt > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0 && window.losswatch.diagAt > 0")
     groups = page.locator("[data-group]").evaluate_all("els => els.map(e => e.dataset.group)")
     assert groups == ["loss", "lr", "grad"]  # no chart per summary
     drawn = page.evaluate("window.losswatch.charts.get('loss').chart.lines.map(l => l.label)")

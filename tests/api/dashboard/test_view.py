@@ -15,19 +15,19 @@ def test_view_settings_come_from_and_go_to_the_url(live_server, tab: Tab) -> Non
     post(live_server.url, run_id, points_for(np.arange(1, 201)))
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}?smoothing=0.85&mode=llamafactory&log=1")
-    page.wait_for_function("window.losswatch.series.get('loss') && window.losswatch.series.get('loss').opts")
+    page.wait_for_function("() => window.losswatch.series.get('loss') && window.losswatch.series.get('loss').opts")
     assert page.evaluate("window.losswatch.series.get('loss').opts.mode") == "llamafactory"
     assert page.locator("#smoothing-mode").input_value() == "llamafactory"
     assert page.locator("#log-scale").is_checked()
     assert page.locator("#smoothing").input_value() == "0.85"
-    page.wait_for_function("window.losswatch.charts.get('loss').chart.log === true")
+    page.wait_for_function("() => window.losswatch.charts.get('loss').chart.log === true")
     page.select_option("#smoothing-mode", "tensorboard")
     page.uncheck("#log-scale")
-    page.wait_for_function("location.search.includes('mode=tensorboard') && !location.search.includes('log=1')")
+    page.wait_for_function("() => location.search.includes('mode=tensorboard') && !location.search.includes('log=1')")
     assert "smoothing=0.85" in page.url
     # The same link opens the same view elsewhere, the compare page included.
     page.goto(f"{live_server.url}/compare?runs={run_id}&smoothing=0.3&mode=none")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     assert page.locator("#smoothing-mode").input_value() == "none"
     assert tab.problems == []
 
@@ -51,12 +51,12 @@ def test_view_compare_names_ids_that_are_no_run(live_server, tab: Tab) -> None:
     post(live_server.url, a, points_for(np.arange(1, 101)))
     page = tab.page
     page.goto(f"{live_server.url}/compare?runs={a},ghost-run")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     banner = page.locator("#missing")
     assert banner.is_visible() and "ghost-run" in banner.inner_text() and "no such run" in banner.inner_text()
     assert page.locator("#chart-card").is_visible()
     page.goto(f"{live_server.url}/compare?runs=ghost-a,ghost-b")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     assert "None of these runs exist: ghost-a, ghost-b" in page.locator("#missing").inner_text()
     assert page.locator("#chart-card").is_hidden()  # no empty chart without a word
     assert [p for p in tab.problems if "404" not in p] == []
@@ -79,7 +79,7 @@ def test_view_axis_and_marker_labels_stay_inside_the_chart(live_server, tab: Tab
     page = tab.page
     page.goto(f"{url}/runs/{run_id}")
     page.locator("[data-group=loss] canvas").wait_for()
-    page.wait_for_function("window.losswatch.polls > 1")
+    page.wait_for_function("() => window.losswatch.polls > 1")
     for group in ("loss", "other:total_tokens"):
         fits = page.evaluate(
             """g => {

@@ -5,6 +5,7 @@ import io
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -50,3 +51,16 @@ def test_export_bad_input_says_what_is_wrong(seeded, args: list[str], code: int,
     result = runner.invoke(app, ["export", *args, "--url", seeded.url])
     assert result.exit_code == code
     assert message in result.output
+
+
+def test_export_csv_neutralises_formula_keys(live_server, tmp_path: Path) -> None:
+    url = live_server.url
+    rid = httpx.post(f"{url}/api/v1/runs", json={"name": "formulas"}).json()["id"]
+    keys = ["=cmd|' /C calc'!A0", '+HYPERLINK("http://x.example","y")', "@SUM(1+1)", "loss"]
+    points = [{"key": k, "step": 1, "value": 0.5} for k in keys]
+    httpx.post(f"{url}/api/v1/runs/{rid}/metrics", json={"points": points}).raise_for_status()
+    out = tmp_path / "f.csv"
+    result = runner.invoke(app, ["export", rid, "--format", "csv", "-o", str(out), "--url", url])
+    assert result.exit_code == 0, result.output
+    got = sorted(r["key"] for r in csv.DictReader(io.StringIO(out.read_text())))
+    assert got == sorted(["'=cmd|' /C calc'!A0", '\'+HYPERLINK("http://x.example","y")', "'@SUM(1+1)", "loss"])

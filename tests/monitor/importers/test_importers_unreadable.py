@@ -38,6 +38,7 @@ CASES = [
         "no numeric metric",
     ),
     ("json-list", "trainer_state.json", json.dumps([1, 2]), "JSON list at the top level"),
+    ("json-nested-100k-deep", "trainer_state.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ("binary", "trainer_state.json", b"\x89PNG\r\n\x1a\n\x00\xff", "not a UTF-8 text file"),
     (
         "jsonl-without-current-steps",

@@ -12,6 +12,7 @@ from losswatch.api.app import create_app
 from losswatch.monitor.mirrors import cursors
 from losswatch.monitor.mirrors.worker import MirrorWorker
 from losswatch.monitor.settings import Settings
+from tests.conftest import LOCAL
 
 from .conftest import curve, make_run, put
 from .tb_reader import run_folders
@@ -60,7 +61,7 @@ def test_failure_backs_off_and_shows_in_get_run(tmp_path: Path, sqlite_url: str)
         mirror_worker=False,
         mirror_poll_seconds=0.5,
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         engine = client.app.state.engine  # type: ignore[attr-defined]
         rid = client.post("/api/v1/runs", json={"name": "r", "mirrors": ["tensorboard"]}).json()["id"]
         client.post(
@@ -88,7 +89,7 @@ def test_service_worker_mirrors_in_the_background(tmp_path: Path, sqlite_url: st
     settings = Settings(
         database_url=sqlite_url, data_dir=tmp_path / "data", mirror_poll_seconds=0.05, mirrors=["tensorboard"]
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
         rid = client.post("/api/v1/runs", json={"name": "default-mirrors"}).json()["id"]
         r = client.post(
             f"/api/v1/runs/{rid}/metrics",

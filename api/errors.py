@@ -1,0 +1,83 @@
+"""How errors leave the service: domain errors as 4xx, a busy database as 503, never a traceback.
+
+A 422 names the field and the problem but does not echo what was sent when that is large or is not
+text a JSON answer can carry (an unpaired surrogate would turn the 422 itself into a 500).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+
+from losswatch.monitor import errors
+
+STATUS = {
+    errors.NotFound: 404,
+    errors.Invalid: 422,
+    errors.Conflict: 409,
+    errors.LimitExceeded: 413,
+    errors.SchemaBehind: 503,
+}
+ECHO_MAX = 200
+RETRY_AFTER = "1"
+# SQLite's busy lock; PostgreSQL's lock_timeout (55P03) and a statement cancelled by its timeout (57014).
+BUSY_SQLITE = ("database is locked", "database table is locked")
+BUSY_PG = ("55P03", "57014")
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_safe(k): _safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_safe(v) for v in value]
+    return value
+
+
+def validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        err = dict(err)
+        given = err.pop("input", None)
+        if isinstance(given, int | float | bool) or (isinstance(given, str) and len(given) <= ECHO_MAX):
+            err["input"] = given
+        err.pop("url", None)
+        out.append(_safe(jsonable_encoder(err, custom_encoder={Exception: str})))
+    return out
+
+
+def is_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code in BUSY_PG or any(m in str(exc.orig) for m in BUSY_SQLITE)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(errors.LossWatchError)
+    async def _domain_error(_: Request, exc: errors.LossWatchError) -> JSONResponse:
+        code = next((c for t, c in STATUS.items() if isinstance(exc, t)), 400)
+        return JSONResponse({"detail": _safe(str(exc))}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # A body that is not JSON at all is malformed (400, as documented); wrong data in good JSON is 422.
+        broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+        if broken is not None:
+            why = _safe(str((broken.get("ctx") or {}).get("error", "")))
+            return JSONResponse({"detail": f"the body is not valid JSON: {why}".rstrip(": ")}, status_code=400)
+        return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(OperationalError)
+    async def _busy(_: Request, exc: OperationalError) -> JSONResponse:
+        if not is_busy(exc):
+            raise exc
+        return JSONResponse(
+            {"detail": "the database is busy with another write; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": RETRY_AFTER},
+        )

@@ -1,0 +1,40 @@
+"""What judging costs, so one request cannot hold the database (or a core) for half a minute.
+
+A check of the `trend` rule fits a Theil-Sen slope over `trend_window` points, O(window^2); the other
+rules are O(1). The estimates are milliseconds of one core measured on this project's machines
+(bench/README.md, "stopping work per check"): about 0.05 ms per check for `best`, `window`, `hf` and
+`lightning`, and 1.2 ms + 5.6e-5 ms * window^2 for `trend` (58 ms at window 1000), rounded up here.
+A request whose checks would cost more than the budget is refused (413) before anything is written.
+"""
+
+from __future__ import annotations
+
+from losswatch.monitor.errors import LimitExceeded
+from losswatch.monitor.policy import Policy
+
+SIMPLE_MS = 0.1
+TREND_BASE_MS = 1.2
+TREND_SQUARE_MS = 6e-5
+
+
+def check_ms(policy: Policy) -> float:
+    """Estimated milliseconds of one check of the monitored key under `policy`."""
+    if policy.compat is not None or policy.rule != "trend":
+        return SIMPLE_MS
+    return TREND_BASE_MS + TREND_SQUARE_MS * policy.trend_window**2
+
+
+def afford(policy: Policy, checks: int, *, budget_ms: float | None, what: str) -> None:
+    """Raise LimitExceeded when `checks` checks under `policy` exceed `budget_ms` (None: unbounded)."""
+    if budget_ms is None or checks == 0:
+        return
+    per = check_ms(policy)
+    if checks * per <= budget_ms:
+        return
+    most = max(int(budget_ms // per), 1)
+    raise LimitExceeded(
+        f"{what} needs {checks} checks of {policy.monitor!r} under this policy (rule {policy.rule!r}, "
+        f"trend_window {policy.trend_window}), about {checks * per / 1000:.1f} s of work; one request may do "
+        f"{budget_ms / 1000:.1f} s (max_check_ms), about {most} checks: send fewer points of {policy.monitor!r} "
+        "per batch"
+    )
