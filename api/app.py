@@ -30,6 +30,7 @@ from losswatch.monitor.mirrors.worker import start_worker, stop_worker
 from losswatch.monitor.settings import Settings
 from losswatch.monitor.store.cache import SeriesCache
 
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 

