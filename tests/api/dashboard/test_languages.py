@@ -145,7 +145,7 @@ def test_languages_compare_page_in_chinese(live_server, tab: Tab, stopped_run: s
     in_language(tab, "zh")
     page = tab.page
     page.goto(f"{live_server.url}/compare?runs={stopped_run},ghost")
-    page.wait_for_function("window.losswatch.polls > 0")
+    page.wait_for_function("() => window.losswatch.polls > 0")
     assert page.locator("#chart-title").inner_text() == "1 个运行的 eval_loss"
     assert page.locator("#missing").inner_text() == "找不到运行：ghost"
     assert "已停止" in page.locator("#run-legend").inner_text()
