@@ -7,6 +7,7 @@ next to the budget's estimate; the estimate must stay at or above the measuremen
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -52,7 +53,8 @@ def main() -> None:
         [
             "## Stopping work per check (`bench/check_cost.py`)",
             "",
-            f"{machine()}; an improving eval_loss replayed, patience 10000 so nothing stops; per full check.",
+            f"{machine()}, load average {os.getloadavg()[0]:.1f} at the start (a shared machine: wall-clock per "
+            "check grows with it); an improving eval_loss replayed, patience 10000 so nothing stops; per full check.",
             "",
             "| policy | checks | measured ms/check | budget's estimate |",
             "|---|---|---|---|",

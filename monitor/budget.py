@@ -1,9 +1,10 @@
 """What judging costs, so one request cannot hold the database (or a core) for half a minute.
 
 A check of the `trend` rule fits a Theil-Sen slope over `trend_window` points, O(window^2); the other
-rules are O(1). The estimates are milliseconds of one core measured on this project's machines
-(bench/README.md, "stopping work per check"): about 0.05 ms per check for `best`, `window`, `hf` and
-`lightning`, and 1.2 ms + 5.6e-5 ms * window^2 for `trend` (58 ms at window 1000), rounded up here.
+rules are O(1). The estimates are milliseconds of one idle core (bench/check_cost.py writes the measured
+numbers to bench/README.md): about 0.05 ms per check for `best`, `hf` and `lightning`, 0.1 ms for `window`,
+and 1.2 ms + 5.6e-5 ms * window^2 for `trend` (58 ms at window 1000); a loaded machine takes longer, which
+the budget's own margin (2 s against a 10 s lock wait) absorbs.
 A request whose checks would cost more than the budget is refused (413) before anything is written.
 """
 
@@ -13,12 +14,15 @@ from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.policy import Policy
 
 SIMPLE_MS = 0.1
+WINDOW_MS = 0.2
 TREND_BASE_MS = 1.2
 TREND_SQUARE_MS = 6e-5
 
 
 def check_ms(policy: Policy) -> float:
     """Estimated milliseconds of one check of the monitored key under `policy`."""
+    if policy.compat is None and policy.rule == "window":
+        return WINDOW_MS
     if policy.compat is not None or policy.rule != "trend":
         return SIMPLE_MS
     return TREND_BASE_MS + TREND_SQUARE_MS * policy.trend_window**2
