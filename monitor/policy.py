@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from losswatch.monitor.compat import LIBRARIES, NEUTRAL, hf_metric, hf_mode
 from losswatch.monitor.vocabulary import Reason
 
 __all__ = ["Decision", "Policy", "Reason"]
@@ -37,8 +38,9 @@ class Policy(BaseModel):
     monitor: str = Field(default="eval_loss", min_length=1, max_length=200)
     mode: Literal["min", "max"] = "min"
     rule: Literal["best", "window", "trend"] = "trend"
-    patience: int = Field(default=3, ge=1, le=10_000)
-    min_delta: float = Field(default=0.005, ge=0.0, allow_inf_nan=False)
+    # 0 and a negative min_delta have a meaning only under compat (the library's own); see _native_bounds.
+    patience: int = Field(default=3, ge=0, le=10_000)
+    min_delta: float = Field(default=0.005, allow_inf_nan=False)
     delta_mode: Literal["abs", "rel"] = "rel"
     smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     min_steps: int = Field(default=0, ge=0)
@@ -60,18 +62,61 @@ class Policy(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _compat_defaults(cls, data: Any) -> Any:
-        # A compat policy mirrors a library, so the fields it leaves out take that library's defaults, not
-        # the native default's relative min_delta (which means nothing to transformers or Lightning).
-        # Filled in at validation so that the policy stored with a run already carries them.
-        if isinstance(data, dict) and data.get("compat") is not None:
-            return {**COMPAT_DEFAULTS, **data}
-        return data
+    def _compat_fields(cls, data: Any, info: ValidationInfo) -> Any:
+        """A compat policy mirrors a library: the fields it leaves out take that library's defaults (not the
+        native ones, which mean nothing to transformers or Lightning), and a field the library has no
+        counterpart for is refused unless it is at its neutral value. Filled in at validation, so that the
+        policy stored with a run already carries them. A stored policy (context `stored`) was accepted
+        once; what an earlier version wrote for such fields (the native defaults) is dropped, not refused."""
+        if not isinstance(data, dict) or data.get("compat") not in LIBRARIES:
+            return data
+        lib = LIBRARIES[data["compat"]]
+        stored = bool(info.context and info.context.get("stored"))
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            if name == "compat" or name in lib.honours or name not in cls.model_fields:
+                out[name] = value  # unknown names are left to extra="forbid"
+            elif not (_same(value, _neutral(name)) or stored):
+                note = f" ({lib.notes[name]})" if name in lib.notes else ""
+                raise ValueError(
+                    f"{lib.name} has no option `{name}`{note}; compat {data['compat']!r} honours only "
+                    f"{', '.join(lib.honours)}. Leave `{name}` out, or use compat null for losswatch's own rules"
+                )
+        for name in cls.model_fields:
+            if name != "compat" and name not in lib.honours:
+                out[name] = _neutral(name)
+        for name, value in lib.defaults.items():
+            out.setdefault(name, value)
+        if data["compat"] == "hf" and isinstance(out["monitor"], str):
+            out.setdefault("mode", hf_mode(out["monitor"]))
+            out["monitor"] = hf_metric(out["monitor"])
+        return out
+
+    @model_validator(mode="after")
+    def _native_bounds(self) -> Policy:
+        # The libraries accept these and give them a meaning (patience 0: stop at the first check without
+        # improvement; a negative min_delta: a slightly worse value still counts as a new best), so compat
+        # accepts them. losswatch's own rules would only misbehave with them.
+        if self.compat is None and self.patience < 1:
+            raise ValueError('patience must be at least 1 (0 is accepted under compat "hf" or "lightning" only)')
+        if self.compat is None and self.min_delta < 0:
+            raise ValueError('min_delta must be >= 0 (a negative one is accepted under compat "hf" or "lightning")')
+        return self
 
 
-# Lightning: patience 3, min_delta 0. transformers: threshold 0; its patience default (1) is not worth
-# copying, so 3 as the service has always used for it.
-COMPAT_DEFAULTS: dict[str, Any] = {"min_delta": 0.0, "delta_mode": "abs", "patience": 3}
+def _neutral(name: str) -> Any:
+    return NEUTRAL[name] if name in NEUTRAL else Policy.model_fields[name].default
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return bool(a == b)
+
+
+def stored_policy(data: dict[str, Any] | None) -> Policy:
+    """A run's policy as the store keeps it (see `_compat_fields`)."""
+    return Policy.model_validate(data or {}, context={"stored": True})
 
 
 @dataclass

@@ -43,24 +43,32 @@ def hf_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
 
 
 def lightning_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
-    """Lightning's EarlyStopping._evaluate_stopping_criteria, in its order and with its strict tests."""
-    better = (lambda a, b: a > b) if p.mode == "max" else (lambda a, b: a < b)
+    """Lightning's EarlyStopping._evaluate_stopping_criteria, in its order and with its strict tests, in
+    float32: Lightning logs a metric as a float32 tensor, keeps its best as one, and a Python float
+    threshold or min_delta meets that tensor as float32. A value forwarded with `.item()` is a float32
+    value, so the comparisons fall the way they fall in the real run, near-ties included."""
+    f32 = np.float32
+    better = np.greater if p.mode == "max" else np.less
+    best = f32(st.best) if st.best is not None else f32(-math.inf if p.mode == "max" else math.inf)
     signed_delta = p.min_delta if p.mode == "max" else -p.min_delta
-    best = st.best if st.best is not None else (-math.inf if p.mode == "max" else math.inf)
-    if p.check_finite and not math.isfinite(value):
-        return _non_finite(p, st, step, value)
-    if p.stopping_threshold is not None and better(value, p.stopping_threshold):
-        return _threshold(p, st, step, value)
-    if p.divergence_threshold is not None and better(-value, -p.divergence_threshold):
-        return _diverged(p, st, step, value)
-    if better(value - signed_delta, best):
-        st.best, st.best_raw, st.best_step, st.wait = value, value, step, 0
+    # Past float32's range a value is inf, and inf - inf is NaN, silently, as in Lightning's tensors.
+    with np.errstate(all="ignore"):
+        current = f32(value)
+        if p.check_finite and not np.isfinite(current):
+            return _non_finite(p, st, step, value)
+        if p.stopping_threshold is not None and better(current, f32(p.stopping_threshold)):
+            return _threshold(p, st, step, value)
+        if p.divergence_threshold is not None and better(-current, f32(-p.divergence_threshold)):
+            return _diverged(p, st, step, value)
+        improved = better(current - f32(signed_delta), best)
+    if improved:
+        st.best, st.best_raw, st.best_step, st.wait = float(current), value, step, 0
         return _running(p, st, step, value)
     st.wait += 1
     if st.wait >= p.patience:
         msg = (
-            f"{p.monitor} did not improve by more than {_fmt(p.min_delta)} in the last {st.wait} "
-            f"records; best {_fmt(st.best_raw)} at step {st.best_step}"
+            f"{p.monitor} did not improve in the last {st.wait} records (by more than min_delta "
+            f"{_fmt(p.min_delta)}) at step {step}; best {_fmt(st.best_raw)} at step {st.best_step}"
         )
         return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
     return _running(p, st, step, value)
@@ -243,20 +251,23 @@ def _running(p: Policy, st: StopState, step: int, value: float) -> Decision:
 
 
 def _non_finite(p: Policy, st: StopState, step: int, value: float) -> Decision:
-    msg = f"{p.monitor} is {value} at step {step}; best {_fmt(st.best_raw)} at step {st.best_step}"
+    msg = f"{p.monitor} = {value} at step {step} is not finite; best {_fmt(st.best_raw)} at step {st.best_step}"
     return _decision(p, st, Reason.NON_FINITE, msg, step, stop=True)
 
 
 def _threshold(p: Policy, st: StopState, step: int, value: float) -> Decision:
     word = "below" if p.mode == "min" else "above"
-    msg = f"{p.monitor} = {_fmt(value)} at step {step} is {word} the stopping threshold {p.stopping_threshold}"
+    msg = (
+        f"Stopping threshold reached: {p.monitor} = {_fmt(value)} at step {step} is {word} the stopping "
+        f"threshold {p.stopping_threshold}"
+    )
     return _decision(p, st, Reason.STOPPING_THRESHOLD, msg, step, stop=True)
 
 
 def _diverged(p: Policy, st: StopState, step: int, value: float) -> Decision:
     word = "above" if p.mode == "min" else "below"
     msg = (
-        f"{p.monitor} = {_fmt(value)} at step {step} is {word} the divergence threshold "
+        f"Divergence threshold reached: {p.monitor} = {_fmt(value)} at step {step} is {word} the divergence threshold "
         f"{p.divergence_threshold}; best {_fmt(st.best_raw)} at step {st.best_step}"
     )
     return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, step, stop=True)

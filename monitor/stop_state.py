@@ -29,6 +29,8 @@ class StopState:
     recent_steps: list[int] = field(default_factory=list)
     hf_best: float | None = None
     stopped: dict[str, Any] | None = None
+    # A stop that triggered before min_steps: it stands, and takes effect at the first point at or after it.
+    held: dict[str, Any] | None = None
     last: dict[str, Any] | None = None
     guard: dict[str, Any] = field(default_factory=dict)
     diffs: list[float] = field(default_factory=list)

@@ -6,6 +6,8 @@ policy and the state (monitor/stop_state.py); this module only dispatches to the
 
 from __future__ import annotations
 
+import math
+
 from losswatch.monitor import rules
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.stop_state import StopState
@@ -35,6 +37,8 @@ class Stopper:
     def observe(self, state: StopState, *, key: str, step: int, value: float) -> Decision:
         if key == self.monitor:
             return self.check(state, step=step, value=value)
+        if self._due(state, step):
+            return self._record(state, self._release(state, step))
         if key == "loss" and self.policy.compat is None:
             return self.guard(state, step=step, value=value)
         return self.current(state)
@@ -44,6 +48,8 @@ class Stopper:
         feeds every training-loss point through the guard."""
         if key == self.monitor:
             self.check(state, step=step, value=value)
+        elif self._due(state, step):
+            self._record(state, self._release(state, step))
         elif key == "loss" and self.policy.compat is None and not state.stopped:
             decision = rules.guard_training_loss(self.policy, state, step, value)
             if decision is not None:
@@ -53,11 +59,15 @@ class Stopper:
     def feed_many(self, state: StopState, *, key: str, steps: list[int], values: list[float]) -> None:
         """`feed` for a run of points of one key, in step order; the guard is vectorised."""
         if key == "loss" and key != self.monitor:
-            if self.policy.compat is None and not state.stopped:
+            if self.policy.compat is None and not state.stopped and not state.held:
                 decision = rules.guard_training_losses(self.policy, state, steps, values)
                 if decision is not None:
                     decision.checks = state.checks
                     self._record(state, decision)
+            if state.held and not state.stopped:
+                due = next((s for s in steps if s >= self.policy.min_steps), None)
+                if due is not None:
+                    self._record(state, self._release(state, due))
             return
         for step, value in zip(steps, values, strict=True):
             self.feed(state, key=key, step=step, value=value)
@@ -74,8 +84,7 @@ class Stopper:
         else:
             decision = rules.native_check(self.policy, state, step, value)
         decision.checks = state.checks
-        self._record(state, decision)
-        return decision
+        return self._record(state, decision)
 
     def guard(self, state: StopState, *, step: int, value: float) -> Decision:
         if state.stopped:
@@ -84,10 +93,48 @@ class Stopper:
         if decision is None:
             return self.current(state)
         decision.checks = state.checks
-        self._record(state, decision)
-        return decision
+        return self._record(state, decision)
 
-    def _record(self, state: StopState, decision: Decision) -> None:
+    def _record(self, state: StopState, decision: Decision) -> Decision:
+        """Remember the decision; a stop before min_steps is held (Lightning's Trainer(min_steps) keeps
+        `should_stop` set and ends the fit at min_steps), and a held stop is released at min_steps."""
+        step = decision.step
+        if step is not None and step < self.policy.min_steps:
+            if decision.should_stop:
+                state.held = decision.to_dict()
+                decision = self._holding(state, decision, new=True)
+            elif state.held:
+                decision = self._holding(state, decision, new=False)
+        elif not decision.should_stop and step is not None and self._due(state, step):
+            decision = self._release(state, step)
         state.last = decision.to_dict()
         if decision.should_stop:
             state.stopped = state.last
+        return decision
+
+    def _due(self, state: StopState, step: int) -> bool:
+        return bool(state.held) and not state.stopped and step >= self.policy.min_steps
+
+    def _holding(self, state: StopState, decision: Decision, *, new: bool) -> Decision:
+        n = self.policy.min_steps
+        if new:
+            message = f"{decision.message}; no stop before step {n} (min_steps): the stop is held until then"
+        else:
+            held = Decision.from_dict(state.held or {})
+            message = f"{decision.message}; a stop is held until step {n} (min_steps): {held.message}"
+        return Decision(
+            False, Reason.NONE, message, decision.step, state.best_step, _best(state), self.monitor, state.checks
+        )
+
+    def _release(self, state: StopState, step: int) -> Decision:
+        held = Decision.from_dict(state.held or {})
+        message = (
+            f"{held.message} (at step {held.step}); held until step {self.policy.min_steps} (min_steps), "
+            f"stopping at step {step}"
+        )
+        return Decision(True, held.reason, message, step, state.best_step, _best(state), self.monitor, state.checks)
+
+
+def _best(state: StopState) -> float | None:
+    best = state.best_raw
+    return best if best is not None and math.isfinite(best) else None

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, select, update
 
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
 from losswatch.monitor.models import StopState as StopStateRow
-from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.policy import Decision, Policy, Reason, stored_policy
 from losswatch.monitor.stopping import Stopper, StopState
 from losswatch.monitor.store.values import decode
 
@@ -17,7 +17,7 @@ GUARD_KEY = "loss"
 
 
 def policy_of(run: dict[str, Any]) -> Policy:
-    return Policy(**(run.get("early_stopping") or {}))
+    return stored_policy(run.get("early_stopping"))
 
 
 def load_state(conn: Connection, run_id: str) -> StopState:

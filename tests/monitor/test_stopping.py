@@ -183,10 +183,12 @@ def test_state_round_trips_through_json_with_infinities() -> None:
 
 
 def test_compat_policy_leaves_service_defaults_out() -> None:
-    """A compat policy takes its library's min_delta 0 and patience 3, not the native default's 0.5% rel."""
+    """A compat policy takes its library's defaults (transformers: patience 1, Lightning: 3; min_delta 0 for
+    both), not the native default's 0.5% rel."""
     policy = Policy(compat="hf")
-    assert (policy.min_delta, policy.delta_mode, policy.patience) == (0.0, "abs", 3)
+    assert (policy.min_delta, policy.delta_mode, policy.patience) == (0.0, "abs", 1)
     assert Policy(**policy.model_dump()) == policy  # stored with the run as dumped, read back the same
+    assert Policy(compat="lightning").patience == 3
     assert Policy(compat="lightning", patience=1, min_delta=0.01).min_delta == 0.01
     assert Policy().min_delta == 0.005
 

@@ -1,33 +1,22 @@
-"""compat "lightning" against Lightning itself: its EarlyStopping._evaluate_stopping_criteria is the oracle."""
+"""compat "lightning" against Lightning itself on real curves and synthetic cases: its
+EarlyStopping._evaluate_stopping_criteria is the oracle (its own test suite: test_stopping_lightning_suite.py)."""
 
 from __future__ import annotations
 
 import math
 
 import pytest
-import torch
-from lightning.pytorch.callbacks import EarlyStopping
-from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 
 from losswatch.monitor.policy import Policy, Reason
 from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, with_evals
-
-REASONS = {
-    EarlyStoppingReason.NON_FINITE_METRIC: Reason.NON_FINITE,
-    EarlyStoppingReason.STOPPING_THRESHOLD: Reason.STOPPING_THRESHOLD,
-    EarlyStoppingReason.DIVERGENCE_THRESHOLD: Reason.DIVERGENCE_THRESHOLD,
-    EarlyStoppingReason.PATIENCE_EXHAUSTED: Reason.PATIENCE_EXHAUSTED,
-}
+from tests.oracles import lightning_run
 
 
 def oracle(evals: list[tuple[int, float]], **kw) -> tuple[int | None, Reason]:
-    callback = EarlyStopping(monitor="eval_loss", **kw)
-    for step, value in evals:
-        should_stop, _ = callback._evaluate_stopping_criteria(torch.tensor(value, dtype=torch.float64))
-        if should_stop:
-            return step, REASONS[callback.stopping_reason]
-    return None, Reason.NONE
+    """The real callback, fed the float32 tensors a logged metric is in a Lightning run."""
+    theirs = lightning_run(evals, monitor="eval_loss", **kw)
+    return theirs.stop, Reason(theirs.reason)
 
 
 def ours(evals: list[tuple[int, float]], **kw) -> tuple[int | None, Reason]:
