@@ -68,9 +68,10 @@ class Policy(BaseModel):
         counterpart for is refused unless it is at its neutral value. Filled in at validation, so that the
         policy stored with a run already carries them. A stored policy (context `stored`) was accepted
         once; what an earlier version wrote for such fields (the native defaults) is dropped, not refused."""
-        if not isinstance(data, dict) or data.get("compat") not in LIBRARIES:
-            return data
-        lib = LIBRARIES[data["compat"]]
+        compat = data.get("compat") if isinstance(data, dict) else None
+        if not isinstance(compat, str) or compat not in LIBRARIES:
+            return data  # anything else is for the field validators to refuse
+        lib = LIBRARIES[compat]
         stored = bool(info.context and info.context.get("stored"))
         out: dict[str, Any] = {}
         for name, value in data.items():
@@ -79,7 +80,7 @@ class Policy(BaseModel):
             elif not (_same(value, _neutral(name)) or stored):
                 note = f" ({lib.notes[name]})" if name in lib.notes else ""
                 raise ValueError(
-                    f"{lib.name} has no option `{name}`{note}; compat {data['compat']!r} honours only "
+                    f"{lib.name} has no option `{name}`{note}; compat {compat!r} honours only "
                     f"{', '.join(lib.honours)}. Leave `{name}` out, or use compat null for losswatch's own rules"
                 )
         for name in cls.model_fields:
@@ -87,7 +88,7 @@ class Policy(BaseModel):
                 out[name] = _neutral(name)
         for name, value in lib.defaults.items():
             out.setdefault(name, value)
-        if data["compat"] == "hf" and isinstance(out["monitor"], str):
+        if compat == "hf" and isinstance(out["monitor"], str):
             out.setdefault("mode", hf_mode(out["monitor"]))
             out["monitor"] = hf_metric(out["monitor"])
         return out

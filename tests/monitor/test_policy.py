@@ -62,3 +62,19 @@ def test_policy_compat_defaults_are_the_libraries() -> None:
     hf, pl = Policy(compat="hf"), Policy(compat="lightning")
     assert (hf.monitor, hf.mode, hf.patience, hf.min_delta) == ("eval_loss", "min", 1, 0.0)
     assert (pl.mode, pl.patience, pl.min_delta, pl.check_finite, pl.min_steps) == ("min", 3, 0.0, True, 0)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"compat": [], "min_delta": None},
+        {"compat": {"a": 1}},
+        {"compat": "hf", "monitor": [1]},
+        {"compat": "hf", "smoothing": []},
+    ],
+    ids=["compat-list", "compat-object", "hf-monitor-list", "hf-smoothing-list"],
+)
+def test_policy_malformed_compat_input_is_a_validation_error(data: dict) -> None:
+    """Found by the API fuzzer: an unhashable compat value must be refused, not crash the validator."""
+    with pytest.raises(ValidationError):
+        Policy.model_validate(data)
