@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-fast lint demo bench system-deps clean
+.PHONY: install run test test-fast lint demo bench system-deps llamafactory-venv clean
 
 install: $(STAMP)
 
@@ -23,7 +23,10 @@ run: install
 system-deps:
 	bash scripts/system-deps.sh
 
-test: install system-deps
+llamafactory-venv:  ## LLaMA-Factory 0.9.5 in its own venv, for tests/llamafactory (made once)
+	bash scripts/llamafactory-venv.sh
+
+test: install system-deps llamafactory-venv
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(PY) -m pytest -q tests
 
 test-fast: install  ## no servers, trainers or browsers: about two minutes
