@@ -17,6 +17,7 @@ from losswatch.api.routes import (
     export,
     health,
     metrics,
+    notifications,
     ops,
     pages,
     runs,
@@ -27,6 +28,7 @@ from losswatch.api.schemas import ERROR_RESPONSES
 from losswatch.api.security import EdgeGuard
 from losswatch.monitor.db import make_engine, prepare
 from losswatch.monitor.mirrors.worker import start_worker, stop_worker
+from losswatch.monitor.notify import worker as notify_worker
 from losswatch.monitor.settings import Settings
 from losswatch.monitor.store.cache import SeriesCache
 
@@ -40,9 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare(engine, settings.url)
         app.state.engine = engine
         mirror_worker = start_worker(engine, settings)
+        notifier = app.state.notify_worker = notify_worker.start_worker(engine, settings)
         try:
             yield
         finally:
+            notify_worker.stop_worker(notifier)
             stop_worker(mirror_worker)
             engine.dispose()
 
@@ -64,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     guarded = [Depends(auth.guard)]
-    for module in (runs, metrics, decisions, diagnostics, tokens):
+    for module in (runs, metrics, decisions, diagnostics, tokens, notifications):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
     app.include_router(vocabulary.router, prefix="/api/v1")
     app.include_router(health.router, responses={503: {"description": "database unreachable"}})

@@ -134,7 +134,9 @@ class RunOut(BaseModel):
     id: str
     project: str
     name: str
-    status: str
+    status: str = Field(
+        description="running | stale (running, but silent for stale_after seconds) | finished | failed | stopped"
+    )
     config: dict[str, Any]
     early_stopping: dict[str, Any] | None
     mirrors: list[Any]
@@ -142,6 +144,13 @@ class RunOut(BaseModel):
     created_at: float
     ended_at: float | None
     best_checkpoint: dict[str, Any] | None = None
+    last_seen_at: float | None = None
+
+
+class HeartbeatOut(BaseModel):
+    status: str
+    stale_after: float
+    last_seen_at: float | None
 
 
 class RunDetail(RunOut):
@@ -224,4 +233,5 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 # Path parameters, bounded so that nonsense is a 422 before it reaches the store.
 RunId = Annotated[str, PathParam(min_length=1, max_length=64, description="the run's id")]
+ProjectName = Annotated[str, PathParam(min_length=1, max_length=200, description="the project's name")]
 TokenId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]

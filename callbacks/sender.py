@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from losswatch.callbacks.heartbeat import Heartbeat
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
 from losswatch.monitor.vocabulary import spell
 
@@ -88,6 +89,7 @@ class Sender:
         self._said: set[str] = set()
         self._stopping = False
         self._dropping = False
+        self._heartbeat = Heartbeat(self.run_id)
         self.put({"kind": "run", "run": run})
         self._thread = threading.Thread(target=self._loop, name="losswatch-sender", daemon=True)
         self._thread.start()
@@ -299,6 +301,7 @@ class Sender:
             )
             return
         self._backlog = False
+        self._heartbeat.seen()
         if not self.healthy:
             log.warning("losswatch: %s answers again; spooled points delivered", self.url)
             self._said.discard("down")
@@ -341,6 +344,7 @@ class Sender:
         """A light poll of the decision when no ingest answered lately, so a person's stop arrives."""
         if not self.healthy or not self._run_known or self._backlog:
             return
+        self._heartbeat.maybe(self._http)
         if time.monotonic() - self._last_decision_at < self.poll_interval:
             return
         self._last_decision_at = time.monotonic()

@@ -50,6 +50,8 @@ class Run(Base):
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     # {"step", "path"}: where the trainer side kept the best evaluation's weights.
     best_checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Last point or heartbeat: a running run silent for `stale_after` reads "stale".
+    last_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class MetricKey(Base):
@@ -149,3 +151,46 @@ class MirrorCursor(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class NotificationTarget(Base):
+    """Where a project's events go. The URL carries the receiver's secret: the API never shows it whole."""
+
+    __tablename__ = "notification_targets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    url: Mapped[str] = mapped_column(Text)
+    events: Mapped[list[Any]] = mapped_column(JSON)
+    lang: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class OutboxMessage(Base):
+    """One event for one target, written in the transaction that caused it; the worker delivers it."""
+
+    __tablename__ = "notification_outbox"
+    __table_args__ = (Index("ix_notification_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("notification_targets.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    event: Mapped[str] = mapped_column(String(16))
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(8))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[float] = mapped_column(Float)
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    delivered_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class NotificationMark(Base):
+    """The last state a run was reported in, per event: what makes events edge-triggered and cooled down."""
+
+    __tablename__ = "notification_marks"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    event: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    at: Mapped[float] = mapped_column(Float)

@@ -63,6 +63,28 @@ class Settings(BaseSettings):
     mirror_poll_seconds: float = Field(default=1.0, gt=0)
     mirror_lease_seconds: float = Field(default=30.0, gt=0)
 
+    # Run health: a running run silent this long reads "stale" (its process died: OOM, preemption).
+    stale_after: float = Field(default=600.0, gt=0, description="seconds without a point or heartbeat")
+
+    # Notifications: an outbox read by a worker thread in each service process, leased through the database.
+    public_url: str | None = Field(default=None, description="base URL of the dashboard in messages")
+    notify_worker: bool = Field(default=True, description="run the notification worker in this process")
+    notify_poll_seconds: float = Field(default=0.25, gt=0)
+    notify_lease_seconds: float = Field(default=30.0, gt=0)
+    notify_timeout: float = Field(default=10.0, gt=0, description="seconds a receiver may take to answer")
+    notify_retry_seconds: float = Field(default=2.0, gt=0, description="first back-off; doubles per failure")
+    notify_max_backoff: float = Field(default=600.0, gt=0)
+    notify_max_attempts: int = Field(default=15, ge=1, description="then the message is given up as failed")
+    notify_cooldown: float = Field(default=300.0, ge=0, description="least seconds between two alike events of a run")
+    notify_max_targets: int = Field(default=20, ge=1)
+    notify_diagnose_seconds: float = Field(
+        default=30.0, ge=0, description="least seconds between two readings of a run"
+    )
+
+    @property
+    def run_page_base(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
     @property
     def tensorboard_root(self) -> Path:
         return self.tensorboard_dir or self.data_dir / "tensorboard"

@@ -44,6 +44,7 @@ RunStatus = Literal["running", "finished", "failed", "stopped"]
 STATUSES: tuple[str, ...] = get_args(RunStatus)
 STALE = "stale"
 SHOWN_STATUSES: tuple[str, ...] = (*STATUSES, STALE)
+ShownStatus = Literal["running", "finished", "failed", "stopped", "stale"]
 
 SmoothingMode = Literal["tensorboard", "llamafactory", "none"]
 SMOOTHING_MODES: tuple[str, ...] = get_args(SmoothingMode)
@@ -51,6 +52,14 @@ DEFAULT_SMOOTHING = 0.6  # TensorBoard's own default weight
 
 MirrorTarget = Literal["tensorboard", "wandb"]
 MIRROR_TARGETS: tuple[str, ...] = get_args(MirrorTarget)
+
+# Notifications: where a message can go, what a target may subscribe to, the languages it speaks.
+NotifyKind = Literal["webhook", "slack", "discord", "feishu", "dingtalk", "wecom"]
+NOTIFY_KINDS: tuple[str, ...] = get_args(NotifyKind)
+NotifyEvent = Literal["stop", "diverging", "overfitting", "non_finite", "stale", "finished"]
+NOTIFY_EVENTS: tuple[str, ...] = get_args(NotifyEvent)
+Lang = Literal["en", "zh"]
+LANGS: tuple[str, ...] = get_args(Lang)
 
 
 class Reason(str, Enum):
@@ -116,6 +125,9 @@ def as_dict() -> dict[str, Any]:
         "smoothing_modes": list(SMOOTHING_MODES),
         "default_smoothing": DEFAULT_SMOOTHING,
         "mirror_targets": list(MIRROR_TARGETS),
+        "notify_kinds": list(NOTIFY_KINDS),
+        "notify_events": list(NOTIFY_EVENTS),
+        "langs": list(LANGS),
         "non_finite": [NAN, POS_INF, NEG_INF],
         "eval_key_pattern": EVAL_KEY_PATTERN,
         "eval_loss": EVAL_LOSS,

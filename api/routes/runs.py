@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
 
 from losswatch.api import auth, deps
-from losswatch.api.schemas import RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
+from losswatch.api.schemas import HeartbeatOut, RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
 from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.labels import decision_text
 from losswatch.monitor.mirrors import cursors as mirror_cursors
@@ -14,6 +15,7 @@ from losswatch.monitor.settings import Settings
 from losswatch.monitor.storable import check_config
 from losswatch.monitor.store import decisions, runs, series
 from losswatch.monitor.store.tokens import Principal
+from losswatch.monitor.vocabulary import ShownStatus
 
 router = APIRouter(tags=["runs"])
 
@@ -48,13 +50,13 @@ def create_run(
     )
     if not created:
         response.status_code = 200
-    return run
+    return runs.shown(run, now=time.time(), stale_after=settings.stale_after)
 
 
 @router.get("/runs", response_model=RunList)
 def list_runs(
     project: str | None = Query(default=None, max_length=200),
-    status: str | None = Query(default=None, max_length=16),
+    status: ShownStatus | None = Query(default=None),
     limit: int | None = Query(default=None, ge=1, le=10_000, description="runs per page (at most max_runs_page)"),
     offset: int = Query(default=0, ge=0, le=2**31, description="runs to skip, newest first"),
     engine: Engine = Depends(deps.engine),
@@ -65,7 +67,12 @@ def list_runs(
     auth.check_project(who, project)
     limit = min(limit or settings.max_runs_page, settings.max_runs_page)
     page, total = runs.page_runs(
-        engine, project=who.project if who else project, status=status, limit=limit, offset=offset
+        engine,
+        project=who.project if who else project,
+        status=status,
+        limit=limit,
+        offset=offset,
+        stale_after=settings.stale_after,
     )
     return {"runs": page, "total": total, "limit": limit, "offset": offset}
 
@@ -85,6 +92,7 @@ def get_run(
         mirror_state = mirror_cursors.mirror_state(conn, run=run, default=list(settings.mirrors))
     for k in keys:
         k["last"] = out(k["last"])
+    run = runs.shown(run, now=time.time(), stale_after=settings.stale_after)
     shown = decision.to_dict()
     if lang:
         shown["text"] = decision_text(shown, lang)
@@ -101,7 +109,24 @@ def delete_run(run_id: RunId, engine: Engine = Depends(deps.engine)) -> Response
 
 
 @router.patch("/runs/{run_id}", response_model=RunOut)
-def patch_run(run_id: RunId, body: RunPatch, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
+def patch_run(
+    run_id: RunId,
+    body: RunPatch,
+    engine: Engine = Depends(deps.engine),
+    settings: Settings = Depends(deps.settings),
+) -> dict[str, Any]:
     """Mark the run finished, failed or stopped (or running again), and/or record its best checkpoint."""
     best = body.best_checkpoint.model_dump() if body.best_checkpoint else None
-    return runs.update_run(engine, run_id=run_id, status=body.status, best_checkpoint=best)
+    run = runs.update_run(engine, run_id=run_id, status=body.status, best_checkpoint=best)
+    return runs.shown(run, now=time.time(), stale_after=settings.stale_after)
+
+
+@router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
+def heartbeat(
+    run_id: RunId, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+) -> dict[str, Any]:
+    """The trainer is alive but not logging (a long evaluation); keeps a running run from reading `stale`.
+
+    `stale_after` tells the client how often it needs to say so."""
+    run = runs.shown(runs.heartbeat(engine, run_id=run_id), now=time.time(), stale_after=settings.stale_after)
+    return {"status": run["status"], "stale_after": settings.stale_after, "last_seen_at": run["last_seen_at"]}

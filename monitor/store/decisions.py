@@ -9,6 +9,7 @@ from sqlalchemy import Connection, select, update
 
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
 from losswatch.monitor.models import StopState as StopStateRow
+from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision, Policy, Reason, stored_policy
 from losswatch.monitor.stopping import Stopper, StopState
 from losswatch.monitor.store.values import decode
@@ -114,6 +115,10 @@ def record(conn: Connection, run_id: str, decision: Decision) -> None:
         return
     if last is not None and (bool(last.should_stop), last.reason) == (decision.should_stop, decision.reason.value):
         return
+    now = time.time()
+    if decision.should_stop and (last is None or not last.should_stop):
+        # In the decision's own transaction: the stop cannot be recorded without its message.
+        outbox.run_stopped(conn, run_id=run_id, decision=decision, now=now)
     conn.execute(
         DecisionRow.__table__.insert().values(
             run_id=run_id,
@@ -122,7 +127,7 @@ def record(conn: Connection, run_id: str, decision: Decision) -> None:
             reason=decision.reason.value,
             message=decision.message,
             details=decision.to_dict(),
-            created_at=time.time(),
+            created_at=now,
         )
     )
 

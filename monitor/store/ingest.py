@@ -24,7 +24,7 @@ from losswatch.monitor.models import (
 )
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions, summaries
-from losswatch.monitor.store.runs import get_run
+from losswatch.monitor.store.runs import get_run, touch
 from losswatch.monitor.store.values import PointLike, encode
 
 IN_CHUNK = 500
@@ -56,6 +56,7 @@ def ingest(
         # The run row is the per-run lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
         conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
         run = get_run(conn, run_id=run_id)
+        touch(conn, run_id=run_id, now=now)  # a stale run is running again
         if batch_id is not None:
             seen = conn.scalar(
                 select(IngestBatch.points).where(IngestBatch.run_id == run_id, IngestBatch.batch_id == batch_id)

@@ -7,16 +7,17 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from losswatch.monitor.db import writer
 from losswatch.monitor.errors import Conflict, Invalid, NotFound
 from losswatch.monitor.models import MetricKey, MetricPoint, Project, Run
+from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions
 from losswatch.monitor.store.projects import ensure_project
-from losswatch.monitor.vocabulary import STATUSES
+from losswatch.monitor.vocabulary import STALE, STATUSES
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
@@ -34,7 +35,25 @@ def run_dict(row: Any, project: str) -> dict[str, Any]:
         "created_at": row.created_at,
         "ended_at": row.ended_at,
         "best_checkpoint": row.best_checkpoint,
+        "last_seen_at": row.last_seen_at,
     }
+
+
+def shown(run: dict[str, Any], *, now: float, stale_after: float) -> dict[str, Any]:
+    """The run as people see it: `running` turns `stale` once nothing (point, heartbeat) came for `stale_after`."""
+    if run["status"] == "running" and _silent_since(run) < now - stale_after:
+        return {**run, "status": STALE}
+    return run
+
+
+def _silent_since(run: dict[str, Any]) -> float:
+    seen = run.get("last_seen_at")
+    return float(seen if seen is not None else run["created_at"])
+
+
+def touch(conn: Connection, *, run_id: str, now: float) -> None:
+    """A sign of life (a batch, a heartbeat): a stale run is running again."""
+    conn.execute(update(Run).where(Run.id == run_id).values(last_seen_at=now))
 
 
 def create_run(
@@ -94,9 +113,11 @@ def _create_run(
                     conn.execute(
                         update(Run).where(Run.id == run_id).values(status="running", ended_at=None, stop_requested=None)
                     )
+                touch(conn, run_id=run_id, now=time.time())
                 row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
                 return run_dict(row, project), False
         rid = run_id or uuid.uuid4().hex[:16]
+        now = time.time()
         conn.execute(
             Run.__table__.insert().values(
                 id=rid,
@@ -106,7 +127,8 @@ def _create_run(
                 config=config or {},
                 early_stopping=early_stopping,
                 mirrors=mirrors or [],
-                created_at=time.time(),
+                created_at=now,
+                last_seen_at=now,
             )
         )
         row = conn.execute(select(Run.__table__).where(Run.id == rid)).first()
@@ -125,25 +147,45 @@ def get_run(conn: Connection, *, run_id: str) -> dict[str, Any]:
 
 
 def list_runs(
-    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 1000, offset: int = 0
+    engine: Engine,
+    *,
+    project: str | None = None,
+    status: str | None = None,
+    limit: int = 1000,
+    offset: int = 0,
+    stale_after: float = 600.0,
 ) -> list[dict[str, Any]]:
-    return page_runs(engine, project=project, status=status, limit=limit, offset=offset)[0]
+    return page_runs(engine, project=project, status=status, limit=limit, offset=offset, stale_after=stale_after)[0]
 
 
 def page_runs(
-    engine: Engine, *, project: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+    engine: Engine,
+    *,
+    project: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    stale_after: float = 600.0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """One page of runs, newest first, and how many match in all."""
+    """One page of runs, newest first, and how many match in all. `stale` is a running run gone silent."""
+    now = time.time()
     q = _select_runs()
     if project:
         q = q.where(Project.name == project)
     if status:
-        q = q.where(Run.status == status)
+        silent = func.coalesce(Run.last_seen_at, Run.created_at) < now - stale_after
+        if status == STALE:
+            q = q.where(and_(Run.status == "running", silent))
+        elif status == "running":
+            q = q.where(and_(Run.status == "running", not_(silent)))
+        else:
+            q = q.where(Run.status == status)
     # The id breaks ties between runs created in the same instant, so pages neither skip nor repeat.
     page = q.order_by(Run.created_at.desc(), Run.id).limit(limit).offset(offset)
     with engine.connect() as conn:
         total = conn.scalar(select(func.count()).select_from(q.subquery())) or 0
-        return [run_dict(r, r.project_name) for r in conn.execute(page)], int(total)
+        found = [shown(run_dict(r, r.project_name), now=now, stale_after=stale_after) for r in conn.execute(page)]
+        return found, int(total)
 
 
 def delete_run(engine: Engine, *, run_id: str) -> None:
@@ -160,6 +202,14 @@ def delete_run(engine: Engine, *, run_id: str) -> None:
         conn.execute(delete(Run).where(Run.id == run_id))
 
 
+def heartbeat(engine: Engine, *, run_id: str) -> dict[str, Any]:
+    """The trainer is alive but has nothing to log (a long evaluation): note it, nothing more."""
+    with writer(engine).begin() as conn:
+        get_run(conn, run_id=run_id)
+        touch(conn, run_id=run_id, now=time.time())
+        return get_run(conn, run_id=run_id)
+
+
 def set_status(engine: Engine, *, run_id: str, status: str) -> dict[str, Any]:
     return update_run(engine, run_id=run_id, status=status)
 
@@ -170,16 +220,24 @@ def update_run(
     """How the run ended and/or where its best weights are; what is not given stays."""
     if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
+    now = time.time()
     values: dict[str, Any] = {}
     if status is not None:
-        values.update(status=status, ended_at=None if status == "running" else time.time())
+        values.update(status=status, ended_at=None if status == "running" else now)
+        if status == "running":
+            values["last_seen_at"] = now
     if best_checkpoint is not None:
         values["best_checkpoint"] = {"step": int(best_checkpoint["step"]), "path": str(best_checkpoint["path"])}
     with writer(engine).begin() as conn:
-        get_run(conn, run_id=run_id)
+        conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
+        before = get_run(conn, run_id=run_id)
         if values:
             conn.execute(update(Run).where(Run.id == run_id).values(**values))
-        return get_run(conn, run_id=run_id)
+        run = get_run(conn, run_id=run_id)
+        if status == "finished" and before["status"] != "finished":
+            # In this transaction: the run cannot end without its message being on its way.
+            outbox.run_finished(conn, run=run, decision=decisions.current(conn, run), now=now)
+        return run
 
 
 def request_stop(engine: Engine, *, run_id: str, reason: str | None) -> Decision:

@@ -33,8 +33,11 @@ def api_schema(tmp_path_factory):  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("fuzz")
     url = f"sqlite:///{tmp / 'fuzz.db'}"
     upgrade(url)
+    # No notification worker: fuzzed targets' addresses must never be posted to.
     # schemathesis speaks as "testserver"; naming it is what a person does for a non-loopback name.
-    app = create_app(Settings(database_url=url, data_dir=tmp / "data", allowed_hosts=["testserver"]))
+    app = create_app(
+        Settings(database_url=url, data_dir=tmp / "data", allowed_hosts=["testserver"], notify_worker=False)
+    )
     with TestClient(app, base_url="http://testserver") as client:
         # A run with points, so that the run routes are exercised past their 404s too.
         client.post("/api/v1/runs", json={"id": "fuzz", "name": "fuzz"})

@@ -93,3 +93,11 @@ def test_vocabulary_as_dict_lists_every_reason_and_status() -> None:
     assert v["reasons"] == [r.value for r in Reason]
     assert "stale" in v["statuses"] and "running" in v["statuses"]
     assert v["smoothing_modes"] == ["tensorboard", "llamafactory", "none"]
+
+
+def test_vocabulary_shown_status_is_every_status_and_stale() -> None:
+    from typing import get_args
+
+    from losswatch.monitor.vocabulary import SHOWN_STATUSES, ShownStatus
+
+    assert set(get_args(ShownStatus)) == set(SHOWN_STATUSES)

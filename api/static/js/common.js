@@ -95,6 +95,7 @@ const LW = (() => {
       missingTitle: "No such run", missingText: "There is no run with the id \"{id}\".", backToList: "Back to the run list",
       batch: "effective batch size", raw: "raw", smoothed: "smoothed", step: "step", auto: "auto",
       trainShort: "train", evalShort: "eval",
+      staleHint: "running, but nothing (point or heartbeat) has arrived for a while: its process may have died",
     },
     zh: {
       runsSub: "训练运行，最新的在前", project: "项目", status: "状态", all: "全部",
@@ -117,6 +118,7 @@ const LW = (() => {
       missingTitle: "找不到这个运行", missingText: "没有 id 为“{id}”的运行。", backToList: "返回运行列表",
       batch: "有效批大小", raw: "原始", smoothed: "平滑", step: "步", auto: "自动",
       trainShort: "训练", evalShort: "验证",
+      staleHint: "运行中，但已有一段时间没有收到数据或心跳：进程可能已退出",
     },
   };
   let lang = localStorage.getItem("losswatch-lang") === "zh" ? "zh" : "en";

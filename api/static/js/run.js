@@ -124,6 +124,7 @@
     document.getElementById("run-sub").textContent = `${r.project} · ${r.id} · ${t("started", { when: when(r.created_at) })}`;
     const status = document.getElementById("run-status");
     status.className = `badge ${r.status}`; status.dataset.status = r.status; status.textContent = label("status", r.status);
+    status.title = r.status === "stale" ? t("staleHint") : "";
     const d = r.decision;
     const badge = document.getElementById("run-decision");
     badge.className = `badge ${d.should_stop ? "stop" : "go"}`;

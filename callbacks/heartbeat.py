@@ -1,0 +1,38 @@
+"""A light sign of life while training runs but logs nothing (a long evaluation), so the service does
+not call a slow run dead. At most one tiny request per a quarter of the service's `stale_after`,
+sent from the sender's thread, never from the training thread."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+FIRST_INTERVAL = 60.0  # until the service says its stale_after
+MIN_INTERVAL = 1.0
+
+
+class Heartbeat:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.interval = FIRST_INTERVAL
+        self._last = time.monotonic()
+        self._asked = False  # the first heartbeat goes at once: its answer says how often to send them
+
+    def seen(self) -> None:
+        """Anything delivered counts as a heartbeat."""
+        self._last = time.monotonic()
+
+    def maybe(self, http: httpx.Client) -> None:
+        if self._asked and time.monotonic() - self._last < self.interval:
+            return
+        self._asked = True
+        self._last = time.monotonic()
+        try:
+            r = http.post(f"/api/v1/runs/{self.run_id}/heartbeat")
+            if r.status_code == 200:
+                stale_after = float(r.json().get("stale_after") or 0)
+                if stale_after > 0:
+                    self.interval = max(MIN_INTERVAL, stale_after / 4)
+        except (httpx.HTTPError, ValueError, TypeError):
+            pass  # an older service, or a blip: the next delivery attempt notices what matters
