@@ -29,7 +29,7 @@ class Heartbeat:
         self._asked = True
         self._last = time.monotonic()
         try:
-            r = http.post(f"/api/v1/runs/{self.run_id}/heartbeat")
+            r = http.post(f"/api/v1/runs/{self.run_id}/heartbeat", json={})
             if r.status_code == 200:
                 stale_after = float(r.json().get("stale_after") or 0)
                 if stale_after > 0:

@@ -103,10 +103,10 @@ def test_notifications_too_many_targets_is_a_413(client: TestClient) -> None:
 
 
 def test_notifications_test_message_reaches_the_receiver(client: TestClient, receiver: Receiver) -> None:
-    assert client.post(URL + "/test").status_code == 422  # nothing to test yet
+    assert client.post(URL + "/test", json={}).status_code == 422  # nothing to test yet
     client.put(URL, json={"targets": [{"kind": "discord", "url": receiver.url(), "events": ["stop"]}]})
     assert client.post(URL + "/test", json={"target": 12345}).status_code == 404
-    r = client.post(URL + "/test")
+    r = client.post(URL + "/test", json={})
     assert r.status_code == 202
     (mid,) = r.json()["ids"]
     (got,) = receiver.wait(1)
@@ -148,7 +148,7 @@ def test_runs_silent_running_run_reads_stale_until_a_heartbeat_or_a_point(client
     assert client.get("/api/v1/runs", params={"status": "running"}).json()["runs"] == []
     assert client.get(f"/api/v1/runs/{done}").json()["status"] == "finished"  # only running runs go stale
 
-    hb = client.post(f"/api/v1/runs/{rid}/heartbeat").json()
+    hb = client.post(f"/api/v1/runs/{rid}/heartbeat", json={}).json()
     assert hb["status"] == "running" and hb["stale_after"] == stale_after == 600
     assert client.get(f"/api/v1/runs/{rid}").json()["status"] == "running"
     backdate(client, rid, stale_after + 1)
@@ -165,4 +165,4 @@ def test_runs_status_filter_rejects_an_unknown_status(client: TestClient) -> Non
 
 
 def test_runs_heartbeat_of_an_unknown_run_is_a_404(client: TestClient) -> None:
-    assert client.post("/api/v1/runs/nope/heartbeat").status_code == 404
+    assert client.post("/api/v1/runs/nope/heartbeat", json={}).status_code == 404

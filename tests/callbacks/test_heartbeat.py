@@ -40,7 +40,8 @@ def test_heartbeat_keeps_a_silent_live_run_running_and_a_dead_one_turns_stale(
         time.sleep(0.2)
     assert seen == {"running"}
 
-    client.close()  # the process is gone: no more heartbeats
+    # What a killed process leaves behind: no status said, no more heartbeats (close() would say "finished").
+    client._sender.close(5)
     deadline = time.monotonic() + 30
     while status(server, client.run_id) != "stale" and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -50,3 +51,4 @@ def test_heartbeat_keeps_a_silent_live_run_running_and_a_dead_one_turns_stale(
     assert client_again.flush(10)
     assert status(server, client.run_id) == "running"
     client_again.close()
+    assert status(server, client.run_id) == "finished"
