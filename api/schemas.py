@@ -30,7 +30,7 @@ class Storable(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
-        why = find_bad_text(data, "the body")
+        why = find_bad_text(data, "body")
         if why:
             raise ValueError(why)
         return data
