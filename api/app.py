@@ -15,6 +15,7 @@ from losswatch.api.routes import (
     diagnostics,
     docs,
     export,
+    forecast,
     health,
     metrics,
     notifications,
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     guarded = [Depends(auth.guard)]
-    for module in (runs, metrics, decisions, diagnostics, tokens, notifications):
+    for module in (runs, metrics, decisions, diagnostics, forecast, tokens, notifications):
         app.include_router(module.router, prefix="/api/v1", dependencies=guarded, responses=ERROR_RESPONSES)
     app.include_router(vocabulary.router, prefix="/api/v1")
     app.include_router(health.router, responses={503: {"description": "database unreachable"}})

@@ -14,30 +14,21 @@ __all__ = ["Decision", "Policy", "Reason"]
 
 
 class Policy(BaseModel):
-    """Fields left out take the service's defaults, which are these field defaults.
+    """Fields left out take the service's defaults.
 
-    The default is chosen for stop quality on real curves (bench/stop_quality.py, bench/README.md): the
-    `trend` rule with `trend_test="plateau"`. It stops only once the data *show* that the run has
-    stopped paying off: even the most optimistic end of the 90% interval of the Theil-Sen slope over
-    the last 6 checks promises less than 0.5% of the loss over another stretch as long, 3 checks in a row.
-    Why this and not "no new best for N checks":
-    - noise-aware without a noise constant: the slope's interval widens with the scatter of the curve,
-      so a noisy but improving run (the usual case of a small eval set) is not stopped by a bad draw,
-      while a smooth plateau is recognised quickly; rising (overfitting) curves fail the test too;
-    - scale-free: 0.5% is relative to the best value (`delta_mode="rel"`), so it means the same for a
-      loss of 0.2 and of 3.0; it is half the 1% regret the default is held to, so the improvement it
-      gives up is bounded by the goal it is judged on;
-    - patience 3 asks the plateau to hold while the window moves on: real curves flatten and then fall
-      again (curve 17 around steps 2900-3800), and one window-length fit cannot tell those apart.
-    The window 6, the 90% interval and patience 3 sit inside a region where neighbouring choices (window
-    6-8, 90-95%, patience 2-3) all keep worst regret under 1% on the shared curves; see bench/README.md.
+    The default is `rule: "forecast"` (monitor/judgement/rule.py): stop when continuing is not expected to
+    buy what it costs - the readings since the best sit beyond their noise above it with no lucky draw
+    left to win it back (overfitting), or the forecast to the planned end promises less than `min_delta`
+    even at the optimistic end of its interval (levelling off). Its constants (`RULE_DEFAULTS`) are chosen
+    by leave-one-out cross-validation over the shared real curves (bench/stop_quality.py, bench/README.md);
+    they apply to the fields a forecast policy leaves out, so the classic rules keep their own defaults.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     monitor: str = Field(default="eval_loss", min_length=1, max_length=200)
     mode: Literal["min", "max"] = "min"
-    rule: Literal["best", "window", "trend"] = "trend"
+    rule: Literal["best", "window", "trend", "forecast"] = "forecast"
     # 0 and a negative min_delta have a meaning only under compat (the library's own); see _native_bounds.
     patience: int = Field(default=3, ge=0, le=10_000)
     min_delta: float = Field(default=0.005, allow_inf_nan=False)
@@ -55,6 +46,12 @@ class Policy(BaseModel):
     # still holds the fall); a rise of 3 sigmas of the eval-to-eval noise is not a bad draw but
     # overfitting. The noise is robust (MAD of successive differences), so a trend does not inflate it.
     overfit_sigmas: float | None = Field(default=3.0, gt=0, allow_inf_nan=False)
+    # rule "forecast": the regret (relative excess of the kept best over the run's best) a stop may cost,
+    # the interval of the forecast the levelling-off test reads, and how many readings since the best
+    # (and checks in a row) the overfitting test needs.
+    regret: float = Field(default=0.01, gt=0.0, le=1.0, allow_inf_nan=False)
+    forecast_level: float = Field(default=0.8, gt=0.0, lt=1.0, allow_inf_nan=False)
+    overfit_patience: int = Field(default=2, ge=1, le=10_000)
     stopping_threshold: float | None = Field(default=None, allow_inf_nan=False)
     divergence_threshold: float | None = Field(default=None, allow_inf_nan=False)
     check_finite: bool = True
@@ -104,6 +101,15 @@ class Policy(BaseModel):
             raise ValueError('min_delta must be >= 0 (a negative one is accepted under compat "hf" or "lightning")')
         return self
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rule_defaults(cls, data: Any) -> Any:
+        # The forecast rule's constants apply to the fields a native forecast policy leaves out, so the
+        # classic rules keep their own defaults when named. Filled in at validation, stored with the run.
+        if isinstance(data, dict) and data.get("compat") is None and data.get("rule", "forecast") == "forecast":
+            return {**RULE_DEFAULTS, **data}
+        return data
+
 
 def _neutral(name: str) -> Any:
     return NEUTRAL[name] if name in NEUTRAL else Policy.model_fields[name].default
@@ -118,6 +124,19 @@ def _same(a: Any, b: Any) -> bool:
 def stored_policy(data: dict[str, Any] | None) -> Policy:
     """A run's policy as the store keeps it (see `_compat_fields`)."""
     return Policy.model_validate(data or {}, context={"stored": True})
+
+
+# The forecast rule's constants, chosen by leave-one-out cross-validation over the shared curves
+# (bench/stop_quality.py): the choice that saves the most steps on the other curves while keeping
+# their worst regret within half the 1% goal.
+RULE_DEFAULTS: dict[str, Any] = {
+    "patience": 1,
+    "min_delta": 0.0075,
+    "delta_mode": "rel",
+    "overfit_sigmas": 1.0,
+    "overfit_patience": 2,
+    "forecast_level": 0.8,
+}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import signal, stats
+from scipy import stats
 
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
@@ -74,7 +74,9 @@ def lightning_check(p: Policy, st: StopState, step: int, value: float) -> Decisi
     return _running(p, st, step, value)
 
 
-def native_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
+def screen(p: Policy, st: StopState, step: int, value: float) -> Decision | None:
+    """What every native rule checks first, in Lightning's order: non-finite, stopping threshold,
+    divergence threshold. None when the value passes."""
     if not math.isfinite(value):
         if p.check_finite:
             return _non_finite(p, st, step, value)
@@ -84,6 +86,13 @@ def native_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
         return _threshold(p, st, step, value)
     if p.divergence_threshold is not None and _sign(p) * (value - p.divergence_threshold) > 0:
         return _diverged(p, st, step, value)
+    return None
+
+
+def native_check(p: Policy, st: StopState, step: int, value: float) -> Decision:
+    screened = screen(p, st, step, value)
+    if screened is not None:
+        return screened
 
     judged = _smooth(st, value, p.smoothing)
     st.recent.append(judged)
@@ -191,45 +200,6 @@ def _trend(p: Policy, st: StopState, step: int, value: float) -> Decision:
     return _running(p, st, step, value)
 
 
-# Training-loss divergence guard. A loss that is diverged stays far up: it is judged on raw points, so
-# one spike of any size is one point and cannot trigger it, and it must be above both references:
-#   - GUARD_FACTOR x its best smoothed level: "far above its best", relative so it is scale-free, and
-#     a loss that converged to exactly 0 (a degenerate but not diverged run) never exceeds 0 x 2;
-#   - its first value: a model worse than before any training has lost what it learnt, which a
-#     plateau or ordinary noise never does.
-# GUARD_POINTS consecutive such points (several logging intervals) make it a divergence, not a hiccup.
-GUARD_SMOOTHING = 0.6
-GUARD_FACTOR = 2.0
-GUARD_POINTS = 5
-
-
-def guard_training_loss(p: Policy, st: StopState, step: int, value: float) -> Decision | None:
-    """The training loss is watched even when it is not the monitor: a NaN or Inf loss ends the run, and
-    so does a loss that has stayed far above its best (see above). O(1) per point; state in `st.guard`."""
-    if not math.isfinite(value):
-        if p.check_finite:
-            msg = f"training loss is {value} at step {step}; the run cannot recover from a non-finite loss"
-            return _decision(p, st, Reason.NON_FINITE, msg, step, stop=True)
-        return None
-    g = st.guard
-    n = g.get("n", 0) + 1
-    ema = g.get("ema", 0.0) * GUARD_SMOOTHING + (1 - GUARD_SMOOTHING) * value
-    level = ema / (1 - GUARD_SMOOTHING**n)
-    first = g.get("first", value)
-    best = min(g.get("best", level), level)
-    limit = max(GUARD_FACTOR * best, first)
-    over = g.get("over", 0) + 1 if value > limit else 0
-    g.update(n=n, ema=ema, first=first, best=best, over=over)
-    if over < GUARD_POINTS:
-        return None
-    msg = (
-        f"training loss {_fmt(value)} at step {step} has stayed above {_fmt(limit)} for {over} consecutive "
-        f"points ({_fmt(GUARD_FACTOR)}x its best smoothed {_fmt(best)}, and above its first value "
-        f"{_fmt(first)}): the run has diverged"
-    )
-    return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, step, stop=True)
-
-
 def _patience_or_running(p: Policy, st: StopState, step: int, value: float) -> Decision:
     if st.wait >= p.patience and _may_stop(p, step):
         msg = (
@@ -290,51 +260,6 @@ def _smooth(st: StopState, value: float, weight: float) -> float:
     st.ema = st.ema * weight + (1 - weight) * value
     st.ema_n += 1
     return st.ema / (1 - weight**st.ema_n)
-
-
-def guard_training_losses(p: Policy, st: StopState, steps: list[int], values: list[float]) -> Decision | None:
-    """`guard_training_loss` over a batch, vectorised over each run of finite values (the ingest hot
-    path); the same arithmetic, so the same decision at the same step as one point at a time."""
-    x = np.asarray(values, dtype=np.float64)
-    bad = np.flatnonzero(~np.isfinite(x))
-    start = 0
-    for stop_at in [*bad.tolist(), x.size]:
-        if stop_at > start:
-            decision = _guard_run(p, st, steps[start:stop_at], x[start:stop_at])
-            if decision is not None:
-                return decision
-        if stop_at < x.size:
-            decision = guard_training_loss(p, st, steps[stop_at], float(x[stop_at]))
-            if decision is not None:
-                return decision
-        start = stop_at + 1
-    return None
-
-
-def _guard_run(p: Policy, st: StopState, steps: list[int], v: np.ndarray) -> Decision | None:
-    g = st.guard
-    w = GUARD_SMOOTHING
-    ema, _ = signal.lfilter([1 - w], [1.0, -w], v, zi=[w * g.get("ema", 0.0)])
-    n = g.get("n", 0) + np.arange(1, v.size + 1)
-    level = ema / (1 - np.power(w, n.astype(np.float64)))
-    first = g.get("first", float(v[0]))
-    best = np.minimum.accumulate(level if "best" not in g else np.minimum(level, g["best"]))
-    limit = np.maximum(GUARD_FACTOR * best, first)
-    pos = np.arange(v.size)
-    # Consecutive points above the limit, continuing the count the state carried in.
-    last_reset = np.maximum.accumulate(np.where(v > limit, -1 - g.get("over", 0), pos))
-    over = pos - last_reset
-    hits = np.flatnonzero(over >= GUARD_POINTS)
-    k = int(hits[0]) if hits.size else v.size - 1
-    g.update(n=int(n[k]), ema=float(ema[k]), first=first, best=float(best[k]), over=int(over[k]))
-    if not hits.size:
-        return None
-    msg = (
-        f"training loss {_fmt(float(v[k]))} at step {steps[k]} has stayed above {_fmt(float(limit[k]))} for "
-        f"{int(over[k])} consecutive points ({_fmt(GUARD_FACTOR)}x its best smoothed {_fmt(float(best[k]))}, "
-        f"and above its first value {_fmt(first)}): the run has diverged"
-    )
-    return _decision(p, st, Reason.DIVERGENCE_THRESHOLD, msg, steps[k], stop=True)
 
 
 def _keep(p: Policy) -> int:

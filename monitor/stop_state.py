@@ -35,6 +35,8 @@ class StopState:
     guard: dict[str, Any] = field(default_factory=dict)
     diffs: list[float] = field(default_factory=list)
     above: int = 0
+    # rule "forecast" (monitor/judgement/rule.py): its readings and its clauses' counters.
+    judge: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         # JSON columns on PostgreSQL reject Infinity/NaN tokens, so non-finite floats travel as strings.

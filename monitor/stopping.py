@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from losswatch.monitor import rules
+from losswatch.monitor.judgement import guard as loss_guard
+from losswatch.monitor.judgement import rule as forecast_rule
+from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
+from losswatch.monitor.vocabulary import is_eval_key
 
 __all__ = ["Stopper", "StopState"]
 
 
 class Stopper:
-    """Applies one policy. `check` for the monitored key, `guard` for the training loss."""
+    """Applies one policy. `check` for the monitored key, `guard` for the training loss. The schedule (the
+    run's plan, from its config) tells the rules how far the run is meant to go and when warm-up ends."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, schedule: Schedule | None = None) -> None:
         self.policy = policy
+        self.schedule = schedule or Schedule()
 
     @property
     def monitor(self) -> str:
@@ -51,7 +60,7 @@ class Stopper:
         elif self._due(state, step):
             self._record(state, self._release(state, step))
         elif key == "loss" and self.policy.compat is None and not state.stopped:
-            decision = rules.guard_training_loss(self.policy, state, step, value)
+            decision = self._guard(state, [step], [value])
             if decision is not None:
                 decision.checks = state.checks
                 self._record(state, decision)
@@ -60,7 +69,7 @@ class Stopper:
         """`feed` for a run of points of one key, in step order; the guard is vectorised."""
         if key == "loss" and key != self.monitor:
             if self.policy.compat is None and not state.stopped and not state.held:
-                decision = rules.guard_training_losses(self.policy, state, steps, values)
+                decision = self._guard(state, steps, values)
                 if decision is not None:
                     decision.checks = state.checks
                     self._record(state, decision)
@@ -81,6 +90,10 @@ class Stopper:
             decision = rules.hf_check(self.policy, state, step, value)
         elif self.policy.compat == "lightning":
             decision = rules.lightning_check(self.policy, state, step, value)
+        elif self.policy.rule == "forecast":
+            decision = rules.screen(self.policy, state, step, value) or forecast_rule.check(
+                self.policy, self.schedule, state, step, value
+            )
         else:
             decision = rules.native_check(self.policy, state, step, value)
         decision.checks = state.checks
@@ -89,11 +102,40 @@ class Stopper:
     def guard(self, state: StopState, *, step: int, value: float) -> Decision:
         if state.stopped:
             return Decision.from_dict(state.stopped)
-        decision = rules.guard_training_loss(self.policy, state, step, value)
+        decision = self._guard(state, [step], [value])
         if decision is None:
             return self.current(state)
         decision.checks = state.checks
         return self._record(state, decision)
+
+    def _guard(self, state: StopState, steps: list[int], values: list[float]) -> Decision | None:
+        """The training-loss guard over points in step order: a non-finite loss stops at once (unless the
+        policy says not to check), the rest goes to `judgement.guard`."""
+        x = np.asarray(values, dtype=np.float64)
+        # Until its first evaluation, a run that will be evaluated is only stopped for a loss beyond recovery.
+        pending = (
+            self.monitor != "loss" and is_eval_key(self.monitor) and state.checks == 0
+        ) and self.schedule.evaluates is not False
+        start = 0
+        for stop_at in [*np.flatnonzero(~np.isfinite(x)).tolist(), x.size]:
+            if stop_at > start:
+                verdict = loss_guard.feed(state.guard, steps[start:stop_at], x[start:stop_at], self.schedule, pending)
+                if verdict is not None:
+                    msg = _diverged_message(verdict)
+                    return self._decision(Reason.DIVERGENCE_THRESHOLD, msg, verdict.step, state)
+            if stop_at < x.size and self.policy.check_finite:
+                msg = (
+                    f"training loss is {x[stop_at]} at step {steps[stop_at]}; the run cannot recover from a "
+                    "non-finite loss"
+                )
+                return self._decision(Reason.NON_FINITE, msg, steps[stop_at], state)
+            start = stop_at + 1
+        return None
+
+    def _decision(self, reason: Reason, message: str, step: int, state: StopState) -> Decision:
+        best = state.best_raw
+        best = best if best is not None and np.isfinite(best) else None
+        return Decision(True, reason, message, step, state.best_step, best, self.monitor, state.checks)
 
     def _record(self, state: StopState, decision: Decision) -> Decision:
         """Remember the decision; a stop before min_steps is held (Lightning's Trainer(min_steps) keeps
@@ -138,3 +180,17 @@ class Stopper:
 def _best(state: StopState) -> float | None:
     best = state.best_raw
     return best if best is not None and math.isfinite(best) else None
+
+
+def _diverged_message(v: loss_guard.Verdict) -> str:
+    why = {
+        "sustained": f"for {v.points} points over {v.step - v.start} steps since step {v.start}",
+        "frozen": f"for {v.points} points and is frozen there",
+        "climbing": f"for {v.points} points and is still climbing",
+    }[v.kind]
+    return (
+        f"training loss {finite_str(v.value)} at step {v.step} has stayed above {finite_str(v.limit)} {why} "
+        f"({finite_str(loss_guard.GUARD_FACTOR)}x its best smoothed level {finite_str(v.best)}, above its first "
+        f"value {finite_str(v.first)} and beyond {finite_str(loss_guard.NOISE_K)} sigma of its own noise): "
+        "the run has diverged"
+    )

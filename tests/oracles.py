@@ -109,3 +109,8 @@ def as_float32(value: float) -> float:
     import numpy as np
 
     return float(np.float32(value)) if math.isfinite(value) else value
+
+
+def lightning_stop(evals: list[tuple[int, float]], **kw: Any) -> int | None:
+    """Lightning's EarlyStopping with its defaults (unless `kw` says otherwise), one validation value per check."""
+    return lightning_run(evals, monitor="eval_loss", **kw).stop

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from losswatch.api import auth, deps
 from losswatch.api.schemas import DecisionOut, DecisionsOut, ReplayIn, ReplayOut, RunId, StopIn
 from losswatch.monitor.budget import afford
+from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.labels import decision_text
 from losswatch.monitor.replay import replay
 from losswatch.monitor.settings import Settings
@@ -55,10 +56,10 @@ def replay_run(
 ) -> dict[str, Any]:
     """What another policy would have decided at each check of the stored history, and its first stop."""
     with engine.connect() as conn:
-        runs.get_run(conn, run_id=run_id)
+        run = runs.get_run(conn, run_id=run_id)
         events = decisions.stored_events(conn, run_id, body.early_stopping.monitor)
     # Read-only, but a core is a core: a replay may cost what the same checks cost when ingested.
     wanted = sum(1 for e in events if e[1] == 1)
     afford(body.early_stopping, wanted, budget_ms=settings.max_replay_ms, what="this replay")
-    checks, first = replay(body.early_stopping, events)
+    checks, first = replay(body.early_stopping, events, Schedule.from_config(run.get("config")))
     return {"checks": [c.to_dict() for c in checks], "stop": first.to_dict() if first else None}

@@ -14,8 +14,10 @@ import math
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from .robust import noise_sigma
+from .series import recent_size
 
 # Prechelt's most sensitive generalization-loss criterion is GL_1: validation 1% above its best.
 # Below that the rise is too small to act on, whatever its significance.
@@ -41,13 +43,21 @@ TRAIN_SE_K = 3.0
 def train_at_evals(
     eval_steps: np.ndarray, train_steps: np.ndarray, train_values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean training value and number of training points in each strip (previous eval, this eval]."""
+    """Mean training value and number of training points in each strip (previous eval, this eval].
+
+    A training loss logged more sparsely than the evaluations leaves strips empty; those read the training
+    loss interpolated at the evaluation's step (weight 1), since its course between logs is what a person
+    reads off the plot. Before the first training point there is nothing to read (NaN)."""
     cs = np.concatenate(([0.0], np.cumsum(train_values)))
     idx = np.searchsorted(train_steps, eval_steps, side="right")
     prev = np.concatenate(([0], idx[:-1]))
     count = idx - prev
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (cs[idx] - cs[prev]) / count
+    empty = (count == 0) & (idx > 0)
+    if empty.any():
+        mean[empty] = np.interp(eval_steps[empty], train_steps, train_values)
+        count = np.where(empty, 1, count)
     return np.where(count > 0, mean, np.nan), count
 
 
@@ -81,6 +91,7 @@ def overfitting(
         "train_at_best": None,
         "train_now": None,
         "train_falling": False,
+        "train_rising": False,
         "training_progress": None,
         "progress_quotient": None,
         "strip_k": STRIP_K,
@@ -96,7 +107,17 @@ def overfitting(
     gl_current = _ratio_pct(current, best)
     noise = noise_sigma(eval_x)
     rise = current - best
-    rising = rise > NOISE_K * noise and eval_recent_slope is not None and eval_recent_slope > 0
+    # Rising: the current level is beyond the noise above the best, and the curve is headed up - over the
+    # recent window, or, when the best lies inside that window, over the readings since the best (a window
+    # that still holds the descent can make a fall-then-rise look flat; six rises in a row are not).
+    since = eval_x[b:]
+    since_slope = None
+    if since.size >= CURRENT_EVALS and b >= eval_x.size - recent_size(eval_x.size):
+        since_slope = float(stats.theilslopes(since, eval_steps[b:].astype(np.float64)).slope)
+    headed_up = (eval_recent_slope is not None and eval_recent_slope > 0) or (
+        since_slope is not None and since_slope > 0
+    )
+    rising = rise > NOISE_K * noise and headed_up
     out.update(
         best_step=int(eval_steps[b]),
         best_value=eval_sign * best,
@@ -108,6 +129,11 @@ def overfitting(
         validation_rising=bool(rising),
     )
 
+    if train_steps.size == 0:
+        # No training loss to read against: validation rising beyond its noise since its best is read as
+        # overfitting all the same (it is what a person calls a validation curve that turned up).
+        out["detected"] = bool(rising and gl_current is not None and gl_current > GL_THRESHOLD)
+        return out
     t_mean, t_count = train_at_evals(eval_steps, train_steps, train_values)
     tail = slice(max(0, eval_x.size - CURRENT_EVALS), eval_x.size)
     have_now = np.isfinite(t_mean[tail])
@@ -120,7 +146,10 @@ def overfitting(
     se = t_noise * math.sqrt(1.0 / t_count[b] + 1.0 / counts_now.sum())
     # The best evaluation must lie before the current ones for "since the best" to mean anything.
     falling = b < eval_x.size - 1 and t_best - t_now > TRAIN_SE_K * se
-    out.update(train_at_best=t_best, train_now=t_now, train_falling=bool(falling))
+    # Training that is not getting worse (falling, or flat at its floor - a loss gone to 0) while validation
+    # rises is overfitting; training that rises with it is a run going wrong as a whole.
+    train_rising = t_now - t_best > TRAIN_SE_K * se
+    out.update(train_at_best=t_best, train_now=t_now, train_falling=bool(falling), train_rising=bool(train_rising))
 
     strips = t_mean[np.isfinite(t_mean)][-STRIP_K:]
     if strips.size and strips.min() > 0:
@@ -128,5 +157,5 @@ def overfitting(
         out["training_progress"] = progress
         if gl is not None and progress > 0:
             out["progress_quotient"] = gl / progress
-    out["detected"] = bool(rising and falling and gl_current is not None and gl_current > GL_THRESHOLD)
+    out["detected"] = bool(rising and not train_rising and gl_current is not None and gl_current > GL_THRESHOLD)
     return out

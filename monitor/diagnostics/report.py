@@ -14,6 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from losswatch.monitor.errors import Invalid
+from losswatch.monitor.judgement.forecast import MIN_POINTS as MIN_FORECAST_POINTS
+from losswatch.monitor.judgement.outlook import outlook
+from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.smoothing import tensorboard_ema
 from losswatch.monitor.vocabulary import is_eval_key, spell
 
@@ -90,7 +94,15 @@ def _overfitting(
     """
     key_is_eval = is_eval_key(key)
     if companion is None:
-        return None, key_is_eval
+        if not key_is_eval or series.n < 2:
+            return None, key_is_eval
+        empty = np.empty(0)
+        slope = recent["slope_per_1k_steps"]
+        result = overfitting(
+            series.fsteps, series.x, series.sign, empty.astype(np.int64), empty, series.sign * slope if slope else None
+        )
+        result["validation"] = "key"
+        return result, True
     other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
     if key_is_eval:
         ev, tr = series, other
@@ -106,6 +118,30 @@ def _overfitting(
     result = overfitting(ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope)
     result["validation"] = "key" if key_is_eval else "companion"
     return result, has_eval
+
+
+# The interval the diagnosis states, the same as the forecast endpoint's default.
+FORECAST_LEVEL = 0.8
+
+
+def _outlook(
+    series: Series, key: str, mode: str, config: Mapping[str, Any] | None, level: float
+) -> dict[str, Any] | None:
+    """The forecast to the run's planned end (as far again as it has come, without a plan); None when the
+    run is past its plan or there is too little to fit."""
+    if series.n < MIN_FORECAST_POINTS:
+        return None
+    try:
+        return outlook(
+            series.fsteps,
+            series.values[series.finite],
+            key=key,
+            mode=mode,
+            schedule=Schedule.from_config(config),
+            level=level,
+        )
+    except Invalid:
+        return None
 
 
 def diagnose(
@@ -126,7 +162,7 @@ def diagnose(
     `companion` is an optional (steps, values) pair: the training loss for a validation key, the
     validation series for a training key. `config` is the run's TrainingArguments as a dict;
     `monitor` the key its early stopping watches (for the advice).
-    Returns {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "summary"},
+    Returns {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "forecast", "summary"},
     JSON-ready (plain types, no NaN/Inf).
     """
     if lang not in LANGS:
@@ -143,6 +179,7 @@ def diagnose(
     spikes = find_spikes(steps_f, series.x, series.sign)
     overfit, has_eval = _overfitting(series, key, mode, companion, recent)
     reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
+    outlook = None if is_schedule_key(key) else _outlook(series, key, mode, config, level=FORECAST_LEVEL)
 
     trend = _series_facts(series, smoothed, key, mode, {p["step"] for p in spikes["items"]})
     trend.update(reading.as_dict(series.sign))
@@ -156,6 +193,7 @@ def diagnose(
             "spikes": spikes,
             "overfitting": overfit,
             "advice": advise(config, key=key, has_eval=has_eval, n_points=series.n, lang=lang, monitor=monitor),
+            "forecast": outlook,
         }
     )
     result["summary"] = summarize(result, lang)

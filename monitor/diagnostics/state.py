@@ -9,7 +9,9 @@ Rules, checked in this order (values oriented so that lower is better):
 4. overfitting: a validation key whose rise above its best is real (see overfitting.py) while the
    training companion fell since that best.
 5. diverging: the recent level sits far above the best level - beyond DIVERGE_NOISE_K noise
-   standard deviations *and* more than DIVERGE_RELATIVE of the best's magnitude.
+   standard deviations *and* more than DIVERGE_RELATIVE of the best's magnitude; for a validation key
+   only when its training loss rose with it or is not known (a rise with training flat or falling is
+   overfitting).
 6. unstable: the swings dominate - many spikes, or high volatility with no significant direction
    and noise that is a sizeable part of everything the curve has moved.
 7. improving: the recent Theil-Sen slope is significantly in the good direction (Mann-Kendall
@@ -151,6 +153,15 @@ def classify(
     if overfit is not None and overfit.get("detected") and is_eval_key(key):
         return Reading("overfitting", **facts)
     if rise > DIVERGE_NOISE_K * noise and rise > DIVERGE_RELATIVE * abs(best):
+        # "Diverging" is a training loss blowing up. Validation far above its best while training does not
+        # rise with it is the model fitting its training data at validation's expense: overfitting.
+        if (
+            is_eval_key(key)
+            and overfit is not None
+            and overfit.get("train_now") is not None
+            and not overfit["train_rising"]
+        ):
+            return Reading("overfitting", **facts)
         return Reading("diverging", **facts)
 
     start_step = recent["start_step"]

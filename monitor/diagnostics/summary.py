@@ -225,22 +225,40 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         ]
     if state == "overfitting":
         o = r["overfitting"]
+        moved = (
+            ("回落到" if t["mode"] == "max" else "回升到")
+            if zh
+            else ("fallen to" if t["mode"] == "max" else "risen to")
+        )
+        if o["train_now"] is None:
+            train = ""
+        elif o["train_falling"]:
+            train = _t(
+                " while the training loss kept falling ({tb} → {tn})",
+                "，而训练 loss 仍在下降（{tb} → {tn}）",
+                lang,
+                tb=num(o["train_at_best"]),
+                tn=num(o["train_now"]),
+            )
+        else:
+            train = _t(
+                " while the training loss stayed at about {tn}",
+                "，而训练 loss 一直停在 {tn} 左右",
+                lang,
+                tn=num(o["train_now"]),
+            )
         return [
             _t(
                 "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than "
-                "the best) while the training loss kept falling ({tb} → {tn}): the model is overfitting.",
-                "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}），而训练 loss 仍在"
-                "下降（{tb} → {tn}）：模型开始过拟合了。",
+                "the best){train}: the model is overfitting.",
+                "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}）{train}：模型开始过拟合了。",
                 lang,
                 best=num(o["best_value"]),
                 bs=o["best_step"],
                 cur=num(o["current_value"]),
-                moved=("回落到" if t["mode"] == "max" else "回升到")
-                if zh
-                else ("fallen to" if t["mode"] == "max" else "risen to"),
-                gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
-                tb=num(o["train_at_best"]),
-                tn=num(o["train_now"]),
+                moved=moved,
+                gl=pct(abs(o["generalization_loss_current"] or 0) / 100, signed=False),
+                train=train,
             ),
             _t(
                 "Stop now and keep the checkpoint from step {bs} (load_best_model_at_end), or train fewer "
@@ -290,8 +308,8 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
             slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
         )
         todo = _t(
-            "Keep training; early stopping should not fire yet." if is_eval else "Keep training.",
-            "继续训练即可，早停暂时不会触发。" if is_eval else "继续训练即可。",
+            "Keep training.",
+            "继续训练即可。",
             lang,
         )
         return [s, _companion_overfits(r, lang) or todo]
@@ -349,9 +367,8 @@ def _reading(r: dict[str, Any], lang: str) -> list[str]:
         )
     if is_eval:
         todo = _t(
-            "Validation has stopped improving: early stopping will end the run soon; the best checkpoint "
-            "is at step {bs}.",
-            "验证集指标已不再改善，早停很快会触发；最佳检查点在第 {bs} 步。",
+            "Validation has stopped improving; the best checkpoint is at step {bs}.",
+            "验证集指标已不再改善；最佳检查点在第 {bs} 步。",
             lang,
             bs=t["best_step"],
         )
@@ -397,6 +414,39 @@ def _companion_overfits(r: dict[str, Any], lang: str) -> str:
     )
 
 
+def _outlook(r: dict[str, Any], lang: str) -> str:
+    """What continuing is expected to buy, from the forecast, in numbers."""
+    f = r.get("forecast")
+    if not f or r["state"] in ("insufficient_data", "non_finite") or r["trend"]["schedule"]:
+        return ""
+    g = f["gain"]
+    up = r["trend"]["mode"] == "max"
+    fields = dict(
+        h=f["horizon"],
+        key=r["key"],
+        lo=pct(g["low"], signed=False),
+        hi=pct(g["high"], signed=False),
+        g=pct(g["expected"], signed=False),
+        lvl=f"{100 * f['level']:.0f}%",
+        best=num(f["best"]),
+        v=num(f["minimum"]["expected"]),
+    )
+    if g["high"] < 0.001:
+        return _t(
+            "Continuing to step {h} is not expected to improve on the best {best} ({lvl} interval: at most {hi}).",
+            "继续训练到第 {h} 步，预计也难以超过目前的最好值 {best}（{lvl} 区间：至多 {hi}）。",
+            lang,
+            **fields,
+        )
+    return _t(
+        "Continuing to step {h} is expected to {verb} {key} by {g} ({lvl} interval: {lo} to {hi}), to about {v}.",
+        "继续训练到第 {h} 步，预计 {key} 还能再{verb} {g}（{lvl} 区间：{lo} 至 {hi}），达到 {v} 左右。",
+        lang,
+        verb=("提高" if up else "降低") if lang == "zh" else ("raise" if up else "lower"),
+        **fields,
+    )
+
+
 def summarize(result: dict[str, Any], lang: str = "en") -> str:
     """2-4 sentences about the curve described by `result` (the diagnostics dict without summary)."""
     if lang not in LANGS:
@@ -406,4 +456,5 @@ def summarize(result: dict[str, Any], lang: str = "en") -> str:
         sentences.append(_overview(result, lang))
         sentences.append(_noise(result, lang))
     sentences.extend(_reading(result, lang))
+    sentences.append(_outlook(result, lang))
     return _join(sentences, lang)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
 from losswatch.monitor.models import StopState as StopStateRow
 from losswatch.monitor.notify import outbox
@@ -19,6 +20,11 @@ GUARD_KEY = "loss"
 
 def policy_of(run: dict[str, Any]) -> Policy:
     return stored_policy(run.get("early_stopping"))
+
+
+def stopper_of(run: dict[str, Any]) -> Stopper:
+    """The run's policy with the run's plan (its config: planned steps, warm-up, evaluation interval)."""
+    return Stopper(policy_of(run), Schedule.from_config(run.get("config")))
 
 
 def load_state(conn: Connection, run_id: str) -> StopState:
@@ -52,14 +58,14 @@ def with_manual(run: dict[str, Any], decision: Decision) -> Decision:
 
 
 def current(conn: Connection, run: dict[str, Any]) -> Decision:
-    stopper = Stopper(policy_of(run))
+    stopper = stopper_of(run)
     return with_manual(run, stopper.current(load_state(conn, run["id"])))
 
 
 def advance(conn: Connection, run: dict[str, Any], changed: dict[str, list[tuple[int, float]]]) -> Decision:
     """Feed the points this batch changed to the policy. O(new points), except after a rewrite of
     already-judged history (a resume or a rewind), which replays the monitored key once."""
-    stopper = Stopper(policy_of(run))
+    stopper = stopper_of(run)
     state = load_state(conn, run["id"])
     watched = changed.get(stopper.monitor, [])
     if watched and state.last_step is not None and min(s for s, _ in watched) <= state.last_step:

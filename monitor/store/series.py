@@ -130,7 +130,7 @@ def rewind(engine: Engine, *, run_id: str, step: int, rewind_id: str | None = No
             if n:
                 deleted += n
                 summaries.recompute(conn, kid)
-        stopper = decisions.Stopper(decisions.policy_of(run))
+        stopper = decisions.stopper_of(run)
         state = decisions.replay_stored(conn, run_id, stopper)
         decisions.save_state(conn, run_id, state)
         decision = decisions.with_manual(run, stopper.current(state))

@@ -1,69 +1,145 @@
-"""The service's default policy (the `Policy` field defaults) on the shared real curves, and its guards."""
+"""The service's default policy (`rule: "forecast"`, RULE_DEFAULTS) on loss sequences and on the shared real
+curves, and the warm-up-aware training-loss guard."""
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import pytest
 
-from bench.stop_quality import HEALTHY, REGRET_GOAL, default_stop, hf_stop, outcome, run_end
-from losswatch.monitor.policy import Policy, Reason
+from bench.stop_quality import HF_PATIENCES, REGRET_GOAL, Curve, curves, hf_stop, outcome, policy_stop
+from losswatch.monitor.judgement.schedule import Schedule
+from losswatch.monitor.policy import RULE_DEFAULTS, Policy, Reason
 from losswatch.monitor.stopping import Stopper, StopState
-from tests.curves import load, names, require, with_evals
+from tests.curves import load, names, require
+
+Evals = list[tuple[int, float]]
 
 
-def judged() -> dict[str, tuple[list[tuple[int, float]], int, int | None]]:
+def judge(values: list[float], every: int = 100, config: dict | None = None) -> tuple[int | None, Reason, str]:
+    stopper, state = Stopper(Policy(), Schedule.from_config(config)), StopState()
+    for i, value in enumerate(values, start=1):
+        # Through JSON on every check, as the service persists the state between batches.
+        state = StopState.from_dict(state.to_dict())
+        d = stopper.check(state, step=i * every, value=value)
+        if d.should_stop:
+            return i * every, d.reason, d.message
+    return None, Reason.NONE, d.message
+
+
+def test_default_policy_is_the_forecast_rule_with_the_cross_validated_constants() -> None:
+    p = Policy()
+    assert p.rule == "forecast"
+    assert {k: getattr(p, k) for k in RULE_DEFAULTS} == RULE_DEFAULTS
+    # The classic rules keep their own defaults when named.
+    assert Policy(rule="best").patience == 3 and Policy(rule="trend").overfit_sigmas == 3.0
+
+
+SEQUENCES = [
+    # id, eval losses (every 100 steps), config, expected stop step (None: runs on), reason
+    ("short-rise-from-first-eval", [0.22, 0.31, 0.35, 0.38, 0.40], {"max_steps": 600}, 500, Reason.PATIENCE_EXHAUSTED),
+    (
+        "short-rise-after-early-best",
+        [0.41, 0.33, 0.36, 0.39, 0.42, 0.44],
+        {"max_steps": 600},
+        500,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    ("short-healthy-best-last", [1.0, 0.9, 0.85, 0.82, 0.8], {"max_steps": 500}, None, Reason.NONE),
+    ("healthy-still-falling", [2.0 * (k**-0.4) for k in range(1, 30)], {"max_steps": 6000}, None, Reason.NONE),
+    (
+        "noisy-flat-with-long-plan",
+        [0.80, 0.76, 0.77, 0.76, 0.79, 0.78, 0.78, 0.87, 0.83, 0.82, 0.76, 0.86, 0.83, 0.84],
+        {"max_steps": 7300},
+        None,
+        Reason.NONE,
+    ),
+    (
+        "smooth-plateau-stops-as-levelling-off",
+        [2.0, 1.6, 1.45, 1.4] + [1.38 + (0.0004 if i % 2 else 0.0) for i in range(16)],
+        {"max_steps": 3000},
+        1400,
+        Reason.PLATEAU,
+    ),
+    ("nan-eval-stops-at-once", [1.0, 0.9, math.nan], {"max_steps": 6000}, 300, Reason.NON_FINITE),
+    ("two-evals-are-too-few", [0.5, 0.9], {"max_steps": 300}, None, Reason.NONE),
+]
+
+
+@pytest.mark.parametrize("values,config,stop,reason", [c[1:] for c in SEQUENCES], ids=[c[0] for c in SEQUENCES])
+def test_default_policy_on_sequences(values: list[float], config: dict, stop: int | None, reason: Reason) -> None:
+    got, why, message = judge(values, config=config)
+    assert (got, why) == (stop, reason), message
+
+
+def test_overfitting_stop_says_overfitting_not_plateau() -> None:
+    step, reason, message = judge([0.22, 0.31, 0.35, 0.38, 0.40], config={"max_steps": 600})
+    assert step is not None and "overfitting" in message and "plateau" not in message, message
+    assert "best 0.22 at step 100" in message or "best 0.22" in message
+
+
+def test_decision_best_is_the_best_reading() -> None:
+    stopper, state = Stopper(Policy()), StopState()
+    for step, value in [(100, 1.9), (200, 1.815), (300, 1.812), (400, 1.807), (500, 1.83)]:
+        d = stopper.check(state, step=step, value=value)
+    # min_delta does not hide a smaller improvement from the best the decision names.
+    assert (d.best_step, d.best_value) == (400, 1.807)
+
+
+# --- on the shared real curves (skipped without them) ---
+
+
+def judged() -> dict[str, tuple[Curve, int | None]]:
     require()
-    out = {}
-    for name in with_evals():
-        _, evals = load(name)
-        out[name] = (evals, run_end(name), default_stop(evals))
-    return out
+    return _judged()
 
 
-def test_default_policy_worst_regret_is_within_the_goal_on_every_curve() -> None:
-    regrets = {n: outcome(e, end, stop).regret for n, (e, end, stop) in judged().items()}
-    worst = max(regrets, key=lambda n: regrets[n])
-    assert len(regrets) >= 5
-    assert regrets[worst] <= REGRET_GOAL, f"{worst}: regret {regrets[worst]:.2%} > {REGRET_GOAL:.0%} ({regrets})"
-
-
-def test_default_policy_beats_transformers_on_regret_and_on_saved_at_equal_regret(tmp_path) -> None:
-    # transformers' callback saves more only by stopping noisy improving runs early; at its own least
-    # harmful patience (5) the default has lower worst regret and saves more.
-    runs = judged()
-    ours = [outcome(e, end, stop) for e, end, stop in runs.values()]
-    theirs = {p: [outcome(e, end, hf_stop(e, p, str(tmp_path))) for e, end, _ in runs.values()] for p in (2, 3, 5)}
-    worst = max(o.regret for o in ours)
-    for p, outs in theirs.items():
-        assert worst < max(o.regret for o in outs), f"patience {p}: {max(o.regret for o in outs):.2%} vs {worst:.2%}"
-    mean = sum(o.saved for o in ours) / len(ours)
-    mean5 = sum(o.saved for o in theirs[5]) / len(ours)
-    assert mean > mean5, f"default saves {mean:.3f}, transformers patience 5 {mean5:.3f}"
-
-
-def test_default_policy_stops_a_plateau_and_saves_there() -> None:
-    evals, end, stop = judged()["12_causal_lm_eval_plateau.json"]
-    o = outcome(evals, end, stop)
-    assert stop is not None and o.saved >= 0.5 and o.regret <= REGRET_GOAL, o
-
-
-HEALTHY_CURVES = [n for n in with_evals() if n.split("_")[0] in HEALTHY]
+@functools.cache
+def _judged() -> dict[str, tuple[Curve, int | None]]:
+    return {c.name: (c, policy_stop(c.evals, Policy(), c.config)) for c in curves()}
 
 
 @pytest.mark.curves
-@pytest.mark.parametrize("name", HEALTHY_CURVES, ids=[n.split("_")[0] for n in HEALTHY_CURVES])
-def test_default_policy_does_not_stop_a_healthy_run_before_its_best(name: str) -> None:
-    evals, _, stop = judged()[name]
-    best_step = min(evals, key=lambda sv: sv[1])[0]
-    assert len(HEALTHY_CURVES) == 2
-    assert stop is None or stop >= best_step, f"{name}: stopped at {stop}, best eval at step {best_step}"
+def test_default_policy_worst_regret_is_within_the_goal_on_every_curve() -> None:
+    regrets = {n: outcome(c.evals, c.end, stop).regret for n, (c, stop) in judged().items()}
+    worst = max(regrets, key=lambda n: regrets[n])
+    assert len(regrets) >= 30
+    assert regrets[worst] <= REGRET_GOAL, f"{worst}: regret {regrets[worst]:.2%} > {REGRET_GOAL:.0%} ({regrets})"
 
 
-def guarded(name: str) -> tuple[int | None, Reason, str]:
-    """Every training-loss point of the curve through `observe`, as the ingest path does."""
-    train, evals = load(name)
-    stopper, state = Stopper(Policy()), StopState()
+@pytest.mark.curves
+def test_default_policy_beats_transformers_at_every_patience_on_worst_regret(tmp_path) -> None:
+    runs = judged()
+    worst = max(outcome(c.evals, c.end, stop).regret for c, stop in runs.values())
+    for p in HF_PATIENCES:
+        theirs = max(outcome(c.evals, c.end, hf_stop(c.evals, p, str(tmp_path))).regret for c, _ in runs.values())
+        assert worst < theirs, f"patience {p}: transformers {theirs:.2%}, default {worst:.2%}"
+
+
+@pytest.mark.curves
+@pytest.mark.parametrize("prefix", ["14", "17", "22", "24", "26", "28"], ids=lambda p: f"healthy-{p}")
+def test_default_policy_does_not_stop_a_healthy_run_before_its_best(prefix: str) -> None:
+    (c, stop) = next(v for n, v in judged().items() if n.startswith(prefix))
+    best_step = min(c.evals, key=lambda sv: sv[1])[0]
+    assert stop is None or stop >= best_step, f"{c.name}: stopped at {stop}, best eval at step {best_step}"
+
+
+@pytest.mark.curves
+@pytest.mark.parametrize("prefix", ["30", "32", "35"], ids=lambda p: f"overfit-{p}")
+def test_default_policy_stops_a_clear_overfit_early(prefix: str) -> None:
+    (c, stop) = next(v for n, v in judged().items() if n.startswith(prefix))
+    o = outcome(c.evals, c.end, stop)
+    assert o.regret == 0 and o.saved >= 0.5, (c.name, o)
+
+
+# --- the training-loss guard ---
+
+
+def guarded(train: Evals, evals: Evals, config: dict | None = None) -> tuple[int | None, Reason, str]:
+    """Training and eval points through `observe` in step order, as the ingest path does."""
+    stopper, state = Stopper(Policy(), Schedule.from_config(config)), StopState()
     events = sorted([(s, 0, "loss", v) for s, v in train] + [(s, 1, "eval_loss", v) for s, v in evals])
     for step, _, key, value in events:
         state = StopState.from_dict(state.to_dict()) if step % 7 == 0 else state
@@ -73,29 +149,79 @@ def guarded(name: str) -> tuple[int | None, Reason, str]:
     return None, Reason.NONE, ""
 
 
-def test_guard_stops_the_diverged_run_with_the_numbers() -> None:
-    step, reason, message = guarded("05_qlora_lr5_divergence.json")
-    assert reason is Reason.DIVERGENCE_THRESHOLD and step is not None and step <= 8, (step, reason)
-    assert "10.37" in message and "1.637" in message and "consecutive" in message, message
+def warmup_instability() -> tuple[Evals, Evals]:
+    """Llama-3-8B-LoRA-like: 0.33, then between 1 and 19 for the first 75 steps, then normal training to a
+    best eval at step 1500 of 3500, eval every 100."""
+    rng = np.random.default_rng(3)
+    train = [(1, 0.33), (2, 0.35)]
+    train += [(s, float(rng.uniform(1.0, 19.0))) for s in range(3, 76)]
+    train += [(s, 0.3 + 0.2 * math.exp(-(s - 75) / 300) + float(rng.normal(0, 0.02))) for s in range(76, 3501)]
+    evals = [(s, 0.45 - 0.1 * min(s, 1500) / 1500 + 0.00004 * max(0, s - 1500)) for s in range(100, 3501, 100)]
+    return train, evals
 
 
-NOT_DIVERGED = [n for n in names() if not n.startswith("05")]
+@pytest.mark.parametrize(
+    "config",
+    [{"max_steps": 3500, "warmup_ratio": 0.03, "eval_strategy": "steps", "eval_steps": 100}, {}],
+    ids=["with-schedule", "without-schedule"],
+)
+def test_guard_leaves_a_warmup_instability_that_recovers(config: dict) -> None:
+    train, evals = warmup_instability()
+    step, reason, message = guarded(train, evals, config)
+    assert reason is not Reason.DIVERGENCE_THRESHOLD and (step is None or step > 100), (step, reason, message)
+
+
+def test_guard_never_stops_before_the_first_evaluation_for_a_bounded_excursion() -> None:
+    # A long excursion (steps 3-400) that jumps about without climbing: the run evaluates at 500 first.
+    rng = np.random.default_rng(5)
+    train = [(s, 0.4 if s < 3 else float(rng.uniform(1.0, 8.0))) for s in range(1, 401)]
+    train += [(s, 0.35) for s in range(401, 600)]
+    step, reason, _ = guarded(train, [(500, 0.5)], {"max_steps": 5000, "eval_strategy": "steps"})
+    assert reason is Reason.NONE
+
+
+def test_guard_stops_a_sustained_blowup_after_the_first_evaluation() -> None:
+    train = [(s, 1.0 - 0.001 * s) for s in range(1, 501)] + [(s, 6.0 + 0.01 * (s % 3)) for s in range(501, 1201)]
+    step, reason, message = guarded(train, [(100, 1.0), (200, 0.95)], {"max_steps": 4000})
+    # 5% of the planned 4000 steps after the excursion begins at 501.
+    assert reason is Reason.DIVERGENCE_THRESHOLD and step == 701, (step, message)
+    assert "200 steps since step 501" in message and "diverged" in message
 
 
 @pytest.mark.curves
+@pytest.mark.parametrize(
+    "name,latest",
+    [("05_qlora_lr5_divergence.json", 8), ("46_qlora_lr_high_divergence_noeval.json", 60)],
+    ids=["05-frozen", "46-climbing"],
+)
+def test_guard_stops_a_hard_divergence_without_eval(name: str, latest: int) -> None:
+    train, _ = load(name)
+    step, reason, message = guarded(train, [])
+    assert reason is Reason.DIVERGENCE_THRESHOLD and step is not None and step <= latest, (step, reason, message)
+    assert "diverged" in message
+
+
+NOT_DIVERGED = [n for n in names() if not n.startswith(("05", "46"))]
+
+
+@pytest.mark.curves
+@pytest.mark.curves
 @pytest.mark.parametrize("name", NOT_DIVERGED, ids=[n.split("_")[0] for n in NOT_DIVERGED])
 def test_guard_leaves_the_other_curves_alone(name: str) -> None:
-    step, reason, message = guarded(name)
+    train, evals = load(name)
+    step, reason, message = guarded(train, evals)
     assert reason is not Reason.DIVERGENCE_THRESHOLD and reason is not Reason.NON_FINITE, (name, step, message)
 
 
 GUARD_CASES = [
-    # id, training losses, expected stop index (1-based step) or None, reason
+    # id, training losses (steps 1..n, no eval monitor pending: the run does not evaluate), stop step, reason
     ("one-huge-early-spike", [2.0, 1.9, 500.0, 1.8, 1.7, 1.7, 1.6, 1.6, 1.5], None, Reason.NONE),
     ("two-spikes-apart", [2.0, 9.0, 1.9, 9.0, 1.8, 9.0, 1.7, 9.0, 1.6], None, Reason.NONE),
     ("collapse-to-zero", [0.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], None, Reason.NONE),
     ("noisy-plateau", [2.0, 1.0, 1.3, 0.8, 1.2, 0.9, 1.25, 0.85, 1.1], None, Reason.NONE),
+    ("burst-of-four-recovers", [2.0, 1.0, 0.9, 6.0, 7.0, 6.5, 7.5, 0.9, 0.85, 0.8], None, Reason.NONE),
     ("climbs-and-stays-up", [2.0, 1.0, 0.8, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0], 8, Reason.DIVERGENCE_THRESHOLD),
+    ("frozen-high", [2.0, 1.0, 0.8, 9.5, 9.0, 9.0, 9.0, 9.0, 9.0], 8, Reason.DIVERGENCE_THRESHOLD),
     ("nan", [2.0, 1.0, math.nan], 3, Reason.NON_FINITE),
     ("negative-inf", [2.0, -math.inf], 2, Reason.NON_FINITE),
 ]
@@ -103,7 +229,7 @@ GUARD_CASES = [
 
 @pytest.mark.parametrize("values,stop,reason", [c[1:] for c in GUARD_CASES], ids=[c[0] for c in GUARD_CASES])
 def test_guard_on_training_loss_sequences(values: list[float], stop: int | None, reason: Reason) -> None:
-    stopper, state = Stopper(Policy()), StopState()
+    stopper, state = Stopper(Policy(), Schedule.from_config({"eval_strategy": "no"})), StopState()
     got: tuple[int | None, Reason] = (None, Reason.NONE)
     for step, value in enumerate(values, start=1):
         d = stopper.observe(state, key="loss", step=step, value=value)
@@ -111,6 +237,16 @@ def test_guard_on_training_loss_sequences(values: list[float], stop: int | None,
             got = (step, d.reason)
             break
     assert got == (stop, reason)
+
+
+def test_guard_never_fires_during_warmup() -> None:
+    values = [2.0, 1.0, 0.8] + [9.0 + i for i in range(20)] + [0.7] * 10
+    stopper = Stopper(Policy(), Schedule.from_config({"warmup_steps": 30, "max_steps": 300, "eval_strategy": "no"}))
+    state = StopState()
+    stops = [
+        s for s, v in enumerate(values, start=1) if stopper.observe(state, key="loss", step=s, value=v).should_stop
+    ]
+    assert stops == []
 
 
 def test_guard_state_is_json_and_does_not_touch_the_eval_checks() -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from losswatch.monitor.policy import Policy, Reason
+from losswatch.monitor.policy import RULE_DEFAULTS, Policy, Reason
 from losswatch.monitor.stopping import Stopper, StopState
 
 
@@ -190,7 +190,7 @@ def test_compat_policy_leaves_service_defaults_out() -> None:
     assert Policy(**policy.model_dump()) == policy  # stored with the run as dumped, read back the same
     assert Policy(compat="lightning").patience == 3
     assert Policy(compat="lightning", patience=1, min_delta=0.01).min_delta == 0.01
-    assert Policy().min_delta == 0.005
+    assert Policy().min_delta == RULE_DEFAULTS["min_delta"] and Policy().delta_mode == "rel"
 
 
 def test_plateau_message_carries_the_numbers() -> None:
@@ -260,9 +260,9 @@ OVERFIT = [
 
 
 @pytest.mark.parametrize("values,stop", [c[1:] for c in OVERFIT], ids=[c[0] for c in OVERFIT])
-def test_default_trend_rule_overfitting_clause(values: list[float], stop: int | None) -> None:
+def test_trend_rule_overfitting_clause(values: list[float], stop: int | None) -> None:
     # A long trend window, so that the trend test is still looking at the fall when the rise begins.
-    stopper, state = Stopper(Policy(trend_window=12)), StopState()
+    stopper, state = Stopper(Policy(rule="trend", trend_window=12)), StopState()
     got = None
     for step, v in enumerate(values, start=1):
         d = stopper.check(state, step=step, value=v)

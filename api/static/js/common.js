@@ -370,11 +370,17 @@ const LW = (() => {
       const series = [{ label: t("step") }].concat(this.lines.map((l) => ({
         label: l.label,
         stroke: l.kind === "raw" && !l.solo ? alpha(l.color, 0.28) : l.color,
-        width: l.kind === "raw" && !l.solo ? 1 : 2.25,
+        width: l.width ?? (l.kind === "raw" && !l.solo ? 1 : 2.25),
+        dash: l.dash ? [6, 4] : undefined,
         spanGaps: true,
         points: { show: l.points === true, size: 5, stroke: l.color, fill: l.color },
         value: (u, v) => (v === null || v === undefined ? "–" : fmt(v, 5)),
       })));
+      // A line with `bandTo` (the index of another line) is filled to it: the forecast's fan.
+      const bands = [];
+      this.lines.forEach((l, i) => {
+        if (l.bandTo !== undefined) bands.push({ series: [l.bandTo + 1, i + 1], fill: alpha(l.color, 0.14) });
+      });
       const opts = {
         width: this.width(), height: this.height,
         scales: { x: { time: false }, y: this.log ? { distr: 3, log: 10 } : {} },
@@ -386,13 +392,14 @@ const LW = (() => {
         cursor: { drag: { x: true, y: false } },
         legend: { live: true },
         series,
+        bands,
         plugins: [markerPlugin(this.markers)],
       };
       this.plot = new uPlot(opts, this.data(), this.container);
     }
     /** Set the lines; rebuilds only when the set of lines or the scale changed, else swaps the data. */
     render(lines, log) {
-      const sig = JSON.stringify([log, lang, lines.map((l) => [l.label, l.kind, l.color, l.solo, l.points])]);
+      const sig = JSON.stringify([log, lang, lines.map((l) => [l.label, l.kind, l.color, l.solo, l.points, l.bandTo])]);
       this.lines = lines; this.log = log;
       if (sig !== this.sig || !this.plot) { this.sig = sig; this.build(); } else { this.plot.setData(this.data()); }
     }

@@ -54,8 +54,38 @@
       }
       lines.push({ label: `${key} (${t("raw")})`, color, kind: "raw", source, points: sparse });
       lines.push({ label: `${key} (${t("smoothed")})`, color, kind: "smoothed", source });
+      fanFor(key, color, lines);
     });
     return lines;
+  }
+
+  /** The forecast (GET /forecast) as a fan from the last point to the horizon: 80% interval and expectation. */
+  function fanFor(key, color, lines) {
+    const f = state.forecast;
+    const source = state.series.get(key);
+    if (!f || f.key !== key || !source || !source.points.length) return;
+    const last = source.points[source.points.length - 1];
+    if (last.step !== f.last_step) return;
+    const from = { step: last.step, value: last.value, smoothed: last.value };
+    const to = (v) => ({ points: [from, { step: f.horizon, value: v, smoothed: v }] });
+    const pct = Math.round((f.level || 0.8) * 100);
+    const high = lines.length;
+    lines.push({ label: `${key} forecast (${pct}% high)`, color, kind: "raw", solo: true, width: 1, source: to(f.value.high) });
+    lines.push({ label: `${key} forecast (${pct}% low)`, color, kind: "raw", solo: true, width: 1, source: to(f.value.low), bandTo: high });
+    lines.push({ label: `${key} forecast`, color, kind: "raw", solo: true, width: 1.5, dash: true, source: to(f.value.expected) });
+  }
+
+  async function refreshForecast() {
+    // Only the monitored key gets a fan; a run with too few points or past its plan answers 422: no fan.
+    const key = state.detail && state.detail.decision && state.detail.decision.monitor;
+    const has = key && state.detail.keys.some((k) => k.key === key);
+    let f = null;
+    if (has) {
+      try { f = await api(`${base}/forecast?${new URLSearchParams({ key })}`); } catch (e) { f = null; }
+    }
+    const before = JSON.stringify(state.forecast || null);
+    state.forecast = f;
+    if (JSON.stringify(f) !== before) drawCharts();
   }
 
   function syncCharts(force) {
@@ -243,7 +273,10 @@
       }
       // The diagnosis reads the whole series; every few seconds is enough for a person reading it.
       const every = state.detail.status === "running" ? 5000 : 60000;
-      if (decisionMoved || Date.now() - state.diagAt > every) await refreshDiagnosis();
+      if (decisionMoved || Date.now() - state.diagAt > every) {
+        await refreshDiagnosis();
+        await refreshForecast();
+      }
       state.langMoved = false;
       state.polls += 1;
     } catch (e) {

@@ -223,3 +223,25 @@ def test_dashboard_compare_overlays_one_key_across_runs(live_server, tab: Tab) -
     assert "key=loss" in page.url
     tab.shot("compare")
     assert tab.problems == []
+
+
+def test_dashboard_run_page_draws_the_forecast_fan_past_the_last_point(live_server, tab: Tab) -> None:
+    run_id = seeded(live_server.url, "forecast-fan", 400)
+    forecast = httpx.get(f"{live_server.url}/api/v1/runs/{run_id}/forecast", timeout=30).json()
+    assert forecast["last_step"] == 400 and forecast["horizon"] > 400
+    page = tab.page
+    page.goto(f"{live_server.url}/runs/{run_id}")
+    page.locator(LOSS_CANVAS).wait_for()
+    page.wait_for_function("window.losswatch.forecast !== null && window.losswatch.forecast !== undefined")
+    drawn = page.evaluate(
+        """() => {
+            const c = window.losswatch.charts.get("loss").chart.plot;
+            return { labels: c.series.map((s) => s.label), xmax: c.scales.x.max, bands: (c.bands || []).length };
+        }"""
+    )
+    assert {"eval_loss forecast", "eval_loss forecast (80% high)", "eval_loss forecast (80% low)"} <= set(
+        drawn["labels"]
+    )
+    assert drawn["xmax"] >= forecast["horizon"] and drawn["bands"] == 1
+    tab.shot("forecast-fan")
+    assert tab.problems == []

@@ -9,9 +9,21 @@ from losswatch.monitor.diagnostics.overfitting import GL_THRESHOLD, overfitting,
 def test_train_at_evals_is_the_mean_of_each_strip() -> None:
     train_steps = np.array([10, 20, 30, 40, 50, 60], dtype=np.int64)
     train = np.array([4.0, 2.0, 3.0, 1.0, 5.0, 7.0])
-    mean, count = train_at_evals(np.array([20, 40, 45, 60], dtype=np.int64), train_steps, train)
-    np.testing.assert_array_equal(count, [2, 2, 0, 2])
-    np.testing.assert_allclose(mean, [3.0, 2.0, np.nan, 6.0])
+    mean, count = train_at_evals(np.array([5, 20, 40, 45, 60], dtype=np.int64), train_steps, train)
+    # Step 5 precedes every training point: nothing to read. Step 45 falls between the logs at 40 (1.0)
+    # and 50 (5.0): the training loss interpolated there, weight 1.
+    np.testing.assert_array_equal(count, [0, 2, 2, 1, 2])
+    np.testing.assert_allclose(mean, [np.nan, 3.0, 2.0, 3.0, 6.0])
+
+
+def test_overfitting_reads_a_training_loss_logged_more_sparsely_than_eval() -> None:
+    # Evaluation every 100 steps, training loss only every 300: most strips hold no training point.
+    eval_steps = np.arange(1, 13, dtype=np.int64) * 100
+    ev = np.array([1.2, 1.0, 0.9, 0.85, 0.82, 0.84, 0.9, 0.97, 1.05, 1.12, 1.2, 1.29])
+    train_steps = np.arange(300, 1201, 300, dtype=np.int64)
+    train = np.array([0.8, 0.3, 0.05, 0.01])
+    out = overfitting(eval_steps, ev, 1.0, train_steps, train, 0.5)
+    assert out["detected"] and out["best_step"] == 500 and not out["train_rising"], out
 
 
 def _pair(eval_values: list[float], train_level: list[float]) -> dict:
@@ -39,9 +51,16 @@ def test_prechelt_numbers_on_a_hand_computed_example() -> None:
     assert o["validation_rising"] and o["train_falling"] and o["detected"]
 
 
-def test_no_overfitting_when_training_stopped_improving() -> None:
-    o = _pair([2.0, 1.8, 1.6, 1.5, 1.52, 1.56, 1.6, 1.62], [1.5] * 8)
-    assert o["validation_rising"] and not o["train_falling"] and not o["detected"]
+def test_no_overfitting_when_training_rises_with_validation() -> None:
+    # Both getting worse together is a run going wrong as a whole, not the model fitting its training data.
+    o = _pair([2.0, 1.8, 1.6, 1.5, 1.52, 1.56, 1.6, 1.62], [1.5, 1.4, 1.3, 1.2, 1.3, 1.4, 1.5, 1.6])
+    assert o["validation_rising"] and o["train_rising"] and not o["detected"]
+
+
+def test_overfitting_when_training_sits_at_its_floor() -> None:
+    # Training flat (a loss at its floor cannot fall further) while validation turns up: overfitting.
+    o = _pair([2.0, 1.8, 1.6, 1.5, 1.52, 1.56, 1.6, 1.62], [0.01] * 8)
+    assert o["validation_rising"] and not o["train_falling"] and not o["train_rising"] and o["detected"]
 
 
 def test_no_overfitting_when_the_rise_is_within_the_noise() -> None:

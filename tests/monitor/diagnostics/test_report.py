@@ -11,7 +11,7 @@ from losswatch.monitor.diagnostics import diagnose
 
 from .conftest import Loader
 
-TOP_KEYS = {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "summary"}
+TOP_KEYS = {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "forecast", "summary"}
 
 
 def _plain(obj: Any, path: str = "$") -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from losswatch.monitor.diagnostics import diagnose
@@ -64,3 +65,46 @@ def test_summary_of_too_few_points_says_it_is_too_early() -> None:
 def test_unknown_language_is_refused() -> None:
     with pytest.raises(ValueError, match="lang"):
         diagnose([1, 2, 3, 4, 5], [1.0] * 5, key="loss", lang="fr")
+
+
+def _readme_rise() -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """The README's plain loop: val_loss falls, then rises six evaluations in a row (1.068 -> 1.183) while
+    the training loss keeps falling, logged only every other evaluation."""
+    ev = np.array([1.6, 1.35, 1.2, 1.1, 1.068, 1.075, 1.09, 1.11, 1.13, 1.16, 1.183])
+    steps = np.arange(1, ev.size + 1, dtype=np.int64) * 100
+    train_steps = steps[::2]
+    train = np.linspace(1.5, 0.2, train_steps.size)
+    return steps, ev, (train_steps, train)
+
+
+ONE_READING = [
+    # id, lang, words that must be there, words that must not
+    ("rise-en", "en", ["overfitting", "step 500", "Continuing to step"], ["levelled off", "plateau", "diverged"]),
+    ("rise-zh", "zh", ["过拟合", "第 500 步", "继续训练到第"], ["走平", "发散"]),
+]
+
+
+@pytest.mark.parametrize(("lang", "present", "absent"), [c[1:] for c in ONE_READING], ids=[c[0] for c in ONE_READING])
+def test_a_rising_validation_curve_reads_as_overfitting_never_a_plateau(
+    lang: str, present: list[str], absent: list[str]
+) -> None:
+    steps, ev, companion = _readme_rise()
+    result = diagnose(steps, ev, key="val_loss", companion=companion, config={"max_steps": 2000}, lang=lang)
+    assert result["state"] == "overfitting" and result["overfitting"]["detected"], result["summary"]
+    assert result["trend"]["best_step"] == 500 and result["overfitting"]["best_step"] == 500
+    for word in present:
+        assert word in result["summary"], (word, result["summary"])
+    for word in absent:
+        assert word not in result["summary"], (word, result["summary"])
+    assert result["forecast"] is not None and result["forecast"]["horizon"] == 2000
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_forecast_sentence_states_the_gain_in_numbers(lang: str) -> None:
+    steps = np.arange(1, 21, dtype=np.int64) * 100
+    ev = 1.0 + 2.0 * (steps / 100.0) ** -0.5
+    result = diagnose(steps, ev, key="eval_loss", config={"max_steps": 6000}, lang=lang)
+    g = result["forecast"]["gain"]
+    assert g["low"] <= g["expected"] <= g["high"] and g["expected"] > 0.01
+    words = "Continuing to step 6000 is expected to lower eval_loss by" if lang == "en" else "继续训练到第 6000 步"
+    assert words in result["summary"], result["summary"]

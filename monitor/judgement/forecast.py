@@ -1,0 +1,411 @@
+"""Where a curve is headed: learning-curve families fitted to the series, mixed by how well each foresees it.
+
+Families, over t = step / last step (so every fit sees the same scale), values oriented lower-is-better:
+  power        a + b t^-c                 the usual shape of a loss against steps
+  exponential  a + b exp(-t / tau)         a curve that settles on a time scale of its own
+  power+drift  a + b t^-c + d t, d >= 0    a fall that turns up (overfitting)
+  flat         a                           a plateau: nothing left but noise
+  rise         a + d t, d >= 0             a steady climb (overfitting seen over a few evaluations)
+Each is a weighted least-squares fit (later points weigh more), by variable projection: the linear
+coefficients solved exactly (scipy.optimize.nnls) for each value of the one nonlinear parameter, which is
+searched on a log grid and refined (scipy.optimize.minimize_scalar). The mixture weights come from a
+backtest on the series itself (each family refitted on its first two thirds, scored on the last third),
+or, for a series too short to hold points back, from Akaike's criterion (AICc).
+
+The noise model is the series' own (`_reading_noise`): robust scales of the readings around the best
+family's course and of their successive differences, at the upper end of what that many readings allow.
+A family's interval is the delta-method variance of its parameters plus that noise, widened by
+INTERVAL_SCALE (cross-validated); the mixture's interval is read off the mixture of normals.
+
+"minimum" is the best *reading* reached by the horizon: the lowest point of the expected course, less
+what the best of the remaining readings gains by chance (`noise.expected_best_of`), never worse than
+the best so far. "gain" is how much that improves on the best so far, relative to its magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize, special
+
+from .noise import expected_best_of, reading_sigma, spread_sigma, upper_sigma
+
+# Below this many finite points no family with more than one parameter can be judged against another.
+MIN_POINTS = 4
+
+# Curves are thinned evenly to this many points before fitting: the shape does not need more, and a
+# fit costs O(points).
+FIT_MAX_POINTS = 128
+
+# The future course is evaluated on at most this many steps between the last point and the horizon.
+GRID_MAX = 256
+
+Model = Callable[..., np.ndarray]
+
+
+def _power(t: np.ndarray, a: float, b: float, c: float) -> np.ndarray:
+    return a + b * np.power(t, -c)
+
+
+def _exponential(t: np.ndarray, a: float, b: float, tau: float) -> np.ndarray:
+    return a + b * np.exp(-t / tau)
+
+
+def _power_drift(t: np.ndarray, a: float, b: float, c: float, d: float) -> np.ndarray:
+    return a + b * np.power(t, -c) + d * t
+
+
+def _flat(t: np.ndarray, a: float) -> np.ndarray:
+    return a + 0.0 * t
+
+
+def _rise(t: np.ndarray, a: float, d: float) -> np.ndarray:
+    return a + d * t
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    model: Model
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
+
+    @property
+    def k(self) -> int:
+        return len(self.lower)
+
+
+FAMILIES = (
+    Family("power", _power, (-np.inf, 0.0, 0.1), (np.inf, np.inf, 4.0)),
+    Family("exponential", _exponential, (-np.inf, 0.0, 0.005), (np.inf, np.inf, 10.0)),
+    Family("power+drift", _power_drift, (-np.inf, 0.0, 0.1, 0.0), (np.inf, np.inf, 4.0, np.inf)),
+    Family("flat", _flat, (-np.inf,), (np.inf,)),
+    Family("rise", _rise, (-np.inf, 0.0), (np.inf, np.inf)),
+)
+# Families linear in all their parameters (no exponent or time scale to search).
+LINEAR = ("flat", "rise")
+
+
+@dataclass(frozen=True)
+class Fitted:
+    family: Family
+    params: np.ndarray
+    cov: np.ndarray
+    sse: float
+    noise_var: float
+    weight: float = 0.0
+
+    def mean_and_var(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted course at `t` and the delta-method variance of it from the parameters' covariance."""
+        mean = self.family.model(t, *self.params)
+        jac = np.empty((t.size, self.params.size))
+        for j, p in enumerate(self.params):
+            h = 1e-6 * max(1.0, abs(p))
+            q = self.params.copy()
+            q[j] = p + h
+            jac[:, j] = (self.family.model(t, *q) - mean) / h
+        var = np.einsum("ij,jk,ik->i", jac, self.cov, jac)
+        return mean, np.maximum(var, 0.0)
+
+
+@dataclass(frozen=True)
+class Band:
+    expected: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Forecast:
+    n_points: int
+    last_step: int
+    horizon: int
+    method: str
+    sigma: float
+    value: Band
+    minimum: Band
+    minimum_step: int
+    gain: Band
+    best: float
+    weights: dict[str, float]
+
+
+def _aicc(n: int, k: int, sse: float) -> float:
+    sse = max(sse, 1e-300)
+    if n - k - 1 <= 0:
+        return math.inf
+    return n * math.log(sse / n) + 2 * k + 2 * k * (k + 1) / (n - k - 1)
+
+
+def _basis(name: str, t: np.ndarray, theta: float) -> np.ndarray:
+    """The columns the family is linear in, given its one nonlinear parameter (exponent or time scale)."""
+    one = np.ones_like(t)
+    if name == "power":
+        return np.column_stack((one, np.power(t, -theta)))
+    if name == "exponential":
+        return np.column_stack((one, np.exp(-t / theta)))
+    if name == "power+drift":
+        return np.column_stack((one, np.power(t, -theta), t))
+    if name == "rise":
+        return np.column_stack((one, t))
+    return one[:, None]
+
+
+def _linear(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weighted least squares with every coefficient but the offset kept >= 0 (a falling course, a rising
+    drift): non-negative least squares over (offset+, offset-, rest)."""
+    sw = np.sqrt(w)
+    design = np.column_stack((cols[:, :1], -cols[:, :1], cols[:, 1:])) * sw[:, None]
+    coef, _ = optimize.nnls(design, y * sw)
+    out = np.concatenate(([coef[0] - coef[1]], coef[2:]))
+    resid = (y - cols @ out) * sw
+    return out, float(resid @ resid)
+
+
+def _solve(family: Family, t: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Variable projection: the linear coefficients are solved exactly for each value of the nonlinear
+    parameter, which is searched on a log grid and refined; far cheaper and steadier than a general
+    nonlinear fit on a handful of points."""
+    if family.name in LINEAR:
+        coef, _ = _linear(_basis(family.name, t, 0.0), y, w)
+        return coef
+    lo, hi = family.lower[2], family.upper[2]
+
+    def cost(log_theta: float) -> float:
+        return _linear(_basis(family.name, t, math.exp(log_theta)), y, w)[1]
+
+    grid = np.linspace(math.log(lo), math.log(hi), 16)
+    costs = [cost(g) for g in grid]
+    i = int(np.argmin(costs))
+    bracket = (grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)])
+    res = optimize.minimize_scalar(cost, bounds=bracket, method="bounded", options={"xatol": 1e-3})
+    log_theta = float(res.x) if res.fun <= costs[i] else float(grid[i])
+    theta = math.exp(log_theta)
+    coef, _ = _linear(_basis(family.name, t, theta), y, w)
+    return np.concatenate((coef[:2], [theta], coef[2:]))
+
+
+# Readings more than this many robust sigmas off the course (an outlier by the usual 3-sigma reading) are
+# down-weighted, Huber-style, so one spike (a bad evaluation batch, a reload) does not bend the fit.
+HUBER_K = 3.0
+
+
+def _fit(family: Family, t: np.ndarray, y: np.ndarray, w: np.ndarray) -> Fitted | None:
+    """A robust fit: least squares, then one Huber reweighting by the residuals' robust scale."""
+    if t.size <= family.k + 1:
+        return None
+    params = _solve(family, t, y, w)
+    resid = y - family.model(t, *params)
+    scale = 1.4826 * float(np.median(np.abs(resid)))
+    if scale > 0:
+        w = w * np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(resid), 1e-300))
+        params = _solve(family, t, y, w)
+        resid = y - family.model(t, *params)
+    sse = float((resid * resid) @ w)
+    noise_var = sse / float(w.sum()) * t.size / (t.size - family.k)
+    cov = _covariance(family, params, t, w, sse / max(1, t.size - family.k))
+    if cov is None or not (np.all(np.isfinite(params)) and math.isfinite(sse)):
+        return None
+    return Fitted(family, params, cov, sse, noise_var)
+
+
+def _covariance(family: Family, params: np.ndarray, t: np.ndarray, w: np.ndarray, s2: float) -> np.ndarray | None:
+    """Gauss-Newton covariance of the parameters, s2 (J^T W J)^-1, as curve_fit reports it."""
+    base = family.model(t, *params)
+    jac = np.empty((t.size, params.size))
+    for j, p in enumerate(params):
+        h = 1e-6 * max(1.0, abs(p))
+        q = params.copy()
+        q[j] = p + h
+        jac[:, j] = (family.model(t, *q) - base) / h
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cov = s2 * np.linalg.pinv(jac.T @ (jac * w[:, None]))
+    return cov if np.all(np.isfinite(cov)) else None
+
+
+def fit_families(t: np.ndarray, y: np.ndarray) -> list[Fitted]:
+    """Every family that fits, with its Akaike weight."""
+    # The recent course matters most for where the curve goes next: later points weigh more (an early
+    # transient then bends the fit less), linearly in their rank.
+    w = np.arange(1, t.size + 1, dtype=np.float64) / t.size
+    fits = [f for f in (_fit(fam, t, y, w) for fam in FAMILIES) if f is not None]
+    if not fits:
+        return []
+    aic = np.array([_aicc(t.size, f.family.k, f.sse) for f in fits])
+    ok = np.isfinite(aic)
+    if not ok.any():
+        return []
+    rel = np.where(ok, np.exp(-(aic - aic[ok].min()) / 2.0), 0.0)
+    backtest = _backtest_weights(fits, t, y)
+    if backtest is not None:
+        rel = backtest
+    w = rel / rel.sum()
+    return [
+        Fitted(f.family, f.params, f.cov, f.sse, f.noise_var, float(wi))
+        for f, wi in zip(fits, w, strict=True)
+        if wi > 1e-4
+    ]
+
+
+# The delta method and the reading noise understate how far a real curve strays from a fitted family over
+# a long extrapolation (a late bump, an epoch boundary). Every interval's spread is widened by this factor,
+# chosen by leave-one-out cross-validation on the shared curves so that the 80% interval holds 80% of the
+# held-out runs' values (bench/forecast.py).
+INTERVAL_SCALE = 1.5
+
+# Families are weighted by how well they foresee the series itself: each is refitted on its first
+# BACKTEST_SHARE and scored on the rest. A family that fits the past closely but extrapolates badly (a
+# power law still falling on a curve that has flattened) loses weight that a fit criterion would give it.
+BACKTEST_SHARE = 2 / 3
+
+
+def _backtest_weights(fits: list[Fitted], t: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Weights from each family's errors on the last third when fitted on the first two thirds, relative to
+    the typical family's (exp(-n/2 x excess mean squared error / median one)); None when the series is
+    too short to hold anything back."""
+    m = max(int(math.ceil(BACKTEST_SHARE * t.size)), 3)
+    if m >= t.size:
+        return None
+    out = []
+    for f in fits:
+        g = _fit(f.family, t[:m], y[:m], np.arange(1, m + 1, dtype=np.float64) / m)
+        if g is None:
+            out.append(0.0)
+            continue
+        # The median squared error: one spike among the held-back readings does not decide the weights.
+        err = y[m:] - f.family.model(t[m:], *g.params)
+        out.append(float(np.median(err * err)))
+    mse = np.array(out)
+    if int(np.sum(mse > 0)) < 2:
+        # Too short to refit more than one family on its first part: nothing to compare, Akaike decides.
+        return None
+    scale = np.median(mse[mse > 0]) if np.any(mse > 0) else 1.0
+    rel = np.exp(-0.5 * (t.size - m) * (mse - mse.min()) / max(scale, 1e-300))
+    return np.where(np.array(out) > 0, rel, 0.0) + 1e-12
+
+
+# The residual scale is read over the last this-many points (or the recent half, if longer): enough for a
+# median of absolute residuals to mean something, recent enough to leave an early transient out.
+NOISE_MIN_POINTS = 8
+
+
+def _reading_noise(fits: list[Fitted], weights: np.ndarray, t: np.ndarray, y: np.ndarray) -> float:
+    """The noise of one reading, the largest of three scales: the readings' robust scatter (1.4826 x median
+    |residual|) around the course of the family that foresees the series best, over its recent part, and
+    the successive differences' robust scale (`noise.reading_sigma`), each at the upper end of what its
+    number of readings allows (`noise.upper_sigma`); and the plain spread of the successive differences
+    (`noise.spread_sigma`), which counts the jumps of a curve that switches between levels. The mixture's
+    blended course is not used: the families' disagreement is not noise."""
+    best = fits[int(np.argmax(weights))]
+    recent = max(NOISE_MIN_POINTS, t.size // 2)
+    resid = (y - best.family.model(t, *best.params))[-recent:]
+    around = upper_sigma(1.4826 * float(np.median(np.abs(resid))), resid.size)
+    diffs = upper_sigma(reading_sigma(y) or 0.0, y.size - 1)
+    return max(around, diffs, spread_sigma(y[-recent:]) or 0.0)
+
+
+def _mixture_quantile(q: float, means: np.ndarray, sds: np.ndarray, weights: np.ndarray) -> float:
+    def cdf_minus_q(x: float) -> float:
+        return float(np.sum(weights * special.ndtr((x - means) / sds))) - q
+
+    lo = float(np.min(means - 10 * sds))
+    hi = float(np.max(means + 10 * sds))
+    return float(optimize.brentq(cdf_minus_q, lo, hi, xtol=1e-12 * max(1.0, abs(hi) + abs(lo))))
+
+
+def _band(means: np.ndarray, variances: np.ndarray, weights: np.ndarray, level: float) -> Band:
+    sds = np.sqrt(np.maximum(variances, 1e-300))
+    tail = (1.0 - level) / 2.0
+    expected = float(np.sum(weights * means))
+    return Band(
+        expected, _mixture_quantile(tail, means, sds, weights), _mixture_quantile(1 - tail, means, sds, weights)
+    )
+
+
+def forecast(
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    horizon: int,
+    level: float = 0.8,
+    sign: float = 1.0,
+    reading_interval: float | None = None,
+    interval_scale: float | None = None,
+) -> Forecast | None:
+    """The course of (steps, values) up to `horizon`, or None with fewer than MIN_POINTS finite points
+    or a horizon not past the last step. `sign` is -1 for a higher-is-better metric. Values come back
+    in the metric's own units and orientation. `reading_interval` is the step between readings (the
+    median spacing of the series when None): it sets how many readings the horizon still holds."""
+    x = np.asarray(steps, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v)
+    x, y = x[keep], sign * v[keep]
+    if y.size < MIN_POINTS or horizon <= x[-1]:
+        return None
+    if y.size > FIT_MAX_POINTS:
+        idx = np.unique(np.linspace(0, y.size - 1, FIT_MAX_POINTS).round().astype(np.int64))
+        xf, yf = x[idx], y[idx]
+    else:
+        xf, yf = x, y
+    ref = float(x[-1]) if x[-1] > 0 else 1.0
+    t = np.maximum(xf, 1.0) / ref
+    fits = fit_families(t, yf)
+    if not fits:
+        return None
+
+    weights = np.array([f.weight for f in fits])
+    sigma = _reading_noise(fits, weights, t, yf)
+    spacing = reading_interval or float(np.median(np.diff(x))) if x.size > 1 else 1.0
+    spacing = max(spacing, 1.0)
+    n_future = max(1, int((horizon - x[-1]) // spacing))
+    grid_steps = np.linspace(x[-1] + (horizon - x[-1]) / min(n_future, GRID_MAX), horizon, min(n_future, GRID_MAX))
+    grid = np.concatenate(([x[-1]], grid_steps)) / ref
+
+    means, variances = [], []
+    for f in fits:
+        m, var = f.mean_and_var(grid)
+        means.append(m)
+        variances.append(var + sigma**2)
+    mean_arr, var_arr = np.vstack(means), np.vstack(variances)
+
+    scale2 = (INTERVAL_SCALE if interval_scale is None else interval_scale) ** 2
+    at_h = _band(mean_arr[:, -1], scale2 * var_arr[:, -1], weights, level)
+    course = weights @ mean_arr[:, 1:]
+    i_min = int(np.argmin(course))
+    lottery = sigma * expected_best_of(n_future)
+    level_var = var_arr[:, 1 + i_min] - sigma**2
+    at_min = _band(mean_arr[:, 1 + i_min], scale2 * (np.maximum(level_var, 0.0) + (0.5 * sigma) ** 2), weights, level)
+    best = float(y.min())
+    minimum = Band(
+        min(best, at_min.expected - lottery), min(best, at_min.low - lottery), min(best, at_min.high - lottery)
+    )
+    scale = abs(best) if best != 0 else 1.0
+
+    def gain(m: float) -> float:
+        return (best - m) / scale
+
+    method = "mixture(" + ", ".join(f"{f.family.name} {f.weight:.2f}" for f in fits) + ")"
+    return Forecast(
+        n_points=int(y.size),
+        last_step=int(x[-1]),
+        horizon=int(horizon),
+        method=method,
+        sigma=sigma,
+        value=_orient(at_h, sign),
+        minimum=_orient(minimum, sign),
+        minimum_step=int(round(float(grid[1 + i_min] * ref))),
+        gain=Band(gain(minimum.expected), gain(minimum.high), gain(minimum.low)),
+        best=sign * best,
+        weights={f.family.name: f.weight for f in fits},
+    )
+
+
+def _orient(band: Band, sign: float) -> Band:
+    if sign > 0:
+        return band
+    return Band(-band.expected, -band.high, -band.low)

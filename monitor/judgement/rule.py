@@ -1,0 +1,146 @@
+"""The default rule (`rule: "forecast"`): stop when continuing is not expected to buy what it costs.
+
+Two clauses, judged at every check of the monitored key (values oriented lower-is-better):
+
+- overfitting: the readings since the best (at least `overfit_patience` of them) sit, by their median,
+  more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it, *and* even at the
+  optimistic end of that median's interval, a lucky draw among the readings the run still has ahead (the
+  expected best of that many, `noise.expected_best_of`) would not come back within `regret` of the best:
+  `overfit_patience` checks in a row stop the run.
+  The noise is the larger of the successive-difference scale and the forecast's scatter, so a curve
+  that jumps about is not taken for one that turned up.
+- levelling off: the forecast to the planned end (the run's config; as far again as it has come without
+  one) says that even the optimistic end of its `forecast_level` interval, lucky draws included, would
+  improve on the best by less than `min_delta`: `patience` checks in a row stop the run.
+
+Both need 3 readings (a noise scale needs 2 differences); before that the rule only watches. The best is
+the best reading itself, so the decision and the diagnosis name the same step and value.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import special
+
+from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.smoothing import finite_str
+from losswatch.monitor.stop_state import StopState
+
+from .forecast import NOISE_MIN_POINTS, Forecast, forecast
+from .noise import luckiest_of, reading_sigma, spread_sigma, upper_sigma
+from .schedule import Schedule
+
+# Readings kept in the state: the forecast thins longer series anyway, and the state stays small.
+HISTORY = 256
+
+# A noise scale needs two successive differences.
+MIN_READINGS = 3
+
+# The share of the plain spread of successive differences (`noise.spread_sigma`) the reach of a lucky draw
+# is judged with; for a trend-free curve of Gaussian noise both scales agree.
+SPREAD_SHARE = 1.0
+
+
+def pct(fraction: float) -> str:
+    return f"{100 * fraction:.2g}%" if abs(fraction) < 0.1 else f"{100 * fraction:.0f}%"
+
+
+def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float) -> Decision:
+    """One finite check of the monitored key (non-finite values and thresholds are screened before)."""
+    sign = 1.0 if p.mode == "min" else -1.0
+    j = st.judge
+    steps: list[int] = [*j.get("steps", []), step][-HISTORY:]
+    values: list[float] = [*j.get("values", []), value][-HISTORY:]
+    j.update(steps=steps, values=values)
+    y = sign * np.asarray(values, dtype=np.float64)
+    b = int(np.argmin(y))
+    st.best, st.best_raw, st.best_step = values[b], values[b], steps[b]
+    if y.size < MIN_READINGS:
+        j.update(over=0, flat=0)
+        msg = (
+            f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}; "
+            f"{y.size} of {MIN_READINGS} evaluations needed to judge"
+        )
+        return _decision(p, st, Reason.NONE, msg, step, stop=False)
+
+    horizon = schedule.horizon(step)
+    fc = forecast(np.asarray(steps), y, horizon=horizon, level=p.forecast_level)
+    # The larger of the successive-difference scale and the forecast's scatter, at the upper end of what
+    # this many readings allow: a few readings can look quieter than the run is.
+    sigma = max(upper_sigma(reading_sigma(y) or 0.0, y.size - 1), fc.sigma if fc is not None else 0.0)
+    # Whether the readings since the best are out of reach is judged with the plain spread as well: a run
+    # whose evaluations jump between levels has a quiet median difference and loud jumps.
+    reach = max(sigma, SPREAD_SHARE * (spread_sigma(y[-max(NOISE_MIN_POINTS, y.size // 2) :]) or 0.0))
+    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else float(step)
+    ahead = max(1, int((horizon - step) // max(spacing, 1.0)))
+    best = float(y[b])
+    scale = abs(best) if best != 0 else 1.0
+
+    since = y[b + 1 :]
+    rise = float(np.median(since)) - best if since.size >= p.overfit_patience else None
+    margin = max((p.overfit_sigmas or 0.0) * sigma, p.regret * scale)
+    rising = rise is not None and rise > margin
+    # What the readings ahead could still win back, relative to the best: the level since the best taken at
+    # the optimistic end of its `forecast_level` interval (a median of k readings has a standard error of
+    # 1.25 sigma / sqrt(k)), less the best of the readings still to come at the optimistic end too.
+    hope = None
+    if rise is not None:
+        optimism = float(special.ndtri(p.forecast_level)) * 1.2533 * reach / math.sqrt(since.size)
+        hope = (reach * luckiest_of(ahead, p.forecast_level) + optimism - rise) / scale
+    overfit = rising and hope is not None and hope < p.regret
+    j["over"] = j.get("over", 0) + 1 if overfit else 0
+
+    gain_high = None
+    if fc is not None:
+        gain_high = fc.gain.high if p.delta_mode == "rel" else fc.gain.high * scale
+    flat = gain_high is not None and gain_high < p.min_delta
+    j["flat"] = j.get("flat", 0) + 1 if flat else 0
+    may_stop = step >= p.min_steps
+
+    if j["over"] >= p.overfit_patience and may_stop:
+        assert rise is not None and hope is not None
+        msg = (
+            f"{p.monitor} is overfitting: its {since.size} evaluation(s) since the best {_fmt(values[b])} at "
+            f"step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than {_fmt(margin)} "
+            f"(max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and {pct(p.regret)} of the "
+            f"best), and even the luckiest of the {ahead} evaluation(s) left before step {horizon} is not "
+            f"expected to come back within {pct(p.regret)} of the best"
+        )
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+    if j["flat"] >= p.patience and may_stop and fc is not None:
+        shape = "has been rising since its best (overfitting)" if rising else "is levelling off"
+        msg = (
+            f"{p.monitor} {shape}: continuing to step {horizon} is expected to improve on the best "
+            f"{_fmt(values[b])} (step {steps[b]}) by {_gain_text(fc, p.forecast_level)}, less than min_delta "
+            f"{_fmt(p.min_delta)}{' (relative)' if p.delta_mode == 'rel' else ''}, {j['flat']} check(s) in a row"
+        )
+        # A curve that rose from its best is overfitting whichever clause saw it first; the reason says so.
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED if rising else Reason.PLATEAU, msg, step, stop=True)
+
+    msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
+    if fc is not None:
+        msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
+    if rising:
+        msg += f"; {since.size} evaluation(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
+    if not may_stop and (flat or overfit):
+        msg += f"; too early to judge: no stop before step {p.min_steps}"
+    return _decision(p, st, Reason.NONE, msg, step, stop=False)
+
+
+def _worse(sign: float) -> str:
+    return "above" if sign > 0 else "below"
+
+
+def _fmt(value: float | None) -> str:
+    return "none" if value is None else finite_str(value)
+
+
+def _decision(p: Policy, st: StopState, reason: Reason, message: str, step: int, *, stop: bool) -> Decision:
+    best = st.best_raw if st.best_raw is not None and math.isfinite(st.best_raw) else None
+    return Decision(stop, reason, message, step, st.best_step, best, p.monitor, st.checks)
+
+
+def _gain_text(fc: Forecast, level: float) -> str:
+    return f"{pct(fc.gain.expected)} ({level:.0%} interval {pct(fc.gain.low)} to {pct(fc.gain.high)})"

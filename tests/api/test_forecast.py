@@ -1,0 +1,79 @@
+"""GET /runs/{id}/forecast: the contract's fields, the planned horizon as default, and clear 422s."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def make_run(client: TestClient, evals: list[tuple[int, float | str]], config: dict | None = None) -> str:
+    rid = client.post("/api/v1/runs", json={"name": "forecast", "config": config or {}}).json()["id"]
+    points = [{"key": "eval_loss", "step": s, "value": v} for s, v in evals]
+    assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": points}).status_code == 200
+    return rid
+
+
+# A loss still falling along a power law, with a little deterministic jitter.
+FALLING = [(100 * k, 1.0 + 2.0 * k**-0.5 + (0.004 if k % 2 else -0.004)) for k in range(1, 21)]
+
+
+def test_forecast_has_the_contract_fields_and_a_sane_interval(client: TestClient) -> None:
+    rid = make_run(client, FALLING, {"max_steps": 6000})
+    r = client.get(f"/api/v1/runs/{rid}/forecast", params={"key": "eval_loss", "horizon": 4000, "level": 0.8})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) >= {"key", "n_points", "last_step", "horizon", "method", "value", "minimum", "gain"}
+    assert (body["key"], body["n_points"], body["last_step"], body["horizon"]) == ("eval_loss", 20, 2000, 4000)
+    value, minimum, gain = body["value"], body["minimum"], body["gain"]
+    assert value["low"] <= value["expected"] <= value["high"]
+    assert minimum["low"] <= minimum["expected"] <= minimum["high"] and 2000 < minimum["step"] <= 4000
+    assert 0.0 <= gain["low"] <= gain["expected"] <= gain["high"]
+    # The true course at step 4000 is 1 + 2 / sqrt(40) = 1.316; the last reading (step 2000) is 1.451.
+    truth = 1.0 + 2.0 * 40**-0.5
+    assert value["low"] <= truth <= value["high"] and value["expected"] < 1.44
+    assert "power" in body["method"]
+
+
+def test_forecast_defaults_to_the_monitor_and_the_planned_end(client: TestClient) -> None:
+    rid = make_run(client, FALLING, {"max_steps": 6000})
+    body = client.get(f"/api/v1/runs/{rid}/forecast").json()
+    assert body["key"] == "eval_loss" and body["horizon"] == 6000
+
+
+@pytest.mark.parametrize(
+    "evals,params,words",
+    [
+        (FALLING[:3], {}, "needs at least 4"),
+        (FALLING, {"horizon": 2000}, "must be in the future"),
+        (FALLING, {"horizon": 10}, "must be in the future"),
+    ],
+    ids=["too-few-points", "horizon-at-last-point", "horizon-in-the-past"],
+)
+def test_forecast_says_why_it_cannot(client: TestClient, evals: list, params: dict, words: str) -> None:
+    rid = make_run(client, evals, {"max_steps": 6000})
+    r = client.get(f"/api/v1/runs/{rid}/forecast", params=params)
+    assert r.status_code == 422 and words in r.json()["detail"], r.text
+
+
+def test_forecast_past_the_plan_asks_for_a_horizon(client: TestClient) -> None:
+    rid = make_run(client, FALLING, {"max_steps": 2000})
+    r = client.get(f"/api/v1/runs/{rid}/forecast")
+    assert r.status_code == 422 and "planned last step" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("level", ["0", "1", "1.5", "abc"], ids=["zero", "one", "above-one", "text"])
+def test_forecast_rejects_a_bad_level(client: TestClient, level: str) -> None:
+    rid = make_run(client, FALLING)
+    assert client.get(f"/api/v1/runs/{rid}/forecast", params={"level": level}).status_code == 422
+
+
+def test_forecast_unknown_key_and_run(client: TestClient) -> None:
+    rid = make_run(client, FALLING)
+    assert client.get(f"/api/v1/runs/{rid}/forecast", params={"key": "nope"}).status_code == 404
+    assert client.get("/api/v1/runs/nope/forecast").status_code == 404
+
+
+def test_forecast_skips_non_finite_points(client: TestClient) -> None:
+    rid = make_run(client, [*FALLING[:10], (1050, "NaN"), *FALLING[10:]], {"max_steps": 6000})
+    body = client.get(f"/api/v1/runs/{rid}/forecast").json()
+    assert body["n_points"] == 20
