@@ -63,5 +63,5 @@ def test_sender_says_once_that_the_spool_is_large_and_drops_past_its_limit(tmp_p
     said = [r.getMessage() for r in caplog.records]
     assert sum("not yet delivered" in m for m in said) == 1
     assert sum("new points are dropped" in m for m in said) == 1
-    assert sum("cannot reach" in m for m in said) == 1
+    assert sum("cannot be reached" in m for m in said) == 1
     assert 60_000 <= Spool(tmp_path).unsent_bytes() < 80_000
