@@ -160,6 +160,9 @@
     badge.className = `badge ${d.should_stop ? "stop" : "go"}`;
     badge.textContent = d.should_stop ? `${t("stop")}: ${label("reason", d.reason)}` : t("continue");
     badge.title = d.text || d.message;
+    // "continue" means nothing to a run that has ended: the badge is shown while running, or for a stop.
+    const awaiting = r.status === "running" || r.status === "stale";
+    badge.hidden = !d.should_stop && !awaiting;
     // Only a running run can be stopped, and only once; a finished, stopped, failed or stale one shows no button.
     const running = r.status === "running";
     const stop = document.getElementById("stop");

@@ -49,7 +49,10 @@
       const detail = await api(`/api/v1/runs/${encodeURIComponent(run.id)}?lang=${LW.lang}`);
       lossCell.textContent = lastLoss(detail.keys);
       const d = detail.decision;
-      decisionCell.replaceChildren(decisionBadge(d), " ", el("span", { class: "muted why", text: d.text || d.message }));
+      const ended = !["running", "stale"].includes(detail.status) && !d.should_stop;
+      // An ended run that was never stopped has no decision left to show; its status says it all.
+      decisionCell.replaceChildren(...(ended ? [el("span", { class: "muted", text: "–" })]
+        : [decisionBadge(d), " ", el("span", { class: "muted why", text: d.text || d.message })]));
       const key = diagKey(detail.keys);
       if (!key) { diagCell.replaceChildren(el("span", { class: "badge insufficient_data", text: t("noData") })); return; }
       try {

@@ -35,6 +35,7 @@ def test_lifecycle_ended_run_has_no_live_dot_and_no_stop_button(live_server, tab
     assert page.locator("#live").get_attribute("class") == "live"  # no pulsing dot
     assert page.locator("#stop").is_hidden()
     assert page.locator("#run-status").inner_text() == status
+    assert page.locator("#run-decision").is_hidden()  # "continue" means nothing once a run has ended
     assert tab.problems == []
 
 
