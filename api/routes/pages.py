@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from losswatch.api import deps
@@ -36,7 +37,7 @@ def index() -> FileResponse:
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
     run_id: str, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
-) -> FileResponse:
+) -> Response:
     if settings.auth == "required":
         # The page itself holds no data; without a token it must not tell which ids exist. Its script
         # asks the API, with the token, and says "not found" there.
@@ -45,7 +46,11 @@ def run_page(
         try:
             runs.get_run(conn, run_id=run_id)
         except NotFound:
-            # A person followed a stale link or mistyped: a page that says so, not a JSON error.
+            # The start of one run's id leads to it, as the CLI accepts it; anything else gets a page
+            # that says there is no such run (not a JSON error).
+            matches = [r["id"] for r in runs.list_runs(engine) if r["id"].startswith(run_id)]
+            if len(matches) == 1:
+                return RedirectResponse(f"/runs/{quote(matches[0], safe='')}", status_code=307)
             return _page("missing.html", status_code=404)
     return _page("run.html")
 

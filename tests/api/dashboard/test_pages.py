@@ -24,7 +24,16 @@ def test_pages_run_page_exists_only_for_a_run(client: TestClient) -> None:
     rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
     page = client.get(f"/runs/{rid}")
     assert page.status_code == 200 and "/static/js/run.js" in page.text
-    assert client.get("/runs/not-a-run").status_code == 404
+    missing = client.get("/runs/not-a-run")
+    assert missing.status_code == 404 and "/static/js/missing.js" in missing.text
+
+
+def test_pages_run_page_follows_a_unique_id_prefix(client: TestClient) -> None:
+    for rid in ("pre-one-aaa", "pre-two-bbb"):
+        client.post("/api/v1/runs", json={"id": rid, "name": rid})
+    r = client.get("/runs/pre-o", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/runs/pre-one-aaa"
+    assert client.get("/runs/pre-", follow_redirects=False).status_code == 404  # two runs start so
 
 
 @pytest.mark.parametrize(
