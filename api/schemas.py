@@ -78,8 +78,24 @@ class PointIn(Strict):
     time: StrictFloat | StrictInt | None = None
 
 
+class SeriesIn(Strict):
+    """One key's points as parallel lists (the columnar form): `values[i]` (and `times[i]`) at `steps[i]`."""
+
+    key: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    steps: list[Annotated[StrictInt, Field(ge=0, le=MAX_STEP)]]
+    values: list[WireNumber]
+    # A null (whole or per point) means "when the service received it", as a point's missing `time` does.
+    times: list[StrictFloat | StrictInt | None] | None = None
+
+
 class MetricsIn(Strict):
-    points: list[PointIn]
+    """`points` (one object per point), `series` (columnar, one object per key), or both in one batch; where
+    both give the same (key, step), the series wins."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["points"]}, {"required": ["series"]}]})
+
+    points: list[PointIn] = Field(default_factory=list)
+    series: list[SeriesIn] = Field(default_factory=list)
     batch_id: str | None = Field(default=None, min_length=1, max_length=128)
 
 

@@ -3,6 +3,7 @@ these structs carry the same constraints (the fuzz tests hold the two to each ot
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Union
 
 import msgspec
@@ -22,8 +23,19 @@ class WirePoint(msgspec.Struct, forbid_unknown_fields=True):
     time: Union[float, None] = None  # noqa: UP007
 
 
+class WireSeries(msgspec.Struct, forbid_unknown_fields=True):
+    """One key's points as parallel lists: the columnar form, decoded without a struct per point."""
+
+    key: Key
+    steps: list[Step]
+    values: list[Union[float, NonFiniteSpelling]]  # noqa: UP007
+    times: Union[list[Union[float, None]], None] = None  # noqa: UP007 - a null time: the server's clock
+
+
 class WireBatch(msgspec.Struct, forbid_unknown_fields=True):
-    points: list[WirePoint]
+    # Either may be left out (not null): UNSET tells "not sent" from an empty list.
+    points: Union[list[WirePoint], msgspec.UnsetType] = msgspec.UNSET  # noqa: UP007
+    series: Union[list[WireSeries], msgspec.UnsetType] = msgspec.UNSET  # noqa: UP007
     batch_id: Union[BatchId, None] = None  # noqa: UP007
 
 
@@ -46,7 +58,7 @@ def _explain(exc: msgspec.ValidationError) -> str:
     text = str(exc)
     what, _, where = text.rpartition(" - at `")
     where = where.rstrip("`").replace("$.", "", 1) if where else ""
-    if where.endswith(".value"):
+    if re.search(r"\.value$|\.values\[\d+\]$", where):
         # msgspec matches a string against the NaN spellings and calls a miss an enum value.
         got = what.removeprefix("Invalid enum value ") if what.startswith("Invalid enum value") else None
         found = f"got the string {got}" if got else what.replace("Expected `float | str`, got", "got")
@@ -56,8 +68,12 @@ def _explain(exc: msgspec.ValidationError) -> str:
 
 def decode_batch(raw: bytes) -> WireBatch:
     try:
-        return _decoder.decode(raw)
+        body = _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise BadBody(_explain(exc)) from exc
     except msgspec.DecodeError as exc:
         raise BadBody(f"the body is not valid JSON: {exc}", status=400) from exc
+    # `{"points": []}` is a valid, empty batch; `{}` is a client that forgot what it meant to send.
+    if body.points is msgspec.UNSET and body.series is msgspec.UNSET:
+        raise BadBody('a batch carries "points", "series" or both')
+    return body

@@ -1,8 +1,12 @@
 """Decision latency on a run holding 1M points vs one holding 1k: the decision must cost O(new points), not O(history).
 
-Both runs log `loss` at every step and `eval_loss` every 100 steps (still improving, so neither run stops), under the
-service's default policy. Measured, interleaved between the two runs: the POST of one new `eval_loss` point (whose
-response carries the decision) and `GET /runs/{id}/decision`; median of many, one keep-alive connection.
+Two policies, each on a small and a big run that log `loss` at every step and `eval_loss` every 100 steps (still
+improving, so no run stops):
+- the service's default policy (monitors `eval_loss`): POST one new `eval_loss` point;
+- a training-loss monitor with smoothing, `{"monitor": "loss", "rule": "best", "patience": 10000, "smoothing": 0.6}`
+  (what a run without an evaluation set uses, and where series are longest): POST one new `loss` point.
+The POST's response carries the decision. Also `GET /runs/{id}/decision` on the default-policy runs. Requests are
+interleaved between the runs; median of many, one keep-alive connection. The runs are loaded in columnar batches.
     python bench/decision_latency.py [--big 1000000] [--small 1000] [--samples 200]
 """
 
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine, start_server, write_section  # noqa: E402
 
 EVAL_EVERY = 100
+LOSS_MONITOR = {"monitor": "loss", "rule": "best", "patience": 10000, "smoothing": 0.6}
 
 
 def eval_loss(step: int) -> float:
@@ -30,26 +35,33 @@ def eval_loss(step: int) -> float:
     return 2.0 * math.exp(-0.02 * step / EVAL_EVERY)
 
 
+def loss(step: int) -> float:
+    return 2.0 * math.exp(-step / 300_000) + 0.05 * math.sin(step)
+
+
 def chunk(start: int, end: int) -> list[dict]:
-    pts = [
-        {"key": "loss", "step": s, "value": 2.0 * math.exp(-s / 300_000) + 0.05 * math.sin(s)}
-        for s in range(start, end)
-    ]
-    return pts + [
-        {"key": "eval_loss", "step": s, "value": eval_loss(s)} for s in range(start, end) if s % EVAL_EVERY == 0
+    steps = list(range(start, end))
+    evals = [s for s in steps if s % EVAL_EVERY == 0]
+    return [
+        {"key": "loss", "steps": steps, "values": [loss(s) for s in steps]},
+        {"key": "eval_loss", "steps": evals, "values": [eval_loss(s) for s in evals]},
     ]
 
 
-def make_run(c: httpx.Client, name: str, n: int) -> str:
-    rid = c.post("/runs", json={"name": name}).json()["id"]
-    for start in range(0, n, 10_000):
-        c.post(f"/runs/{rid}/metrics", json={"points": chunk(start, min(n, start + 10_000))}).raise_for_status()
+def make_run(c: httpx.Client, name: str, n: int, policy: dict | None) -> str:
+    body: dict = {"name": name}
+    if policy is not None:
+        body["early_stopping"] = policy
+    rid = c.post("/runs", json=body).json()["id"]
+    for start in range(0, n, 20_000):
+        c.post(f"/runs/{rid}/metrics", json={"series": chunk(start, min(n, start + 20_000))}).raise_for_status()
     return rid
 
 
-def post_eval(c: httpx.Client, rid: str, step: int) -> float:
+def post_one(c: httpx.Client, rid: str, key: str, step: int) -> float:
+    value = eval_loss(step) if key == "eval_loss" else loss(step)
     t = time.perf_counter()
-    r = c.post(f"/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": step, "value": eval_loss(step)}]})
+    r = c.post(f"/runs/{rid}/metrics", json={"points": [{"key": key, "step": step, "value": value}]})
     dt = time.perf_counter() - t
     r.raise_for_status()
     if r.json()["decision"]["should_stop"]:
@@ -67,50 +79,60 @@ def get_decision(c: httpx.Client, rid: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--big", type=int, default=1_000_000, help="loss points in the big run")
-    ap.add_argument("--small", type=int, default=1_000, help="loss points in the small run")
+    ap.add_argument("--big", type=int, default=1_000_000, help="loss points in the big runs")
+    ap.add_argument("--small", type=int, default=1_000, help="loss points in the small runs")
     ap.add_argument("--samples", type=int, default=200)
     a = ap.parse_args()
     loadavg = os.getloadavg()[0]  # others' work on the machine moves absolute numbers
+    sizes = {"small": a.small, "big": a.big}
+    cases = {"eval": ("eval_loss", None), "loss": ("loss", LOSS_MONITOR)}
+    times: dict[tuple[str, str, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(Path(tmp) / "data", log=Path(tmp) / "server.log")
         try:
-            with httpx.Client(base_url=url + "/api/v1", timeout=120) as c:
+            with httpx.Client(base_url=url + "/api/v1", timeout=300) as c:
                 runs = {
-                    "small": (make_run(c, "bench-small", a.small), a.small),
-                    "big": (make_run(c, "bench-big", a.big), a.big),
+                    (case, size): make_run(c, f"bench-{case}-{size}", n, policy)
+                    for case, (_, policy) in cases.items()
+                    for size, n in sizes.items()
                 }
                 stored = {
-                    k: sum(x["count"] for x in c.get(f"/runs/{rid}/metrics").json()["keys"])
-                    for k, (rid, _) in runs.items()
+                    size: sum(x["count"] for x in c.get(f"/runs/{runs['eval', size]}/metrics").json()["keys"])
+                    for size in sizes
                 }
-                post: dict[str, list[float]] = {"small": [], "big": []}
-                get: dict[str, list[float]] = {"small": [], "big": []}
                 for i in range(a.samples + 10):  # the first 10 warm up
-                    for k, (rid, n) in runs.items():
-                        step = n + EVAL_EVERY * (i + 1)
-                        p, g = post_eval(c, rid, step), get_decision(c, rid)
+                    for (case, size), rid in runs.items():
+                        step = sizes[size] + EVAL_EVERY * (i + 1)
+                        p = post_one(c, rid, cases[case][0], step)
+                        g = get_decision(c, rid) if case == "eval" else None
                         if i >= 10:
-                            post[k].append(p)
-                            get[k].append(g)
+                            times.setdefault(("post", case, size), []).append(p)
+                            if g is not None:
+                                times.setdefault(("get", case, size), []).append(g)
         finally:
             proc.terminate()
             proc.wait()
-    ms = {
-        f"{what}-{k}": 1000 * statistics.median(v) for what, d in (("post", post), ("get", get)) for k, v in d.items()
-    }
+    ms = {k: 1000 * statistics.median(v) for k, v in times.items()}
+
+    def row(label: str, what: str, case: str) -> str:
+        small, big = ms[what, case, "small"], ms[what, case, "big"]
+        return f"| {label} | {small:.2f} | {big:.2f} | **{big / small:.2f}×** |\n"
+
     body = (
         f"## Decision latency: {a.big:,} logged steps vs {a.small:,} (`bench/decision_latency.py`)\n\n"
         f"{machine()}, load average {loadavg:.1f} at start;\n"
-        f"`losswatch serve` on SQLite, default policy; runs with `loss` at every step and `eval_loss` "
-        f"every {EVAL_EVERY} steps ({stored['small']:,} and {stored['big']:,} stored points); median of "
+        f"`losswatch serve` on SQLite; runs with `loss` at every step and `eval_loss` every {EVAL_EVERY} steps "
+        f"({stored['small']:,} and {stored['big']:,} stored points), loaded in columnar batches; median of "
         f"{a.samples} interleaved requests after 10 warm-up.\n\n"
         f"| request | {a.small:,}-step run (ms) | {a.big:,}-step run (ms) | **ratio** (goal ≤ 2×) |\n"
         f"|---|---|---|---|\n"
-        f"| POST one `eval_loss` point (returns the decision) | {ms['post-small']:.2f} | {ms['post-big']:.2f} | "
-        f"**{ms['post-big'] / ms['post-small']:.2f}×** |\n"
-        f"| GET `/runs/{{id}}/decision` | {ms['get-small']:.2f} | {ms['get-big']:.2f} | "
-        f"**{ms['get-big'] / ms['get-small']:.2f}×** |\n"
+        + row("default policy: POST one `eval_loss` point (returns the decision)", "post", "eval")
+        + row("default policy: GET `/runs/{id}/decision`", "get", "eval")
+        + row(
+            "`loss` monitor, rule best, patience 10000, smoothing 0.6: POST one `loss` point (returns the decision)",
+            "post",
+            "loss",
+        )
     )
     write_section("decision_latency", body)
     print(body)

@@ -1,7 +1,8 @@
 """losswatch vs MLflow's tracking server on the same machine, the same points, in the same run, as ratios.
 
 (a) Ingest: losswatch `POST /runs/{id}/metrics` vs MLflow `POST /api/2.0/mlflow/runs/log-batch`, both in batches of
-    1000 points (MLflow's maximum per call), one keep-alive connection each, rounds interleaved; warm median.
+    1000 points (MLflow's maximum per call; losswatch's columnar by default, as its own clients send them, each
+    side in its own best form), one keep-alive connection each, rounds interleaved; warm median.
 (b) Drawing a 1M-point key: losswatch `GET /runs/{id}/metrics/loss?max_points=1000` (TensorBoard smoothing over the
     whole series, then min/max downsampling) vs MLflow's sampled chart endpoint `get-history-bulk-interval` with
     `max_results=1000`; warm median latency.
@@ -122,8 +123,9 @@ JSON = {"Content-Type": "application/json"}
 
 
 class Losswatch:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, columnar: bool = True) -> None:
         self.c = httpx.Client(base_url=url + "/api/v1", timeout=120)
+        self.columnar = columnar
 
     def create_run(self, name: str) -> str:
         r = self.c.post("/runs", json={"name": name})
@@ -131,7 +133,12 @@ class Losswatch:
         return r.json()["id"]
 
     def encode(self, run: str, pts: list[tuple[int, float, float]]) -> tuple[str, bytes]:
-        body = {"points": [{"key": KEY, "step": s, "value": v, "time": t} for s, v, t in pts]}
+        if self.columnar:  # what losswatch's own clients send: one object per key
+            series = {"key": KEY, "steps": [s for s, _, _ in pts], "values": [v for _, v, _ in pts]}
+            series["times"] = [t for _, _, t in pts]
+            body: dict = {"series": [series]}
+        else:
+            body = {"points": [{"key": KEY, "step": s, "value": v, "time": t} for s, v, t in pts]}
         return f"/runs/{run}/metrics", json.dumps(body).encode()
 
     def post(self, path: str, body: bytes) -> None:
@@ -230,6 +237,9 @@ def main() -> None:
     ap.add_argument("--draw-points", type=int, default=1_000_000)
     ap.add_argument("--draws", type=int, default=5, help="measured draws per side (after 2 warm-up draws)")
     ap.add_argument("--mlflow-load", choices=["sqlite", "rest"], default="sqlite")
+    ap.add_argument(
+        "--losswatch-form", choices=["columnar", "rows"], default="columnar", help="how losswatch gets its batches"
+    )
     a = ap.parse_args()
     loadavg = os.getloadavg()[0]  # others' work on the machine moves absolute numbers
     ensure_mlflow()
@@ -240,7 +250,7 @@ def main() -> None:
         lw_proc, lw_url = start_server(tmp / "lw", log=tmp / "losswatch.log")
         ml_proc, ml_url = start_mlflow(tmp)
         try:
-            lw, ml = Losswatch(lw_url), MLflow(ml_url)
+            lw, ml = Losswatch(lw_url, a.losswatch_form == "columnar"), MLflow(ml_url)
             # (a) ingest: a warm-up round, then interleaved rounds on the same run, continuing the steps.
             lw_run, ml_run = lw.create_run("bench-ingest"), ml.create_run("bench-ingest")
             warm = 10 * BATCH
@@ -286,12 +296,14 @@ def main() -> None:
         if a.mlflow_load == "sqlite"
         else "loaded through `runs/log-batch`"
     )
+    form = "columnar `series` (what its sender, sync and import send)" if lw.columnar else "row `points`"
     body = (
         f"## losswatch vs MLflow tracking server (`bench/mlflow_compare.py`)\n\n"
         f"{machine()}, load average {loadavg:.1f} at start;\n"
         f"MLflow {version} (`mlflow server`, SQLite backend, 1 worker, loopback) vs `losswatch serve` "
         f"(SQLite, 1 worker); one keep-alive connection each, same points, interleaved.\n\n"
-        f"**Ingest**: batches of {BATCH} points (MLflow's log-batch maximum) for both; a warm-up of {warm} points, "
+        f"**Ingest**: batches of {BATCH} points (MLflow's log-batch maximum) for both, losswatch's as {form}, "
+        f"MLflow's as its log-batch `metrics`; a warm-up of {warm} points, "
         f"then {a.rounds} rounds of {a.points:,} points each on the same run; median of the rounds.\n\n"
         f"| server | points/s (median) | rounds |\n|---|---|---|\n"
         f"| losswatch `POST /runs/{{id}}/metrics` | {lw_rate:,.0f} | {', '.join(f'{r:,.0f}' for r in lw_rates)} |\n"

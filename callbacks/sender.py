@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from losswatch.callbacks.heartbeat import Heartbeat
+from losswatch.monitor.columnar import SeriesBuffer
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
 from losswatch.monitor.vocabulary import spell
 
@@ -70,7 +71,7 @@ class Sender:
         self.spool = self._open_spool(Path(spool_dir))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards the batch buffer and spool writes (close may write too)
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer = SeriesBuffer()  # the batch being gathered, per key (the columnar wire form)
         self._buffer_since = 0.0
         self._seq = 0
         self._ticket = 0  # items handed in by the training thread
@@ -211,9 +212,9 @@ class Sender:
         for key, value in metrics.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            self._buffer.append({"key": str(key), "step": step, "value": wire(float(value)), "time": at})
+            self._buffer.add(str(key), step, float(value), at)
         self._buffer_ticket = ticket
-        if len(self._buffer) >= self.batch_size:
+        if self._buffer.size >= self.batch_size:
             self._write_batch()
 
     def _drain_to_spool(self, now: float, *, final: bool) -> bool:
@@ -232,13 +233,13 @@ class Sender:
     def _write_batch(self) -> None:
         if not self._buffer:
             return
-        batch, self._buffer = self._buffer, []
+        batch, self._buffer = self._buffer, SeriesBuffer()
         self._seq += 1
         record = {
             "kind": "metrics",
             "run_id": self.run_id,
             "batch_id": f"{self.run_id}-{self.session}-{self._seq}",
-            "points": batch,
+            "series": batch.series(),
         }
         self._write(record, self._buffer_ticket, droppable=True)
 

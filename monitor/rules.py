@@ -263,8 +263,14 @@ def _smooth(st: StopState, value: float, weight: float) -> float:
 
 
 def _keep(p: Policy) -> int:
-    """How many recent checks the state keeps: enough for the window rule and the trend fit."""
-    return max(p.patience + 1, p.trend_window)
+    """How many recent checks the state keeps: what its rule reads back and no more, since the state is saved
+    on every ingest. `window` compares with the value `patience` checks ago, `trend` fits (and the overfitting
+    clause differences) its last `trend_window`; `best` reads only its best."""
+    if p.rule == "window":
+        return p.patience + 1
+    if p.rule == "trend":
+        return p.trend_window
+    return 1
 
 
 def _sign(p: Policy) -> float:

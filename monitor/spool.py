@@ -12,7 +12,9 @@ Layout of a spool folder (usually `<output_dir>/.losswatch/`):
 Records (one JSON object a line, `"kind"` names it):
 
 - `run`: `{"run": <POST /runs body with its id>}`: creates (or finds) the run before its data.
-- `metrics`: `{"run_id", "batch_id", "points"}`: a retried batch is a no-op on the service.
+- `metrics`: `{"run_id", "batch_id", "series"}` (columnar, one entry per key, as POST /metrics takes it;
+  spools written before the columnar form carry `"points"` instead, and replay as they are): a retried
+  batch is a no-op on the service.
 - `rewind`: `{"run_id", "step", "rewind_id"}`: a replayed rewind is a no-op, so a replay never
   deletes points sent after it.
 - `status`: `{"run_id", "status"}`.
@@ -277,7 +279,10 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
 def _send(http: httpx.Client, kind: str, record: dict[str, Any]) -> httpx.Response:
     run = f"/api/v1/runs/{record['run_id']}"
     if kind == "metrics":
-        return http.post(f"{run}/metrics", json={"points": record["points"], "batch_id": record["batch_id"]})
+        body = {k: record[k] for k in ("points", "series") if k in record}
+        if not body:
+            raise KeyError("points or series")
+        return http.post(f"{run}/metrics", json={**body, "batch_id": record["batch_id"]})
     if kind == "rewind":
         return http.post(f"{run}/rewind", json={"step": record["step"], "rewind_id": record["rewind_id"]})
     if kind == "checkpoint":

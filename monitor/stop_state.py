@@ -7,9 +7,12 @@ engine that dispatches to them both depend on it, and not on each other.
 
 from __future__ import annotations
 
+import base64
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from losswatch.monitor.vocabulary import spell, unspell
 
@@ -40,7 +43,13 @@ class StopState:
 
     def to_dict(self) -> dict[str, Any]:
         # JSON columns on PostgreSQL reject Infinity/NaN tokens, so non-finite floats travel as strings.
-        return _encode(asdict(self))
+        # The windows travel packed (base64 of little-endian float64/int64): the state is saved on every
+        # ingest, and walking a `patience`-long window element by element cost more than the whole batch.
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            out[name] = _pack(value, _PACKED[name]) if name in _PACKED else _encode(value)
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> StopState:
@@ -48,6 +57,13 @@ class StopState:
             return cls()
         known = {k: v for k, v in _decode(data).items() if k in cls.__dataclass_fields__}
         return cls(**known)
+
+
+_PACKED = {"recent": "<f8", "recent_steps": "<i8", "diffs": "<f8"}
+
+
+def _pack(values: list[Any], dtype: str) -> dict[str, str]:
+    return {"__" + dtype[1:]: base64.b64encode(np.asarray(values, dtype=dtype).tobytes()).decode("ascii")}
 
 
 def _encode(obj: Any) -> Any:
@@ -62,8 +78,13 @@ def _encode(obj: Any) -> Any:
 
 def _decode(obj: Any) -> Any:
     if isinstance(obj, dict):
-        if set(obj) == {"__float__"}:
-            return unspell(obj["__float__"])
+        if len(obj) == 1:
+            ((tag, payload),) = obj.items()
+            if tag == "__float__":
+                return unspell(payload)
+            if tag in ("__f8", "__i8"):
+                # A state saved before packing carries plain lists, which the other branches read.
+                return np.frombuffer(base64.b64decode(payload), dtype="<" + tag[2:]).tolist()
         return {k: _decode(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [_decode(v) for v in obj]

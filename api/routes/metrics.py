@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from losswatch.api import deps
@@ -15,7 +16,7 @@ from losswatch.monitor.downsample import minmax_indices
 from losswatch.monitor.errors import Invalid, LimitExceeded
 from losswatch.monitor.settings import Settings
 from losswatch.monitor.smoothing import smooth
-from losswatch.monitor.store import ingest, series
+from losswatch.monitor.store import columns, ingest, series
 from losswatch.monitor.store.cache import SeriesCache
 from losswatch.monitor.store.runs import get_run
 from losswatch.monitor.vocabulary import SmoothingMode
@@ -50,7 +51,7 @@ METRICS_BODY = {
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
 async def post_metrics(
     run_id: RunId, request: Request, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
-) -> dict[str, Any] | JSONResponse:
+) -> Response:
     """Store a batch of points and answer with the decision. A retried batch (same `batch_id`) changes nothing; the
     same (key, step) with the same value is a duplicate, with another value it is overwritten.
     """
@@ -59,30 +60,46 @@ async def post_metrics(
         body = decode_batch(await request.body())
     except BadBody as exc:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-    return await run_in_threadpool(_ingest, run_id, body, request, engine, settings)
+    result = await run_in_threadpool(_ingest, run_id, body, request, engine, settings)
+    # Encoded here, already in the documented shape: FastAPI's response-model pass would re-validate it.
+    return Response(_encoder.encode(result), media_type="application/json")
+
+
+_encoder = msgspec.json.Encoder()
 
 
 def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, settings: Settings) -> dict[str, Any]:
-    if len(body.points) > settings.max_batch_points:
+    points = body.points or []
+    wire_series = body.series or []
+    n = len(points) + sum(len(s.steps) for s in wire_series)
+    if n > settings.max_batch_points:
         raise LimitExceeded(
-            f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); "
-            f"this one has {len(body.points)}"
+            f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); this one has {n}"
         )
-    for text in {p.key for p in body.points} | {body.batch_id or ""}:
+    for text in {p.key for p in points} | {s.key for s in wire_series} | {body.batch_id or ""}:
         if "\x00" in text:
             raise Invalid("a key or the batch_id holds a NUL character")
     max_key, max_step = settings.max_key_length, settings.max_step
-    for i, p in enumerate(body.points):
+    for i, p in enumerate(points):
         if len(p.key) > max_key:
             raise LimitExceeded(f"points[{i}].key is longer than max_key_length ({max_key})")
         if p.step > max_step:
             raise Invalid(f"points[{i}].step {p.step} is beyond max_step ({max_step})")
+    arrays = []
+    for i, s in enumerate(wire_series):
+        if len(s.key) > max_key:
+            raise LimitExceeded(f"series[{i}].key is longer than max_key_length ({max_key})")
+        cols = columns.from_series(s.key, s.steps, s.values, s.times, where=f"series[{i}]")
+        if cols.size and int(cols.steps.max()) > max_step:
+            raise Invalid(f"series[{i}].steps holds {int(cols.steps.max())}, beyond max_step ({max_step})")
+        arrays.append(cols)
     # The decoded wire points go to the store as they are: it reads key, step, value ("NaN" spelled
     # out or a number) and time, and a copy per point would cost more than the checks above.
     result = ingest.ingest(
         engine,
         run_id=run_id,
-        points=body.points,
+        points=points,
+        series=arrays,
         batch_id=body.batch_id,
         max_keys_per_run=settings.max_keys_per_run,
         max_check_ms=settings.max_check_ms,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 from tqdm import tqdm
 
+from losswatch.monitor.columnar import SeriesBuffer
 from losswatch.monitor.vocabulary import spell
 
 from .base import ImportedLog, Point
@@ -61,8 +62,9 @@ def upload(
     with tqdm(total=len(points), unit="pt", desc=f"uploading {run['name']}", disable=not progress) as bar:
         for index, start in enumerate(range(0, len(points), batch_size)):
             batch = points[start : start + batch_size]
+            # Columnar on the wire; the batch id digests the row form, so ids match earlier imports of the log.
             wire = [_wire(p) for p in batch]
-            body = {"points": wire, "batch_id": f"{run_id}-{_digest(wire)}"}
+            body = {"series": _series(batch), "batch_id": f"{run_id}-{_digest(wire)}"}
             url = f"/api/v1/runs/{run_id}/metrics"
             answer = _send(client, "POST", url, body, f"sending batch {index} of run {run_id}")
             for count in _COUNTS:
@@ -98,6 +100,14 @@ def _wire(point: Point) -> dict:
     if point.time is not None:
         body["time"] = point.time
     return body
+
+
+def _series(batch: list[Point]) -> list[dict]:
+    # The columnar form: the same points (and so the same batch ids) as one object per point would be.
+    buf = SeriesBuffer()
+    for p in batch:
+        buf.add(p.key, p.step, p.value, p.time)
+    return buf.series()
 
 
 def _digest(wire: list[dict]) -> str:

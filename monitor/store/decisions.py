@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+import numpy as np
+from sqlalchemy import Connection, select
 
 from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
-from losswatch.monitor.models import StopState as StopStateRow
 from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision, Policy, Reason, stored_policy
 from losswatch.monitor.stopping import Stopper, StopState
+from losswatch.monitor.store import driver
 from losswatch.monitor.store.values import decode
 
 GUARD_KEY = "loss"
@@ -27,18 +28,27 @@ def stopper_of(run: dict[str, Any]) -> Stopper:
     return Stopper(policy_of(run), Schedule.from_config(run.get("config")))
 
 
+# Every ingest runs these: straight on the driver (monitor/store/driver.py).
+_LOAD_STATE = "SELECT state FROM stop_states WHERE run_id = ?"
+_UPDATE_STATE = "UPDATE stop_states SET state = ?, updated_at = ? WHERE run_id = ?"
+_INSERT_STATE = "INSERT INTO stop_states (run_id, state, updated_at) VALUES (?, ?, ?)"
+_LAST_DECISION = "SELECT should_stop, reason FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT 1"
+_INSERT_DECISION = (
+    "INSERT INTO decisions (run_id, step, should_stop, reason, message, details, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 def load_state(conn: Connection, run_id: str) -> StopState:
-    data = conn.scalar(select(StopStateRow.state).where(StopStateRow.run_id == run_id))
-    return StopState.from_dict(data)
+    row = driver.fetchone(conn, _LOAD_STATE, (run_id,))
+    return StopState.from_dict(driver.json_value(row[0]) if row is not None else None)
 
 
 def save_state(conn: Connection, run_id: str, state: StopState) -> None:
-    payload = state.to_dict()
-    done = conn.execute(
-        update(StopStateRow).where(StopStateRow.run_id == run_id).values(state=payload, updated_at=time.time())
-    ).rowcount
-    if not done:
-        conn.execute(StopStateRow.__table__.insert().values(run_id=run_id, state=payload, updated_at=time.time()))
+    payload = driver.json_param(conn, state.to_dict())
+    now = time.time()
+    if not driver.execute(conn, _UPDATE_STATE, (payload, now, run_id)).rowcount:
+        driver.execute(conn, _INSERT_STATE, (run_id, payload, now))
 
 
 def with_manual(run: dict[str, Any], decision: Decision) -> Decision:
@@ -62,24 +72,45 @@ def current(conn: Connection, run: dict[str, Any]) -> Decision:
     return with_manual(run, stopper.current(load_state(conn, run["id"])))
 
 
-def advance(conn: Connection, run: dict[str, Any], changed: dict[str, list[tuple[int, float]]]) -> Decision:
-    """Feed the points this batch changed to the policy. O(new points), except after a rewrite of
-    already-judged history (a resume or a rewind), which replays the monitored key once."""
+def advance(conn: Connection, run: dict[str, Any], changed: dict[str, tuple[np.ndarray, np.ndarray]]) -> Decision:
+    """Feed the points this batch changed ((steps, values) per key, sorted by step) to the policy.
+    O(new points), except after a rewrite of already-judged history (a resume or a rewind), which
+    replays the monitored key once."""
     stopper = stopper_of(run)
     state = load_state(conn, run["id"])
-    watched = changed.get(stopper.monitor, [])
-    if watched and state.last_step is not None and min(s for s, _ in watched) <= state.last_step:
+    watched = changed.get(stopper.monitor)
+    if watched is not None and state.last_step is not None and int(watched[0][0]) <= state.last_step:
         state = replay_stored(conn, run["id"], stopper)
     else:
-        events = [(s, 1, stopper.monitor, v) for s, v in watched]
-        if stopper.monitor != GUARD_KEY:
-            events += [(s, 0, GUARD_KEY, v) for s, v in changed.get(GUARD_KEY, [])]
-        # Same step: the training loss is logged before the evaluation, as the Trainer does.
-        _feed(stopper, state, sorted(events))
+        # Same step: the training loss is logged before the evaluation, as the Trainer does (order 0 before 1).
+        parts = [] if watched is None else [(1, stopper.monitor, *watched)]
+        if stopper.monitor != GUARD_KEY and GUARD_KEY in changed:
+            parts.append((0, GUARD_KEY, *changed[GUARD_KEY]))
+        _feed_arrays(stopper, state, parts)
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
     return decision
+
+
+def _feed_arrays(stopper: Stopper, state: StopState, parts: list[tuple[int, str, np.ndarray, np.ndarray]]) -> None:
+    """Feed one or two keys' points merged in (step, order), each run of same-key points at once."""
+    if len(parts) == 1:
+        _, key, steps, values = parts[0]
+        stopper.feed_many(state, key=key, steps=steps.tolist(), values=values.tolist())
+        return
+    if not parts:
+        return
+    steps = np.concatenate([p[2] for p in parts])
+    values = np.concatenate([p[3] for p in parts])
+    which = np.concatenate([np.full(p[2].size, i) for i, p in enumerate(parts)])
+    order = np.array([p[0] for p in parts])[which]
+    idx = np.lexsort((order, steps))
+    steps, values, which = steps[idx], values[idx], which[idx]
+    cuts = [0, *(np.flatnonzero(which[1:] != which[:-1]) + 1).tolist(), int(steps.size)]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        key = parts[int(which[a])][1]
+        stopper.feed_many(state, key=key, steps=steps[a:b].tolist(), values=values[a:b].tolist())
 
 
 def replay_stored(conn: Connection, run_id: str, stopper: Stopper) -> StopState:
@@ -111,30 +142,27 @@ def stored_events(conn: Connection, run_id: str, monitor: str) -> list[tuple[int
 
 
 def record(conn: Connection, run_id: str, decision: Decision) -> None:
-    last = conn.execute(
-        select(DecisionRow.should_stop, DecisionRow.reason)
-        .where(DecisionRow.run_id == run_id)
-        .order_by(DecisionRow.id.desc())
-        .limit(1)
-    ).first()
+    last = driver.fetchone(conn, _LAST_DECISION, (run_id,))
     if last is None and not decision.should_stop and decision.step is None:
         return
-    if last is not None and (bool(last.should_stop), last.reason) == (decision.should_stop, decision.reason.value):
+    if last is not None and (bool(last[0]), last[1]) == (decision.should_stop, decision.reason.value):
         return
     now = time.time()
-    if decision.should_stop and (last is None or not last.should_stop):
+    if decision.should_stop and (last is None or not last[0]):
         # In the decision's own transaction: the stop cannot be recorded without its message.
         outbox.run_stopped(conn, run_id=run_id, decision=decision, now=now)
-    conn.execute(
-        DecisionRow.__table__.insert().values(
-            run_id=run_id,
-            step=decision.step,
-            should_stop=decision.should_stop,
-            reason=decision.reason.value,
-            message=decision.message,
-            details=decision.to_dict(),
-            created_at=now,
-        )
+    driver.execute(
+        conn,
+        _INSERT_DECISION,
+        (
+            run_id,
+            decision.step,
+            decision.should_stop,
+            decision.reason.value,
+            decision.message,
+            driver.json_param(conn, decision.to_dict()),
+            now,
+        ),
     )
 
 

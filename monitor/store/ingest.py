@@ -1,35 +1,28 @@
-"""Storing a batch of points: one transaction, summaries and the decision updated inside it."""
+"""Storing a batch of points: one transaction, summaries and the decision updated inside it.
+
+The batch arrives as arrays per key (monitor/store/columns.py), whichever wire form it came in; each key
+costs a handful of numpy passes and one bulk write, not a Python step per point.
+"""
 
 from __future__ import annotations
 
-import math
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+import numpy as np
+from sqlalchemy import Connection, Engine
 
 from losswatch.monitor.budget import afford
-from losswatch.monitor.db import inserted_id, writer
-from losswatch.monitor.errors import LimitExceeded
-from losswatch.monitor.models import (
-    FLAG_NAN,
-    FLAG_NEGINF,
-    FLAG_POSINF,
-    IngestBatch,
-    MetricKey,
-    MetricPoint,
-    Run,
-)
+from losswatch.monitor.db import bulk_writer, inserted_id
+from losswatch.monitor.errors import LimitExceeded, NotFound
+from losswatch.monitor.models import FLAG_FINITE, MetricKey
 from losswatch.monitor.policy import Decision
-from losswatch.monitor.store import decisions, summaries
-from losswatch.monitor.store.runs import get_run, touch
-from losswatch.monitor.store.values import PointLike, encode
-
-IN_CHUNK = 500
-_NONFINITE = {FLAG_NAN: math.nan, FLAG_POSINF: math.inf, FLAG_NEGINF: -math.inf}
-Row = tuple[int, int, float | None, int, float]  # key_id, step, value, flag, wall_time
+from losswatch.monitor.store import bulk, decisions, driver, summaries
+from losswatch.monitor.store.columns import Columns, combine, dedupe, flags_of, from_points
+from losswatch.monitor.store.runs import touch
+from losswatch.monitor.store.values import PointLike
 
 
 @dataclass
@@ -44,120 +37,144 @@ def ingest(
     engine: Engine,
     *,
     run_id: str,
-    points: Sequence[PointLike],
+    points: Sequence[PointLike] = (),
+    series: Sequence[Columns] = (),
     batch_id: str | None = None,
     max_keys_per_run: int = 1000,
     max_check_ms: float | None = None,
 ) -> IngestResult:
-    """`max_check_ms`: the stopping work this batch may cost (monitor/budget.py); beyond it the batch is
+    """Store `points` (row form) and `series` (columnar) as one batch. Where both give the same (key, step),
+    the series wins, as a later point in the same list would: last write wins inside a batch too.
+
+    `max_check_ms`: the stopping work this batch may cost (monitor/budget.py); beyond it the batch is
     refused before anything is written, since on SQLite every other writer waits for it."""
     now = time.time()
-    with writer(engine).begin() as conn:
-        # The run row is the per-run lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises.
-        conn.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
-        run = get_run(conn, run_id=run_id)
+    parts = [*from_points(points), *series] if points else list(series)
+    total = sum(c.size for c in parts)
+    with bulk_writer(engine).begin() as conn:
+        run = _lock_run(conn, run_id)
         touch(conn, run_id=run_id, now=now)  # a stale run is running again
-        if batch_id is not None:
-            seen = conn.scalar(
-                select(IngestBatch.points).where(IngestBatch.run_id == run_id, IngestBatch.batch_id == batch_id)
-            )
-            if seen is not None:
-                return IngestResult(0, len(points), 0, decisions.current(conn, run))
-            conn.execute(
-                IngestBatch.__table__.insert().values(
-                    run_id=run_id, batch_id=batch_id, points=len(points), created_at=now
-                )
-            )
-
-        # Last write wins inside a batch, as it would across two batches.
-        by_key: dict[str, dict[int, PointLike]] = defaultdict(dict)
-        for p in points:
-            by_key[p.key][p.step] = p
-        unique = sum(len(v) for v in by_key.values())
+        if batch_id is not None and not _claim(conn, run_id, batch_id, total, now):
+            return IngestResult(0, total, 0, decisions.current(conn, run))
+        keyed = [dedupe(c) for c in combine(parts)]
         policy = decisions.policy_of(run)
-        afford(policy, len(by_key.get(policy.monitor, ())), budget_ms=max_check_ms, what="this batch")
-        key_ids = ensure_keys(conn, run_id=run_id, names=list(by_key), limit=max_keys_per_run)
-
-        accepted = overwritten = 0
-        duplicates = len(points) - unique
-        changed: dict[str, list[tuple[int, float]]] = {}
-        for key, pts in by_key.items():
-            a, d, o, ch = _store_key(conn, key_ids[key], sorted(pts.values(), key=_step), now)
-            accepted, duplicates, overwritten = accepted + a, duplicates + d, overwritten + o
-            if ch:
-                changed[key] = ch
+        checks = next((c.size for c, _ in keyed if c.key == policy.monitor), 0)
+        afford(policy, checks, budget_ms=max_check_ms, what="this batch")
+        known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _ in keyed], limit=max_keys_per_run)
+        accepted = overwritten = duplicates = 0
+        changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for unique, dropped in keyed:
+            key_id, summary = known[unique.key]
+            a, d, o, ch = _store_key(conn, key_id, summary, unique, now)
+            accepted, duplicates, overwritten = accepted + a, duplicates + d + dropped, overwritten + o
+            if ch is not None:
+                changed[unique.key] = ch
         decision = decisions.advance(conn, run, changed)
         return IngestResult(accepted, duplicates, overwritten, decision)
 
 
-def _step(p: PointLike) -> int:
-    return p.step
+# The per-batch statements run straight on the driver (monitor/store/driver.py): each costs a fraction of
+# what SQLAlchemy's execution machinery adds around it, and every batch runs them whatever its size.
+_RUN = "SELECT id, early_stopping, stop_requested, config FROM runs WHERE id = ?"
+_CLAIM = (
+    "INSERT INTO ingest_batches (run_id, batch_id, points, created_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (run_id, batch_id) DO NOTHING"
+)
+_KEY_COUNT = "SELECT COUNT(*) FROM metric_keys WHERE run_id = ?"
+
+
+def _lock_run(conn: Connection, run_id: str) -> dict[str, Any]:
+    """What the decision needs of the run (its policy, a person's stop, its plan), read under the run's lock: on
+    PostgreSQL the row lock serialises a run's batches; SQLite's BEGIN IMMEDIATE already has."""
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    row = driver.fetchone(conn, _RUN + lock, (run_id,))
+    if row is None:
+        raise NotFound(f"no run with id {run_id!r}")
+    return {
+        "id": row[0],
+        "early_stopping": driver.json_value(row[1]),
+        "stop_requested": row[2],
+        "config": driver.json_value(row[3]),
+    }
+
+
+def _claim(conn: Connection, run_id: str, batch_id: str, points: int, now: float) -> bool:
+    """Record the batch id; False when it was already there (a retried batch, which changes nothing)."""
+    return driver.execute(conn, _CLAIM, (run_id, batch_id, points, now)).rowcount == 1
+
+
+def keys_and_summaries(
+    conn: Connection, *, run_id: str, names: list[str], limit: int
+) -> dict[str, tuple[int, dict[str, Any] | None]]:
+    """Each named key's id and summary (None for a key without points), creating the keys that are new."""
+    if not names:
+        return {}
+    marks = ", ".join("?" * len(names))
+    rows = driver.fetchall(
+        conn,
+        f"SELECT k.name, k.id, {summaries.COLUMNS_SQL} FROM metric_keys k "
+        f"LEFT JOIN metric_summaries s ON s.key_id = k.id WHERE k.run_id = ? AND k.name IN ({marks})",
+        (run_id, *names),
+    )
+    out = {r[0]: (int(r[1]), summaries.from_row(tuple(r[2:]))) for r in rows}
+    missing = [n for n in names if n not in out]
+    if missing:
+        for name, kid in ensure_keys(conn, run_id=run_id, names=missing, limit=limit).items():
+            out[name] = (kid, None)
+    return out
 
 
 def ensure_keys(conn: Connection, *, run_id: str, names: list[str], limit: int) -> dict[str, int]:
-    rows = conn.execute(select(MetricKey.name, MetricKey.id).where(MetricKey.run_id == run_id)).all()
-    ids = {r.name: r.id for r in rows}
-    missing = [n for n in names if n not in ids]
-    if missing and len(ids) + len(missing) > limit:
+    """Create keys the run does not have yet, within its limit on keys."""
+    have = int(driver.fetchone(conn, _KEY_COUNT, (run_id,))[0])
+    if have + len(names) > limit:
         raise LimitExceeded(
             f"a run may have at most {limit} metric keys (max_keys_per_run); this batch "
-            f"would bring it to {len(ids) + len(missing)}"
+            f"would bring it to {have + len(names)}"
         )
-    for name in missing:
-        ids[name] = inserted_id(conn.execute(MetricKey.__table__.insert().values(run_id=run_id, name=name)))
-    return ids
+    return {
+        name: inserted_id(conn.execute(MetricKey.__table__.insert().values(run_id=run_id, name=name))) for name in names
+    }
 
 
 def _store_key(
-    conn: Connection, key_id: int, pts: list[PointLike], now: float
-) -> tuple[int, int, int, list[tuple[int, float]]]:
-    summary = summaries.load(conn, key_id)
-    existing: dict[int, tuple[float | None, int]] = {}
+    conn: Connection, key_id: int, summary: dict[str, Any] | None, c: Columns, now: float
+) -> tuple[int, int, int, tuple[np.ndarray, np.ndarray] | None]:
+    """Write one key's (sorted, unique) points; returns accepted, duplicates, overwritten and the
+    (steps, values) that changed, for the stopping engine."""
+    steps, values = c.steps, c.values
+    flags = flags_of(values)
+    times = c.times
+    if np.isnan(times).any():
+        times = np.where(np.isnan(times), now, times)
     last_step = summary["last_step"] if summary is not None else None
-    if last_step is not None and pts[0].step <= last_step:
-        existing = _existing(conn, key_id, [p.step for p in pts if p.step <= last_step])
-    inserts: list[Row] = []
-    updates: list[Row] = []
-    duplicates = 0
-    changed: list[tuple[int, float]] = []
-    for p in pts:
-        value, flag = encode(p.value)
-        row = (key_id, p.step, value, flag, now if p.time is None else p.time)
-        old = existing.get(p.step) if existing else None
-        if old is None:
-            inserts.append(row)
-        elif old == (value, flag):
-            duplicates += 1
-            continue
-        else:
-            updates.append(row)
-        changed.append((p.step, _NONFINITE[flag] if value is None else value))
-    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    if inserts:
-        # Straight to the driver's executemany: SQLAlchemy's per-row parameter processing would cost
-        # more than the insert itself at thousands of points per batch.
-        conn.exec_driver_sql(
-            f"INSERT INTO metric_points (key_id, step, value, flag, wall_time) VALUES ({ph}, {ph}, {ph}, {ph}, {ph})",
-            inserts,
-        )
-    if updates:
-        conn.exec_driver_sql(
-            f"UPDATE metric_points SET value = {ph}, flag = {ph}, wall_time = {ph} WHERE key_id = {ph} AND step = {ph}",
-            [(v, f, t, k, s) for k, s, v, f, t in updates],
-        )
+    new = np.ones(steps.size, dtype=bool)
+    same = np.zeros(steps.size, dtype=bool)
+    if last_step is not None and steps[0] <= last_step:
+        # Only points at or before the key's last step can already be stored.
+        upto = int(np.searchsorted(steps, last_step, side="right"))
+        old_steps, old_values, old_flags = bulk.existing(conn, key_id, steps[:upto])
+        if old_steps.size:
+            at = np.searchsorted(steps, old_steps)
+            new[at] = False
+            # The same value is a duplicate: equal flags, and for finite values equal floats.
+            equal = (old_flags == flags[at]) & ((old_flags != FLAG_FINITE) | (old_values == values[at]))
+            same[at[equal]] = True
+    changed = ~same
+    n_new, n_same = int(np.count_nonzero(new)), int(np.count_nonzero(same))
+    n_over = steps.size - n_new - n_same
+    if n_new == steps.size:
+        bulk.insert(conn, key_id, steps, values, flags, times)
+    elif n_new:
+        bulk.insert(conn, key_id, steps[new], values[new], flags[new], times[new])
+    if n_over:
+        over = changed & ~new
+        bulk.update(conn, key_id, steps[over], values[over], flags[over], times[over])
         summaries.recompute(conn, key_id)
-    elif inserts:
-        summaries.add(conn, key_id, summary, inserts)
-    return len(inserts), duplicates, len(updates), changed
-
-
-def _existing(conn: Connection, key_id: int, steps: list[int]) -> dict[int, tuple[float | None, int]]:
-    out: dict[int, tuple[float | None, int]] = {}
-    t = MetricPoint.__table__
-    for i in range(0, len(steps), IN_CHUNK):
-        chunk = steps[i : i + IN_CHUNK]
-        rows = conn.execute(
-            select(t.c.step, t.c.value, t.c.flag).where(t.c.key_id == key_id, t.c.step.in_(chunk))
-        ).all()
-        out.update({r.step: (r.value, r.flag) for r in rows})
-    return out
+    elif n_new:
+        summaries.add(conn, key_id, summary, steps[new], values[new], flags[new])
+    if not (n_new or n_over):
+        return 0, n_same, 0, None
+    if n_same:
+        return n_new, n_same, n_over, (steps[changed], values[changed])
+    return n_new, n_same, n_over, (steps, values)

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, not_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from losswatch.monitor.db import writer
@@ -139,8 +139,12 @@ def _select_runs():  # type: ignore[no-untyped-def]
     return select(Run.__table__, Project.name.label("project_name")).join(Project, Project.id == Run.project_id)
 
 
+# Built once: every ingest reads its run, and building the statement costs more than running it.
+_GET_RUN = _select_runs().where(Run.id == bindparam("run_id"))
+
+
 def get_run(conn: Connection, *, run_id: str) -> dict[str, Any]:
-    row = conn.execute(_select_runs().where(Run.id == run_id)).first()
+    row = conn.execute(_GET_RUN, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"no run with id {run_id!r}")
     return run_dict(row, row.project_name)

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from losswatch.monitor.db import writer
 from losswatch.monitor.errors import NotFound
 from losswatch.monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
-from losswatch.monitor.store import decisions, summaries
+from losswatch.monitor.store import decisions, driver, summaries
 from losswatch.monitor.store.cache import Entry, SeriesCache
 from losswatch.monitor.store.runs import get_run
 from losswatch.monitor.store.values import decode, decode_array
@@ -59,15 +59,15 @@ def read_series(
 
 
 def _fetch(conn: Connection, kid: int, after: int | None) -> Series:
-    # Straight from the driver into one float array: a million rows through SQLAlchemy's row objects
-    # would cost seconds. NULL values are non-finite ones, restored from the flag.
-    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT step, COALESCE(value, 0.0), flag, wall_time FROM metric_points WHERE key_id = {ph}"
+    # Straight from the driver's cursor into one float array, as plain tuples: numpy probing a million
+    # SQLAlchemy rows for an array interface (each miss an exception) took minutes. NULL values are
+    # non-finite ones, restored from the flag.
+    sql = "SELECT step, COALESCE(value, 0.0), flag, wall_time FROM metric_points WHERE key_id = ?"
     params: tuple[int, ...] = (kid,)
     if after is not None:
-        sql += f" AND step > {ph}"
+        sql += " AND step > ?"
         params = (kid, after)
-    rows = conn.exec_driver_sql(sql + " ORDER BY step", params).fetchall()
+    rows = driver.fetchall(conn, sql + " ORDER BY step", params)
     if not rows:
         empty = np.empty(0)
         return Series(empty.astype(np.int64), empty, empty)

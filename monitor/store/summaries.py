@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+import numpy as np
+from sqlalchemy import Connection, bindparam, case, func, select
 
 from losswatch.monitor.models import FLAG_FINITE, MetricPoint, MetricSummary
+from losswatch.monitor.store import driver
 
 FIELDS = (
     "count",
@@ -23,62 +25,81 @@ FIELDS = (
 )
 
 
+_LOAD = select(MetricSummary.__table__).where(MetricSummary.key_id == bindparam("kid"))
+# Every ingest writes one: straight on the driver (monitor/store/driver.py).
+_UPDATE_SQL = f"UPDATE metric_summaries SET {', '.join(f + ' = ?' for f in FIELDS)} WHERE key_id = ?"
+_INSERT_SQL = f"INSERT INTO metric_summaries (key_id, {', '.join(FIELDS)}) VALUES (?{', ?' * len(FIELDS)})"
+# The summary columns as ingest reads them beside each key (see `ingest.keys_and_summaries`).
+COLUMNS_SQL = ", ".join(f"s.{f}" for f in FIELDS)
+
+
 def load(conn: Connection, key_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(MetricSummary.__table__).where(MetricSummary.key_id == key_id)).first()
+    row = conn.execute(_LOAD, {"kid": key_id}).first()
     if row is None:
         return None
     return {f: getattr(row, f) for f in FIELDS}
 
 
+def from_row(values: tuple[Any, ...]) -> dict[str, Any] | None:
+    """A summary from the FIELDS columns of a joined row; None when the key has none yet."""
+    if values[0] is None:
+        return None
+    return dict(zip(FIELDS, values, strict=True))
+
+
 def _save(conn: Connection, key_id: int, values: dict[str, Any], exists: bool) -> None:
+    row = [values[f] for f in FIELDS]
     if exists:
-        conn.execute(update(MetricSummary).where(MetricSummary.key_id == key_id).values(**values))
+        driver.execute(conn, _UPDATE_SQL, [*row, key_id])
     else:
-        conn.execute(MetricSummary.__table__.insert().values(key_id=key_id, **values))
+        driver.execute(conn, _INSERT_SQL, [key_id, *row])
 
 
-def add(conn: Connection, key_id: int, summary: dict[str, Any] | None, rows: list[tuple]) -> None:
-    """Fold newly inserted (key_id, step, value, flag, wall_time) rows in without reading the points table."""
-    s: dict[str, Any] = (
-        dict(summary)
-        if summary
-        else {
-            "count": 0,
-            "first_step": None,
-            "last_step": None,
-            "last_value": None,
-            "last_flag": FLAG_FINITE,
-            "min_value": None,
-            "min_step": None,
-            "max_value": None,
-            "max_step": None,
-            "nonfinite": 0,
-            "revision": 0,
-        }
-    )
-    if s["last_step"] is not None and rows and min(r[1] for r in rows) <= s["last_step"]:
+def add(
+    conn: Connection,
+    key_id: int,
+    summary: dict[str, Any] | None,
+    steps: np.ndarray,
+    values: np.ndarray,
+    flags: np.ndarray,
+) -> None:
+    """Fold newly inserted points (sorted by step) in without reading the points table."""
+    s: dict[str, Any] = dict(summary) if summary else dict(EMPTY)
+    if s["last_step"] is not None and int(steps[0]) <= s["last_step"]:
         s["revision"] += 1  # an insert inside the known range: not an append
-    # `rows` come sorted by step (ingest sorts each key's points), so the ends are the first and last row.
-    s["count"] += len(rows)
-    first, last = rows[0], rows[-1]
-    if s["first_step"] is None or first[1] < s["first_step"]:
-        s["first_step"] = first[1]
-    if s["last_step"] is None or last[1] >= s["last_step"]:
-        s["last_step"], s["last_value"], s["last_flag"] = last[1], last[2], last[3]
-    finite = [r for r in rows if r[3] == FLAG_FINITE]
-    s["nonfinite"] += len(rows) - len(finite)
-    if finite:
-        # min/max return the first extreme, so ties keep the earliest step, as a scan would.
-        lo, hi = min(finite, key=_value), max(finite, key=_value)
-        if s["min_value"] is None or lo[2] < s["min_value"]:
-            s["min_value"], s["min_step"] = lo[2], lo[1]
-        if s["max_value"] is None or hi[2] > s["max_value"]:
-            s["max_value"], s["max_step"] = hi[2], hi[1]
+    s["count"] += int(steps.size)
+    if s["first_step"] is None or int(steps[0]) < s["first_step"]:
+        s["first_step"] = int(steps[0])
+    if s["last_step"] is None or int(steps[-1]) >= s["last_step"]:
+        s["last_step"], s["last_flag"] = int(steps[-1]), int(flags[-1])
+        s["last_value"] = float(values[-1]) if flags[-1] == FLAG_FINITE else None
+    finite = flags == FLAG_FINITE
+    n_finite = int(np.count_nonzero(finite))
+    s["nonfinite"] += int(steps.size) - n_finite
+    if n_finite:
+        fs, fv = (steps, values) if n_finite == steps.size else (steps[finite], values[finite])
+        # argmin/argmax return the first extreme, so ties keep the earliest step, as a scan would.
+        for name, i, better in (("min", int(np.argmin(fv)), float.__lt__), ("max", int(np.argmax(fv)), float.__gt__)):
+            v, st = float(fv[i]), int(fs[i])
+            old, old_step = s[f"{name}_value"], s[f"{name}_step"]
+            if old is None or better(v, old) or (v == old and st < old_step):
+                s[f"{name}_value"], s[f"{name}_step"] = v, st
     _save(conn, key_id, s, summary is not None)
 
 
-def _value(row: tuple) -> float:
-    return row[2]
+EMPTY: dict[str, Any] = {
+    "count": 0,
+    "first_step": None,
+    "last_step": None,
+    "last_value": None,
+    "last_flag": FLAG_FINITE,
+    "min_value": None,
+    "min_step": None,
+    "max_value": None,
+    "max_step": None,
+    "nonfinite": 0,
+    "revision": 0,
+}
 
 
 def recompute(conn: Connection, key_id: int) -> None:
@@ -94,24 +115,7 @@ def recompute(conn: Connection, key_id: int) -> None:
     revision = (old["revision"] if old else 0) + 1
     if not agg[0]:
         # Kept (empty) rather than deleted, so the revision keeps counting up for cached readers.
-        _save(
-            conn,
-            key_id,
-            {
-                "count": 0,
-                "first_step": None,
-                "last_step": None,
-                "last_value": None,
-                "last_flag": FLAG_FINITE,
-                "min_value": None,
-                "min_step": None,
-                "max_value": None,
-                "max_step": None,
-                "nonfinite": 0,
-                "revision": revision,
-            },
-            exists,
-        )
+        _save(conn, key_id, {**EMPTY, "revision": revision}, exists)
         return
     last = conn.execute(select(t.c.value, t.c.flag).where(t.c.key_id == key_id, t.c.step == agg[2])).one()
     finite = (t.c.key_id == key_id) & (t.c.flag == FLAG_FINITE)

@@ -43,11 +43,21 @@ class FakeService:
             return httpx.Response(404, json={"detail": f"run {run_id} not found"})
         counts = {"accepted": 0, "duplicates": 0, "overwritten": 0}
         stored = self.points[run_id]
-        for p in body["points"]:
+        for p in rows(body):
             old = stored.get((p["key"], p["step"]))
             counts["accepted" if old is None else "duplicates" if old == p["value"] else "overwritten"] += 1
             stored[(p["key"], p["step"])] = p["value"]
         return httpx.Response(200, json={**counts, "decision": {"should_stop": False, "reason": "none"}})
+
+
+def rows(body: dict) -> list[dict]:
+    """A batch's points one by one, whichever form (rows or columnar series) it came in."""
+    out = list(body.get("points", []))
+    for s in body.get("series", []):
+        times = s.get("times") or [None] * len(s["steps"])
+        for step, value, t in zip(s["steps"], s["values"], times, strict=True):
+            out.append({"key": s["key"], "step": step, "value": value, **({"time": t} if t is not None else {})})
+    return out
 
 
 @pytest.fixture
@@ -79,15 +89,19 @@ def test_creates_run_and_sends_sorted_batches(service, client):
     assert path == "/api/v1/runs"
     assert run == {"id": result["run_id"], "project": "p1", "name": "run-a", "config": {"logging_steps": 10}}
     assert [path for path, _ in batches] == [f"/api/v1/runs/{result['run_id']}/metrics"] * 3
-    sent = [p for _, body in batches for p in body["points"]]
-    assert sent == [
-        {"key": "eval_loss", "step": 10, "value": "NaN"},
-        {"key": "grad_norm", "step": 10, "value": "Infinity"},
-        {"key": "loss", "step": 10, "value": 2.0, "time": 1700000000.5},
-        {"key": "grad_norm", "step": 20, "value": "-Infinity"},
-        {"key": "loss", "step": 20, "value": 1.5},
+    # Columnar: one object per key of each batch, times only where the log has them.
+    assert [body["series"] for _, body in batches] == [
+        [
+            {"key": "eval_loss", "steps": [10], "values": ["NaN"]},
+            {"key": "grad_norm", "steps": [10], "values": ["Infinity"]},
+        ],
+        [
+            {"key": "loss", "steps": [10], "values": [2.0], "times": [1700000000.5]},
+            {"key": "grad_norm", "steps": [20], "values": ["-Infinity"]},
+        ],
+        [{"key": "loss", "steps": [20], "values": [1.5]}],
     ]
-    assert [len(body["points"]) for _, body in batches] == [2, 2, 1]
+    assert "points" not in batches[0][1]
     assert len({body["batch_id"] for _, body in batches}) == 3
     assert result == {
         "run_id": result["run_id"],
@@ -117,7 +131,7 @@ def test_reimport_changes_nothing(service, client, curves_dir):
     assert ids[:5] == ids[5:]  # 2038 points in batches of 500: the same five batch ids both times
     # steps never go backwards across batches
     first_import = [body for path, body in service.requests[:6] if path.endswith("/metrics")]
-    steps = [p["step"] for body in first_import for p in body["points"]]
+    steps = [p["step"] for body in first_import for p in sorted(rows(body), key=lambda p: p["step"])]
     assert steps == sorted(steps)
 
 
