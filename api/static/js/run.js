@@ -70,15 +70,20 @@
     const to = (v) => ({ points: [from, { step: f.horizon, value: v, smoothed: v }] });
     const pct = Math.round((f.level || 0.8) * 100);
     const high = lines.length;
-    lines.push({ label: `${key} forecast (${pct}% high)`, color, kind: "raw", solo: true, width: 1, source: to(f.value.high) });
-    lines.push({ label: `${key} forecast (${pct}% low)`, color, kind: "raw", solo: true, width: 1, source: to(f.value.low), bandTo: high });
-    lines.push({ label: `${key} forecast`, color, kind: "raw", solo: true, width: 1.5, dash: true, source: to(f.value.expected) });
+    lines.push({ label: t("forecastHigh", { key, pct }), color, kind: "raw", solo: true, width: 1, source: to(f.value.high) });
+    lines.push({ label: t("forecastLow", { key, pct }), color, kind: "raw", solo: true, width: 1, source: to(f.value.low), bandTo: high });
+    lines.push({ label: t("forecast", { key }), color, kind: "raw", solo: true, width: 1.5, dash: true, source: to(f.value.expected) });
   }
 
   async function refreshForecast() {
     // Only the monitored key gets a fan; a run with too few points or past its plan answers 422: no fan.
+    // Asked only when the service can answer (4 finite points, a planned end still ahead), so a young run
+    // does not fill the console with expected 422s.
     const key = state.detail && state.detail.decision && state.detail.decision.monitor;
-    const has = key && state.detail.keys.some((k) => k.key === key);
+    const summary = key && state.detail.keys.find((k) => k.key === key);
+    const config = state.detail && state.detail.config || {};
+    const plan = Number(config.max_steps) > 0 ? Number(config.max_steps) : Number(config.total_steps) || 0;
+    const has = summary && summary.count >= 4 && !(plan && summary.last_step >= plan);
     let f = null;
     if (has) {
       try { f = await api(`${base}/forecast?${new URLSearchParams({ key })}`); } catch (e) { f = null; }

@@ -232,7 +232,7 @@ def test_dashboard_run_page_draws_the_forecast_fan_past_the_last_point(live_serv
     page = tab.page
     page.goto(f"{live_server.url}/runs/{run_id}")
     page.locator(LOSS_CANVAS).wait_for()
-    page.wait_for_function("window.losswatch.forecast !== null && window.losswatch.forecast !== undefined")
+    page.wait_for_function("() => window.losswatch.forecast !== null && window.losswatch.forecast !== undefined")
     drawn = page.evaluate(
         """() => {
             const c = window.losswatch.charts.get("loss").chart.plot;

@@ -17,7 +17,7 @@ def test_dashboard_notify_panel_adds_tests_and_removes_a_target(live_server, tab
         page = tab.page
         page.goto(live_server.url + "/?project=panel")
         page.locator("#notify summary").click()
-        page.wait_for_function("document.querySelectorAll('#n-kind option').length === 6")
+        page.wait_for_function("() => document.querySelectorAll('#n-kind option').length === 6")
         assert page.locator("#n-project").inner_text() == "panel"
         page.select_option("#n-kind", "wecom")
         page.fill("#n-url", receiver.url("/cgi-bin/webhook/send?key=very-secret-key-123"))
@@ -31,7 +31,7 @@ def test_dashboard_notify_panel_adds_tests_and_removes_a_target(live_server, tab
         (got,) = receiver.wait(1)
         assert got["body"]["msgtype"] == "markdown" and "key=very-secret-key-123" in got["path"]
         item.locator("button", has_text="Remove").click()
-        page.wait_for_function("!document.querySelector('#n-targets li[data-target]')")
+        page.wait_for_function("() => !document.querySelector('#n-targets li[data-target]')")
         tab.shot("notify-panel")
     finally:
         receiver.stop()
