@@ -192,19 +192,27 @@ def _solve(family: Family, t: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.nd
 # Readings more than this many robust sigmas off the course (an outlier by the usual 3-sigma reading) are
 # down-weighted, Huber-style, so one spike (a bad evaluation batch, a reload) does not bend the fit.
 HUBER_K = 3.0
+# Readings beyond this magnitude are left out of a fit, as non-finite ones are.
+FIT_MAX_ABS = 1e100
 
 
 def _fit(family: Family, t: np.ndarray, y: np.ndarray, w: np.ndarray) -> Fitted | None:
     """A robust fit: least squares, then one Huber reweighting by the residuals' robust scale."""
     if t.size <= family.k + 1:
         return None
-    params = _solve(family, t, y, w)
-    resid = y - family.model(t, *params)
-    scale = 1.4826 * float(np.median(np.abs(resid)))
-    if scale > 0:
-        w = w * np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(resid), 1e-300))
-        params = _solve(family, t, y, w)
-        resid = y - family.model(t, *params)
+    try:
+        with np.errstate(all="ignore"):
+            params = _solve(family, t, y, w)
+            resid = y - family.model(t, *params)
+            scale = 1.4826 * float(np.median(np.abs(resid)))
+            if scale > 0:
+                w = w * np.minimum(1.0, HUBER_K * scale / np.maximum(np.abs(resid), 1e-300))
+                params = _solve(family, t, y, w)
+                resid = y - family.model(t, *params)
+    except (ValueError, np.linalg.LinAlgError):
+        # Values near the float limits overflow inside the solver (their residuals turn inf): such a
+        # series has no learning-curve shape to fit, so this family offers none.
+        return None
     sse = float((resid * resid) @ w)
     noise_var = sse / float(w.sum()) * t.size / (t.size - family.k)
     cov = _covariance(family, params, t, w, sse / max(1, t.size - family.k))
@@ -343,7 +351,8 @@ def forecast(
     median spacing of the series when None): it sets how many readings the horizon still holds."""
     x = np.asarray(steps, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(v)
+    # Squared residuals overflow past ~1e154: readings that large are no learning curve to fit.
+    keep = np.isfinite(v) & (np.abs(v) < FIT_MAX_ABS)
     x, y = x[keep], sign * v[keep]
     if y.size < MIN_POINTS or horizon <= x[-1]:
         return None

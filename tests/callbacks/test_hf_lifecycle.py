@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -32,7 +33,7 @@ class Boom(TrainerCallback):
         if state.global_step == 4:
             raise {error}("boom")
 
-lw = LossWatchCallback(url=sys.argv[1], run_name="crash", early_stopping={{"patience": 10000}})
+lw = LossWatchCallback(url=sys.argv[1], run_name="crash", early_stopping={{"rule": "best", "patience": 10000}})
 print(lw.__class__.__name__, flush=True)
 trainer = overfitting_trainer(sys.argv[2], [lw, Boom()], max_steps=50)
 try:
@@ -49,12 +50,16 @@ def test_a_process_that_leaves_mid_training_reports_how(live_server, api, tmp_pa
     done = subprocess.run(
         [sys.executable, str(script), live_server.url, str(tmp_path / "out")],
         cwd=ROOT,
+        # the script imports tests.tiny: the checkout goes on its path (the editable install maps losswatch only)
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode != 0
-    run_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("RUN "))
+    runs = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("RUN ")]
+    assert runs, done.stderr[-3000:]
+    run_id = runs[0]
     assert api.get(f"/runs/{run_id}").json()["status"] == status
 
 

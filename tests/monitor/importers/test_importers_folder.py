@@ -121,4 +121,5 @@ def test_a_follower_sends_only_what_changed(tmp_path, client):
     upload(read_log(write_log(out, range(1, 11))), client=client, progress=False, sent=sent)
     result = upload(read_log(write_log(out, range(1, 13))), client=client, progress=False, sent=sent)
     batches = [body for path, body in client.service.requests if path.endswith("/metrics")]
-    assert result["points"] == 2 and [p["step"] for p in batches[-1]["points"]] == [11, 12]
+    steps = {item["key"]: item["steps"] for item in batches[-1]["series"]}
+    assert result["points"] == 2 and steps and all(s == [11, 12] for s in steps.values())

@@ -12,7 +12,9 @@ from losswatch.monitor.db import writer
 from losswatch.monitor.models import OutboxMessage, Run
 from losswatch.monitor.notify import targets
 from losswatch.monitor.notify.worker import NotifyWorker
+from losswatch.monitor.policy import Decision, Policy
 from losswatch.monitor.settings import Settings
+from losswatch.monitor.stopping import Stopper, StopState
 from losswatch.monitor.store import ingest, runs
 from losswatch.monitor.store.values import PointIn as _PointIn
 from tests import curves
@@ -65,6 +67,16 @@ def log_curve(engine: Engine, run_id: str, name: str, *, retries: int) -> None:
         ingest.ingest(engine, run_id=run_id, points=by_step[s])
 
 
+def pure_stop(name: str) -> Decision:
+    """The default policy's decision on the curve, from the stopping engine alone (no store, no outbox)."""
+    loss, evals = curves.load(name)
+    stopper, state = Stopper(Policy()), StopState()
+    order = sorted([(s, 0, "loss", v) for s, v in loss] + [(s, 1, "eval_loss", v) for s, v in evals])
+    for step, _, key, value in order:
+        stopper.feed(state, key=key, step=step, value=value)
+    return stopper.current(state)
+
+
 @pytest.mark.curves
 def test_delivery_overfitting_curve_sends_one_stop_whatever_the_retries(
     engine: Engine, worker: NotifyWorker, receiver: Receiver
@@ -80,10 +92,13 @@ def test_delivery_overfitting_curve_sends_one_stop_whatever_the_retries(
     stop = stops[0]
     # Three attempts reached the receiver, all with the one stable id.
     assert [r["body"]["id"] for r in receiver.requests] == [stop["id"]] * 3
-    assert stop["step"] == 19600 and stop["decision"]["should_stop"] is True
-    assert stop["decision"]["best_value"] == pytest.approx(0.5090, abs=1e-3)
+    # The message carries the stop the default policy itself makes on the curve, fed point by point.
+    expected = pure_stop(OVERFIT)
+    assert expected.should_stop and expected.step is not None
+    assert stop["step"] == expected.step and stop["decision"]["should_stop"] is True
+    assert stop["decision"]["best_value"] == pytest.approx(expected.best_value)
     assert stop["url"] == "https://lw.example.org/runs/ner-overfit"
-    assert "19600" in stop["message"] and "overfitting" in stop["message"]
+    assert str(expected.step) in stop["message"] and "overfitting" in stop["message"]
     assert [r.status for r in outbox_rows(engine)] == ["done"]
 
 

@@ -1,0 +1,65 @@
+"""The learning-curve forecast as a pure function over arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from losswatch.monitor.judgement.forecast import MIN_POINTS, forecast
+
+
+def _decay(steps: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 1.0 + 2.0 * np.exp(-steps / 300.0) + noise * rng.standard_normal(steps.size)
+
+
+def test_forecast_of_a_clean_decay_lands_near_its_asymptote() -> None:
+    steps = np.arange(50, 1001, 50)
+    fc = forecast(steps, _decay(steps), horizon=3000)
+    assert fc is not None
+    truth = float(_decay(np.array([3000.0]))[0])
+    # The mixture hedges with families that keep falling (a power law), so it may land a little low.
+    assert fc.value.expected == pytest.approx(truth, abs=0.05)
+    assert fc.value.low <= truth <= fc.value.high
+
+
+def test_forecast_interval_holds_the_truth_of_a_noisy_decay() -> None:
+    steps = np.arange(50, 1501, 50)
+    hits = 0
+    for seed in range(20):
+        fc = forecast(steps, _decay(steps, noise=0.03, seed=seed), horizon=3000, level=0.8)
+        assert fc is not None
+        hits += fc.value.low <= float(_decay(np.array([3000.0]))[0]) <= fc.value.high
+    assert hits >= 14  # an 80% interval: at least 14 of 20 by a wide binomial margin
+
+
+def test_forecast_of_a_higher_is_better_metric_comes_back_in_its_own_orientation() -> None:
+    steps = np.arange(50, 1001, 50)
+    acc = 1.0 - 0.5 * np.exp(-steps / 300.0)
+    fc = forecast(steps, acc, horizon=3000, sign=-1.0)
+    assert fc is not None
+    assert fc.best == pytest.approx(float(acc.max()))
+    assert fc.value.low <= fc.value.expected <= fc.value.high
+    assert fc.value.expected >= acc[-1] - 0.01
+
+
+@pytest.mark.parametrize(
+    ("values", "horizon"),
+    [
+        pytest.param([1.0] * (MIN_POINTS - 1), 100, id="too-few-points"),
+        pytest.param([2.0, 1.5, 1.2, 1.1, 1.05], 5, id="horizon-not-past-the-last-step"),
+        pytest.param([float("nan")] * 3 + [1.0, 0.9], 100, id="non-finite-leave-too-few"),
+        pytest.param([1.797e308 if i % 2 else -1.797e308 for i in range(60)], 1000, id="float-limit-readings"),
+    ],
+)
+def test_forecast_declines_what_it_cannot_fit(values: list[float], horizon: int) -> None:
+    steps = np.arange(1, len(values) + 1)
+    assert forecast(steps, np.asarray(values), horizon=horizon) is None
+
+
+def test_forecast_leaves_out_float_limit_readings_and_fits_the_rest() -> None:
+    steps = np.arange(50, 1001, 50)
+    values = _decay(steps)
+    values[3] = 1.7e308
+    fc = forecast(steps, values, horizon=3000)
+    assert fc is not None and fc.n_points == steps.size - 1
