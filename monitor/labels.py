@@ -66,7 +66,28 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "zh": {"low": "低", "moderate": "中等", "high": "高"},
     },
     "yesno": {"en": {"yes": "yes", "no": "no"}, "zh": {"yes": "是", "no": "否"}},
-    "decision": {"en": {"stop": "stop", "continue": "continue"}, "zh": {"stop": "停止", "continue": "继续"}},
+    "notify_event": {
+        "en": {
+            "stop": "stop",
+            "diverging": "diverging",
+            "overfitting": "overfitting",
+            "non_finite": "not finite",
+            "stale": "stale",
+            "finished": "finished",
+        },
+        "zh": {
+            "stop": "停止",
+            "diverging": "发散",
+            "overfitting": "过拟合",
+            "non_finite": "非有限值",
+            "stale": "失联",
+            "finished": "完成",
+        },
+    },
+    "decision": {
+        "en": {"stop": "stop", "continue": "continue", "ended": "no stop (the run is over)"},
+        "zh": {"stop": "停止", "continue": "继续", "ended": "未触发停止（运行已结束）"},
+    },
 }
 
 

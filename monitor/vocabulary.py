@@ -43,6 +43,8 @@ RunStatus = Literal["running", "finished", "failed", "stopped"]
 # What a person or a trainer may set; `stale` is read, never written: a running run that went silent.
 STATUSES: tuple[str, ...] = get_args(RunStatus)
 STALE = "stale"
+# A run in one of these is over: nothing it shows asks a person to act on the training any more.
+ENDED_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped")
 SHOWN_STATUSES: tuple[str, ...] = (*STATUSES, STALE)
 ShownStatus = Literal["running", "finished", "failed", "stopped", "stale"]
 

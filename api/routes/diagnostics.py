@@ -12,7 +12,7 @@ from losswatch.monitor.diagnostics import diagnose
 from losswatch.monitor.errors import NotFound
 from losswatch.monitor.store import decisions, runs, series
 from losswatch.monitor.store.cache import SeriesCache
-from losswatch.monitor.vocabulary import EVAL_LOSS, TRAIN_LOSS, companion_key
+from losswatch.monitor.vocabulary import ENDED_STATUSES, EVAL_LOSS, TRAIN_LOSS, companion_key
 
 router = APIRouter(tags=["diagnostics"])
 
@@ -58,4 +58,5 @@ def get_diagnostics(
         config=run["config"],
         lang=lang,
         monitor=policy.monitor,
+        ended=run["status"] in ENDED_STATUSES,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 import typer
 
-from losswatch.monitor.vocabulary import EVAL_LOSS, TRAIN_LOSS
+from losswatch.monitor.vocabulary import ENDED_STATUSES, EVAL_LOSS, TRAIN_LOSS
 
 HEAD = {
     "en": {
@@ -52,7 +52,8 @@ def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> s
     t = HEAD[lang]
     d = run["decision"]
     sep = "：" if lang == "zh" else ": "
-    verdict = label("decision", "stop" if d["should_stop"] else "continue", lang)
+    word = "stop" if d["should_stop"] else "ended" if run["status"] in ENDED_STATUSES else "continue"
+    verdict = label("decision", word, lang)
     lines = [
         f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}{sep}{lifecycle(run, lang)}",
         f"{t['decision']}: {verdict} ({label('reason', d['reason'], lang)}, {d['reason']}) — {decision_text(d, lang)}",

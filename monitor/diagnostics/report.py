@@ -154,6 +154,7 @@ def diagnose(
     config: Mapping[str, Any] | None = None,
     lang: str = "en",
     monitor: str | None = None,
+    ended: bool = False,
 ) -> dict[str, Any]:
     """Diagnose one metric series.
 
@@ -161,7 +162,9 @@ def diagnose(
     logged twice keeps its last value. `mode` is "min" for losses, "max" for accuracy-like metrics.
     `companion` is an optional (steps, values) pair: the training loss for a validation key, the
     validation series for a training key. `config` is the run's TrainingArguments as a dict;
-    `monitor` the key its early stopping watches (for the advice).
+    `monitor` the key its early stopping watches (for the advice). `ended`: the run is over, so the reading
+    looks back (which checkpoint to keep) instead of advising on a training that no longer runs, and
+    forecasts nothing.
     Returns {"key", "state", "trend", "volatility", "spikes", "overfitting", "advice", "forecast", "summary"},
     JSON-ready (plain types, no NaN/Inf).
     """
@@ -179,7 +182,7 @@ def diagnose(
     spikes = find_spikes(steps_f, series.x, series.sign)
     overfit, has_eval = _overfitting(series, key, mode, companion, recent)
     reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
-    outlook = None if is_schedule_key(key) else _outlook(series, key, mode, config, level=FORECAST_LEVEL)
+    outlook = None if is_schedule_key(key) or ended else _outlook(series, key, mode, config, level=FORECAST_LEVEL)
 
     trend = _series_facts(series, smoothed, key, mode, {p["step"] for p in spikes["items"]})
     trend.update(reading.as_dict(series.sign))
@@ -196,5 +199,5 @@ def diagnose(
             "forecast": outlook,
         }
     )
-    result["summary"] = summarize(result, lang)
+    result["summary"] = summarize(result, lang, ended=ended)
     return result

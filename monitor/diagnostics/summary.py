@@ -447,14 +447,63 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
     )
 
 
-def summarize(result: dict[str, Any], lang: str = "en") -> str:
-    """2-4 sentences about the curve described by `result` (the diagnostics dict without summary)."""
+def _looking_back(r: dict[str, Any], lang: str) -> str:
+    """For a run that is over: what to keep of it, in place of advice on a training that no longer runs."""
+    state, t, key = r["state"], r["trend"], r["key"]
+    o = r["overfitting"]
+    if t["schedule"]:
+        return ""
+    companion = _companion_overfits(r, lang)
+    if companion:
+        return companion
+    if state == "overfitting" and o and o.get("best_step") is not None:
+        return _t(
+            "The run is over: keep its checkpoint from step {bs}, the best (load_best_model_at_end loads it).",
+            "运行已经结束：请保留第 {bs} 步的检查点，那是最好的一个（load_best_model_at_end 会加载它）。",
+            lang,
+            bs=o["best_step"],
+        )
+    if state == "insufficient_data":
+        return _t(
+            "The run is over with too few points of {key} to judge its course.",
+            "运行已经结束，{key} 的点太少，无法判断它的走势。",
+            lang,
+            key=key,
+        )
+    if state == "improving":
+        up = t["mode"] == "max"
+        return _t(
+            "The run ended while {key} was still {verb}: a longer run would likely have gone further.",
+            "运行结束时 {key} 仍在{verb}：训练更久很可能还会更好。",
+            lang,
+            key=key,
+            verb=("上升" if up else "下降") if lang == "zh" else ("rising" if up else "falling"),
+        )
+    if t.get("best_step") is None:
+        return _t("The run is over.", "运行已经结束。", lang)
+    return _t(
+        "The run is over; its best {key} was {best} at step {bs}.",
+        "运行已经结束；{key} 的最好值是第 {bs} 步的 {best}。",
+        lang,
+        key=key,
+        best=num(t["best_value"]),
+        bs=t["best_step"],
+    )
+
+
+def summarize(result: dict[str, Any], lang: str = "en", *, ended: bool = False) -> str:
+    """2-4 sentences about the curve described by `result` (the diagnostics dict without summary). For a run
+    that is over (`ended`), the last sentence says what to keep of it rather than what to do next."""
     if lang not in LANGS:
         raise ValueError(f"lang must be one of {LANGS}, not {lang!r}")
     sentences: list[str] = []
     if result["state"] not in ("insufficient_data", "non_finite"):
         sentences.append(_overview(result, lang))
         sentences.append(_noise(result, lang))
-    sentences.extend(_reading(result, lang))
-    sentences.append(_outlook(result, lang))
+    reading = _reading(result, lang)
+    if ended:
+        sentences.extend([reading[0], _looking_back(result, lang)])
+    else:
+        sentences.extend(reading)
+        sentences.append(_outlook(result, lang))
     return _join(sentences, lang)

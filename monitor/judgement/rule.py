@@ -4,8 +4,9 @@ Two clauses, judged at every check of the monitored key (values oriented lower-i
 
 - overfitting: the readings since the best (at least `overfit_patience` of them) sit, by their median,
   more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it, *and* even at the
-  optimistic end of that median's interval, a lucky draw among the readings the run still has ahead (the
-  expected best of that many, `noise.expected_best_of`) would not come back within `regret` of the best:
+  optimistic end of that median's interval, the chance that any of the readings the run still has ahead
+  comes back within `regret` of the best is under 1 - `forecast_level` (`return_chance`: a level that
+  keeps rising, at the pessimistic end of its slope, leaves fewer lucky draws than a flat one):
   `overfit_patience` checks in a row stop the run.
   The noise is the larger of the successive-difference scale and the forecast's scatter, so a curve
   that jumps about is not taken for one that turned up.
@@ -22,14 +23,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
 
 from .forecast import NOISE_MIN_POINTS, Forecast, forecast
-from .noise import luckiest_of, reading_sigma, spread_sigma, upper_sigma
+from .noise import reading_sigma, spread_sigma, upper_sigma
 from .schedule import Schedule
 
 # Readings kept in the state: the forecast thins longer series anyway, and the state stays small.
@@ -85,11 +86,11 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     # What the readings ahead could still win back, relative to the best: the level since the best taken at
     # the optimistic end of its `forecast_level` interval (a median of k readings has a standard error of
     # 1.25 sigma / sqrt(k)), less the best of the readings still to come at the optimistic end too.
-    hope = None
+    chance = None
     if rise is not None:
         optimism = float(special.ndtri(p.forecast_level)) * 1.2533 * reach / math.sqrt(since.size)
-        hope = (reach * luckiest_of(ahead, p.forecast_level) + optimism - rise) / scale
-    overfit = rising and hope is not None and hope < p.regret
+        chance = return_chance(since, rise - optimism - p.regret * scale, reach, ahead, p.forecast_level)
+    overfit = rising and chance is not None and chance < 1.0 - p.forecast_level
     j["over"] = j.get("over", 0) + 1 if overfit else 0
 
     gain_high = None
@@ -100,7 +101,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     may_stop = step >= p.min_steps
 
     if j["over"] >= p.overfit_patience and may_stop:
-        assert rise is not None and hope is not None
+        assert rise is not None
         msg = (
             f"{p.monitor} is overfitting: its {since.size} evaluation(s) since the best {_fmt(values[b])} at "
             f"step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than {_fmt(margin)} "
@@ -127,6 +128,31 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     if not may_stop and (flat or overfit):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
     return _decision(p, st, Reason.NONE, msg, step, stop=False)
+
+
+def return_chance(since: np.ndarray, gap: float, reach: float, ahead: int, level: float) -> float:
+    """The chance that at least one of the `ahead` readings still to come lands back within the allowed
+    regret of the best, for readings of noise `reach` whose level sits `gap` above that mark.
+
+    The level is taken to keep rising at the pessimistic end (`level`) of the Theil-Sen interval of the
+    readings since the best (never falling: a flat level is the careful reading), so an overfit that
+    keeps climbing leaves fewer lucky draws than a flat stretch of the same noise. With a flat level this
+    is the best of `ahead` independent draws (`noise.luckiest_of`)."""
+    if reach <= 0:
+        return 0.0 if gap > 0 else 1.0
+    k = since.size
+    slope = 0.0
+    if k >= 3:
+        fit = stats.theilslopes(since, np.arange(k, dtype=np.float64), alpha=2 * level - 1)
+        slope = max(0.0, float(fit.low_slope))
+    # The median since the best sits at the middle of those readings; reading i ahead is (k-1)/2 + i later.
+    i = np.arange(1, min(ahead, AHEAD_MAX) + 1, dtype=np.float64)
+    above = gap + slope * ((k - 1) / 2 + i)
+    return float(-np.expm1(np.sum(special.log_ndtr(above / reach))))
+
+
+# Readings ahead beyond this many add nothing the first ones have not already decided.
+AHEAD_MAX = 100_000
 
 
 def _worse(sign: float) -> str:

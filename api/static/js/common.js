@@ -97,6 +97,10 @@ const LW = (() => {
       forecast: "{key} forecast", forecastHigh: "{key} forecast ({pct}% high)", forecastLow: "{key} forecast ({pct}% low)",
       trainShort: "train", evalShort: "eval",
       staleHint: "running, but nothing (point or heartbeat) has arrived for a while: its process may have died",
+      notifyFor: "Notifications for project", notifyHint: "Who is told when a run stops, goes silent or finishes. Addresses are shown masked.",
+      notifyUrl: "incoming-webhook URL", notifyAdd: "Add", notifyTest: "Test", notifyRemove: "Remove",
+      notifyNone: "No targets: nobody is told anything yet.", notifyQueued: "test message queued for target {id}",
+      notifyRemoved: "target {id} removed", notifyAdded: "target added",
     },
     zh: {
       runsSub: "训练运行，最新的在前", project: "项目", status: "状态", all: "全部",
@@ -121,6 +125,10 @@ const LW = (() => {
       forecast: "{key} 预测", forecastHigh: "{key} 预测（{pct}% 上限）", forecastLow: "{key} 预测（{pct}% 下限）",
       trainShort: "训练", evalShort: "验证",
       staleHint: "运行中，但已有一段时间没有收到数据或心跳：进程可能已退出",
+      notifyFor: "通知：项目", notifyHint: "运行停止、失联或完成时通知谁。地址只显示部分内容。",
+      notifyUrl: "Webhook 地址", notifyAdd: "添加", notifyTest: "测试", notifyRemove: "删除",
+      notifyNone: "还没有通知目标：现在不会通知任何人。", notifyQueued: "已为目标 {id} 排队发送测试消息",
+      notifyRemoved: "已删除目标 {id}", notifyAdded: "已添加目标",
     },
   };
   let lang = localStorage.getItem("losswatch-lang") === "zh" ? "zh" : "en";

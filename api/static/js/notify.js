@@ -2,7 +2,7 @@
 "use strict";
 
 (() => {
-  const { api, el } = LW;
+  const { api, el, t, label } = LW;
   // The run list's project filter (its options arrive later than this script; the URL has it at once).
   const project = () => document.getElementById("f-project").value ||
     new URLSearchParams(location.search).get("project") || "default";
@@ -16,27 +16,31 @@
 
   function say(text, error) { msg.textContent = text; msg.className = error ? "error" : "muted"; }
 
-  function item(t) {
-    const test = el("button", { type: "button", text: "Test", onclick: async () => {
+  function item(target) {
+    const test = el("button", { type: "button", "data-action": "test", text: t("notifyTest"), onclick: async () => {
       try {
-        await api(`${path()}/test`, { method: "POST", body: { target: t.id } });
-        say(`test message queued for target ${t.id}`);
+        await api(`${path()}/test`, { method: "POST", body: { target: target.id } });
+        say(t("notifyQueued", { id: target.id }));
       } catch (e) { say(e.message, true); }
     } });
-    const remove = el("button", { type: "button", class: "danger", text: "Remove", onclick: async () => {
-      try {
-        await save(kept(targets.filter((x) => x.id !== t.id)));
-        say(`target ${t.id} removed`);
-      } catch (e) { say(e.message, true); }
-    } });
-    return el("li", { "data-target": t.id }, el("span", { class: "badge", text: t.kind }), el("code", { text: t.url }),
-      el("span", { text: t.events.join(", ") }), el("span", { class: "muted", text: t.lang }), test, remove);
+    const remove = el("button", { type: "button", class: "danger", "data-action": "remove", text: t("notifyRemove"),
+      onclick: async () => {
+        try {
+          await save(kept(targets.filter((x) => x.id !== target.id)));
+          say(t("notifyRemoved", { id: target.id }));
+        } catch (e) { say(e.message, true); }
+      } });
+    return el("li", { "data-target": target.id }, el("span", { class: "badge", text: target.kind }),
+      el("code", { text: target.url }), el("span", { class: "events", text: target.events.map((ev) => label("notify_event", ev)).join(", ") }),
+      el("span", { class: "muted", text: target.lang }), test, remove);
   }
 
   function render() {
     document.getElementById("n-project").textContent = project();
     list.replaceChildren(...(targets.length ? targets.map(item)
-      : [el("li", { class: "muted", text: "No targets: nobody is told anything yet." })]));
+      : [el("li", { class: "muted", text: t("notifyNone") })]));
+    document.getElementById("n-url").placeholder = t("notifyUrl");
+    for (const span of boxes.querySelectorAll("label span")) span.textContent = ` ${label("notify_event", span.dataset.event)}`;
   }
 
   async function save(next) {
@@ -58,7 +62,7 @@
     for (const k of words.notify_kinds) kind.append(el("option", { value: k, text: k }));
     for (const ev of words.notify_events) {
       boxes.append(el("label", {}, el("input", { type: "checkbox", value: ev,
-        checked: ["stop", "stale"].includes(ev) }), ` ${ev}`));
+        checked: ["stop", "stale"].includes(ev) }), el("span", { "data-event": ev, text: ` ${label("notify_event", ev)}` })));
     }
   }
   document.getElementById("n-add").addEventListener("submit", async (ev) => {
@@ -68,10 +72,13 @@
     try {
       await save([...kept(targets), { kind: kind.value, url, events, lang: document.getElementById("n-lang").value }]);
       document.getElementById("n-url").value = "";
-      say("target added");
+      say(t("notifyAdded"));
     } catch (e) { say(e.message, true); }
   });
   document.getElementById("f-project").addEventListener("change", load);
+  LW.onLang(render);
+  // The event words come with the service's vocabulary; the list is drawn again once they have.
+  LW.loadVocabulary().then(render, () => {});
   choices().catch((e) => say(e.message, true));
   load();
 })();

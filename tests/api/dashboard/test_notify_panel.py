@@ -38,6 +38,31 @@ def test_dashboard_notify_panel_adds_tests_and_removes_a_target(live_server, tab
     assert tab.problems == []
 
 
+def test_dashboard_notify_panel_speaks_chinese(live_server, tab: Tab) -> None:
+    create_run(live_server.url, "panel-zh", project="panel-zh")
+    tab.page.add_init_script("localStorage.setItem('losswatch-lang', 'zh')")
+    page = tab.page
+    page.goto(live_server.url + "/?project=panel-zh")
+    page.locator("#notify summary").click()
+    page.wait_for_function("() => document.querySelectorAll('#n-kind option').length === 6")
+    assert page.locator("#notify summary").inner_text().startswith("通知：项目")
+    assert page.locator("#n-targets li").inner_text() == "还没有通知目标：现在不会通知任何人。"
+    assert page.locator("#n-add button[type=submit]").inner_text() == "添加"
+    assert page.get_attribute("#n-url", "placeholder") == "Webhook 地址"
+    page.wait_for_function("() => document.querySelector('#n-events').innerText.includes('失联')")
+    page.fill("#n-url", "http://127.0.0.1:9/hook")
+    page.locator("#n-add button[type=submit]").click()
+    item = page.locator("#n-targets li[data-target]")
+    item.wait_for()
+    assert "停止, 失联" in item.inner_text()
+    assert item.locator("button[data-action=test]").inner_text() == "测试"
+    assert item.locator("button[data-action=remove]").inner_text() == "删除"
+    assert page.locator("#n-msg").inner_text() == "已添加目标"
+    page.click("#lang button[data-lang=en]")  # the switch redraws the panel at once
+    assert "stop, stale" in item.inner_text() and item.locator("button[data-action=test]").inner_text() == "Test"
+    assert tab.problems == []
+
+
 def test_dashboard_silent_run_shows_stale(live_server, tab: Tab) -> None:
     run_id = create_run(live_server.url, "silent-run", project="quiet")
     # Rather than waiting out stale_after: the run's last sign of life, moved an hour back.

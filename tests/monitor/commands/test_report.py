@@ -106,3 +106,24 @@ def test_report_shows_terminal_escapes_in_names_as_text(live_server) -> None:
     assert result.exit_code == 0, result.output
     assert not any(c in result.output for c in "\x1b\x07\r\u202e")
     assert "run\\x1b]0;pwned\\x07" in result.output and "\\u202e" in result.output
+
+
+@pytest.mark.parametrize(
+    ("lang", "verdict", "looking_back"),
+    [
+        ("en", "Decision: no stop (the run is over)", "The run ended while eval_loss was still falling"),
+        ("zh", "决定: 未触发停止（运行已结束）", "运行结束时 eval_loss 仍在下降"),
+    ],
+    ids=["en", "zh"],
+)
+def test_report_of_a_finished_run_never_stopped_says_it_is_over(live_server, lang, verdict, looking_back) -> None:
+    api = f"{live_server.url}/api/v1"
+    policy = {"rule": "best", "patience": 100}
+    run_id = httpx.post(f"{api}/runs", json={"name": "done", "early_stopping": policy}).json()["id"]
+    points = [{"key": "eval_loss", "step": 10 * i, "value": 3.0 / i} for i in range(1, 13)]
+    httpx.post(f"{api}/runs/{run_id}/metrics", json={"points": points}).raise_for_status()
+    httpx.patch(f"{api}/runs/{run_id}", json={"status": "finished"}).raise_for_status()
+    result = runner.invoke(app, ["report", run_id, "--lang", lang, "--url", live_server.url])
+    assert result.exit_code == 0, result.output
+    assert verdict in result.output and looking_back in result.output, result.output
+    assert "Keep training" not in result.output and "继续训练即可" not in result.output

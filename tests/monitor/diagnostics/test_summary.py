@@ -108,3 +108,36 @@ def test_the_forecast_sentence_states_the_gain_in_numbers(lang: str) -> None:
     assert g["low"] <= g["expected"] <= g["high"] and g["expected"] > 0.01
     words = "Continuing to step 6000 is expected to lower eval_loss by" if lang == "en" else "继续训练到第 6000 步"
     assert words in result["summary"], result["summary"]
+
+
+ENDED = [
+    # id, lang, words that must be there, words that must not
+    ("overfit-en", "en", ["The run is over: keep its checkpoint from step 500"], ["Stop now", "Continuing to step"]),
+    ("overfit-zh", "zh", ["运行已经结束：请保留第 500 步的检查点"], ["建议现在停止", "继续训练到第"]),
+]
+
+
+@pytest.mark.parametrize(("lang", "present", "absent"), [c[1:] for c in ENDED], ids=[c[0] for c in ENDED])
+def test_summary_of_an_ended_run_looks_back_instead_of_advising(
+    lang: str, present: list[str], absent: list[str]
+) -> None:
+    steps, ev, companion = _readme_rise()
+    result = diagnose(steps, ev, key="val_loss", companion=companion, config={"max_steps": 2000}, lang=lang, ended=True)
+    assert result["state"] == "overfitting" and result["forecast"] is None
+    for word in present:
+        assert word in result["summary"], (word, result["summary"])
+    for word in absent:
+        assert word not in result["summary"], (word, result["summary"])
+
+
+@pytest.mark.parametrize(
+    ("values", "words"),
+    [
+        pytest.param([3.0, 2.5, 2.1, 1.8, 1.55, 1.35, 1.2, 1.08], "still falling", id="improving"),
+        pytest.param([1.0, 1.0, 1.0], "too few points", id="too-few"),
+    ],
+)
+def test_summary_of_an_ended_run_never_says_keep_training(values: list[float], words: str) -> None:
+    steps = np.arange(1, len(values) + 1, dtype=np.int64) * 10
+    text = diagnose(steps, np.asarray(values), key="eval_loss", ended=True)["summary"]
+    assert words in text and "Keep training" not in text and "Wait for more points" not in text, text
