@@ -29,6 +29,7 @@ from scipy import signal
 from .schedule import Schedule
 
 LEVEL_SMOOTHING = 0.6
+BIAS_STEPS = 200
 GUARD_FACTOR = 2.0
 NOISE_K = 5.0
 # Weight of the running mean of |successive differences|: a memory of about 10 healthy points.
@@ -111,9 +112,9 @@ def feed(
     """Finite training-loss points, in step order, into the guard state `g`; the first divergence found."""
     i = 0
     while i < values.size:
-        j = _all_clear_until(g, values[i:])
+        j, levels = _all_clear_until(g, values[i:])
         if j:
-            _clear_run(g, values[i : i + j])
+            _clear_run(g, values[i : i + j], levels)
             i += j
             continue
         limit = _point(g, steps[i], float(values[i]))
@@ -124,28 +125,35 @@ def feed(
     return None
 
 
-def _levels(g: dict[str, Any], v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+# The EMA, the point count and the running best level, one entry per point.
+Levels = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _levels(g: dict[str, Any], v: np.ndarray) -> Levels:
     w = LEVEL_SMOOTHING
     ema, _ = signal.lfilter([1 - w], [1.0, -w], v, zi=[w * g.get("ema", 0.0)])
     n = g.get("n", 0) + np.arange(1, v.size + 1)
-    level = ema / (1 - np.power(w, n.astype(np.float64)))
+    # Past BIAS_STEPS the bias correction is exactly 1 in float64; w**n would only underflow into
+    # subnormals there, which cost the CPU a slow path per element.
+    level = ema / (1 - np.power(w, np.minimum(n, BIAS_STEPS).astype(np.float64)))
     best = np.minimum.accumulate(level if "best" not in g else np.minimum(level, g["best"]))
     return ema, n, best
 
 
-def _all_clear_until(g: dict[str, Any], v: np.ndarray) -> int:
+def _all_clear_until(g: dict[str, Any], v: np.ndarray) -> tuple[int, Levels | None]:
     """How many leading points are surely not up (below a lower bound of the limit that ignores the
-    noise term); 0 when the first one may be up. Such points only move the levels and the noise."""
+    noise term); 0 when the first one may be up. Such points only move the levels and the noise. The
+    levels come back too: they are causal, so their first j entries are those of the first j points."""
     if g.get("over", 0) or v.size < 2:
-        return 0
-    _, _, best = _levels(g, v)
+        return 0, None
+    levels = _levels(g, v)
     first = g.get("first", float(v[0]))
-    up = np.flatnonzero(v > np.maximum(GUARD_FACTOR * best, first))
-    return int(up[0]) if up.size else int(v.size)
+    up = np.flatnonzero(v > np.maximum(GUARD_FACTOR * levels[2], first))
+    return (int(up[0]) if up.size else int(v.size)), levels
 
 
-def _clear_run(g: dict[str, Any], v: np.ndarray) -> None:
-    ema, n, best = _levels(g, v)
+def _clear_run(g: dict[str, Any], v: np.ndarray, levels: Levels | None = None) -> None:
+    ema, n, best = _levels(g, v) if levels is None else (a[: v.size] for a in levels)
     first = g.get("first", float(v[0]))
     prev = np.concatenate(([g["prev"]], v[:-1])) if "prev" in g else v[:-1]
     diffs = np.abs(v[v.size - prev.size :] - prev)

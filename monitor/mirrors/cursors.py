@@ -59,27 +59,29 @@ def version_of(changed_at: float | None, last_decision: int | None, status: str)
 def runs_to_mirror(conn: Connection, *, default: list[str]) -> list[RunInfo]:
     changed, last_decision = _version_columns()
     rows = conn.execute(
-        select(
-            Run.id, Run.name, Run.status, Run.config, Run.mirrors, Project.name.label("project"), changed, last_decision
-        ).join(Project, Project.id == Run.project_id)
+        select(Run.id, Run.name, Run.status, Run.mirrors, Project.name.label("project"), changed, last_decision).join(
+            Project, Project.id == Run.project_id
+        )
     ).all()
-    out = []
-    for r in rows:
-        targets = effective_targets(r.mirrors, default)
-        if targets:
-            out.append(
-                RunInfo(
-                    r.id,
-                    r.project,
-                    r.name,
-                    r.status,
-                    r.config or {},
-                    targets,
-                    version_of(r.changed_at, r.last_decision, r.status),
-                    r.changed_at,
-                )
-            )
-    return out
+    mirrored = [(r, targets) for r in rows if (targets := effective_targets(r.mirrors, default))]
+    # Configs only for the runs that are mirrored: this runs every poll, over every run the service has.
+    configs: dict[str, Any] = {}
+    ids = [r.id for r, _ in mirrored]
+    for i in range(0, len(ids), 500):
+        configs.update(conn.execute(select(Run.id, Run.config).where(Run.id.in_(ids[i : i + 500]))).tuples().all())
+    return [
+        RunInfo(
+            r.id,
+            r.project,
+            r.name,
+            r.status,
+            configs.get(r.id) or {},
+            targets,
+            version_of(r.changed_at, r.last_decision, r.status),
+            r.changed_at,
+        )
+        for r, targets in mirrored
+    ]
 
 
 def cursors(conn: Connection, *, run_id: str | None = None) -> dict[tuple[str, str], Any]:
