@@ -6,6 +6,8 @@ same (key, step, value, flag, time) rows into a WITHOUT ROWID table keyed (key_i
 transaction per batch, SQLite in WAL mode with synchronous=NORMAL as losswatch sets it. Rounds are
 interleaved (raw, columnar, rows) so that load from others on the machine hits all three alike; the
 ratio is of medians. One keep-alive connection, batches of 2000 points.
+A fourth path calls the store's `ingest` in this process on the same arrays (no HTTP, no JSON): what the
+store costs beside the round trip.
     python bench/ingest.py [--points 200000] [--rounds 5]
 """
 
@@ -22,9 +24,13 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine, start_server, write_section  # noqa: E402
+from losswatch.monitor.db import make_engine, upgrade  # noqa: E402
+from losswatch.monitor.store import ingest, runs  # noqa: E402
+from losswatch.monitor.store.columns import Columns  # noqa: E402
 
 BATCH = 2000
 
@@ -74,13 +80,31 @@ def sqlite_rate(path: Path, n: int) -> float:
     return rate
 
 
+def store_rate(path: Path, n: int) -> float:
+    """The store alone: `ingest` on columnar arrays, in this process, into a fresh SQLite database."""
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    run, _ = runs.create_run(engine, name="bench-store")
+    cols = [
+        Columns("loss", np.array([s for s, _, _ in b]), np.array([v for _, v, _ in b]), np.array([t for _, _, t in b]))
+        for b in batches(n)
+    ]
+    t0 = time.perf_counter()
+    for c in cols:
+        ingest.ingest(engine, run_id=run["id"], series=[c])
+    rate = n / (time.perf_counter() - t0)
+    engine.dispose()
+    return rate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--points", type=int, default=200_000)
     ap.add_argument("--rounds", type=int, default=5)
     a = ap.parse_args()
     loadavg = os.getloadavg()[0]
-    cols, rows, raw = [], [], []
+    cols, rows, raw, store = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(Path(tmp) / "data")
         try:
@@ -90,11 +114,15 @@ def main() -> None:
                     raw.append(sqlite_rate(Path(tmp) / f"raw{i}.db", a.points))
                     cols.append(http_rate(c, a.points, True))
                     rows.append(http_rate(c, a.points, False))
-                    print(f"round {i}: raw {raw[-1]:,.0f}/s, columnar {cols[-1]:,.0f}/s, rows {rows[-1]:,.0f}/s")
+                    store.append(store_rate(Path(tmp) / f"store{i}.db", a.points))
+                    print(
+                        f"round {i}: raw {raw[-1]:,.0f}/s, columnar {cols[-1]:,.0f}/s, rows {rows[-1]:,.0f}/s, "
+                        f"store in process {store[-1]:,.0f}/s"
+                    )
         finally:
             proc.terminate()
             proc.wait()
-    r, col, row = statistics.median(raw), statistics.median(cols), statistics.median(rows)
+    r, col, row, st = (statistics.median(x) for x in (raw, cols, rows, store))
 
     def fmt(xs: list[float]) -> str:
         return ", ".join(f"{x:,.0f}" for x in xs)
@@ -106,6 +134,10 @@ def main() -> None:
         f"| raw sqlite3 executemany | {r:,.0f} | 1 | {fmt(raw)} |\n"
         f"| losswatch over HTTP, columnar `series` | {col:,.0f} | **{col / r:.2f}** (goal ≥ 0.5) | {fmt(cols)} |\n"
         f"| losswatch over HTTP, row `points` | {row:,.0f} | {row / r:.2f} | {fmt(rows)} |\n"
+        f"| losswatch store in process (no HTTP, no JSON) | {st:,.0f} | {st / r:.2f} | {fmt(store)} |\n\n"
+        f"Per 2000-point batch: raw {BATCH / r * 1000:.2f} ms, the store {BATCH / st * 1000:.2f} ms, the same batch "
+        f"over HTTP {BATCH / col * 1000:.2f} ms: the round trip (client encode and send, uvicorn, the middleware, "
+        f"decoding, the thread hop) costs {BATCH / col * 1000 - BATCH / st * 1000:.2f} ms of it.\n"
     )
     write_section("ingest", text)
     print(text)

@@ -3,8 +3,8 @@
 A check of the `trend` rule fits a Theil-Sen slope over `trend_window` points, O(window^2); the other
 rules are O(1). The estimates are milliseconds of one idle core (bench/check_cost.py writes the measured
 numbers to bench/README.md): about 0.05 ms per check for `best`, `hf` and `lightning`, 0.1 ms for `window`,
-and 1.2 ms + 5.6e-5 ms * window^2 for `trend` (58 ms at window 1000); a loaded machine takes longer, which
-the budget's own margin (2 s against a 10 s lock wait) absorbs.
+1.2 ms + 5.6e-5 ms * window^2 for `trend` (58 ms at window 1000) and 16 ms for `forecast`; a loaded machine
+takes longer, which the budget's own margin (2 s against a 10 s lock wait) absorbs.
 A request whose checks would cost more than the budget is refused (413) before anything is written.
 """
 
@@ -17,10 +17,10 @@ SIMPLE_MS = 0.1
 WINDOW_MS = 0.2
 TREND_BASE_MS = 1.2
 TREND_SQUARE_MS = 6e-5
-# The default `forecast` rule fits learning curves at each check: 40-95 ms here. The estimate is kept low
-# so that an imported log's evaluations (up to ~400) still fit in one request, which holds the lock for
-# up to ~20 s; splitting import batches on a 413 would let this be the true cost.
-FORECAST_MS = 5.0
+# The default `forecast` rule fits learning curves at each check: 15 ms on an idle core here
+# (bench/check_cost.py). Priced at that, a request may judge about 125 evaluations; the sender, `sync` and
+# `import` send a batch refused for it (413) again in halves, so a long log still goes in whole.
+FORECAST_MS = 16.0
 
 
 def check_ms(policy: Policy) -> float:

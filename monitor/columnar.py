@@ -40,3 +40,44 @@ class SeriesBuffer:
                 item["times"] = times
             out.append(item)
         return out
+
+
+def halve(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A batch body (`series` and/or `points`) cut in two, the earlier steps first; None for one point.
+
+    For a service that refuses a batch as too much work at once (413): the halves go one after the other,
+    so the points arrive in step order as before, in smaller requests."""
+    series = body.get("series") or []
+    points = sorted(body.get("points") or [], key=lambda p: p["step"])
+    steps = sorted([s for item in series for s in item["steps"]] + [p["step"] for p in points])
+    if len(steps) < 2:
+        return None
+    mid = steps[len(steps) // 2 - 1]
+    if mid == steps[-1]:
+        mid = None  # every step is the same: cut by position instead
+
+    def part(first: bool) -> dict[str, Any]:
+        out_series = []
+        for item in series:
+            n = len(item["steps"])
+            keep = [(s <= mid) if mid is not None else (i < (n + 1) // 2) for i, s in enumerate(item["steps"])]
+            keep = keep if first else [not k for k in keep]
+            if any(keep):
+                cut = {"key": item["key"]}
+                for col in ("steps", "values", "times"):
+                    if col in item:
+                        cut[col] = [v for v, k in zip(item[col], keep, strict=True) if k]
+                out_series.append(cut)
+        half = len(points) // 2
+        out_points = [
+            p for i, p in enumerate(points) if ((p["step"] <= mid) if mid is not None else (i < half)) == first
+        ]
+        out: dict[str, Any] = {}
+        if out_series:
+            out["series"] = out_series
+        if out_points:
+            out["points"] = out_points
+        return out
+
+    first, second = part(True), part(False)
+    return (first, second) if first and second else None

@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 
+from losswatch.monitor.columnar import halve
 from losswatch.monitor.storable import clean
 
 try:  # POSIX only; elsewhere the spool works, unlocked.
@@ -250,6 +251,8 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
             runs[body["id"]] = body
             r = http.post("/api/v1/runs", json=body)
             return Delivered(kind, rejected=_check(r), created=r.status_code == 201)
+        if kind == "metrics" and any(k in record for k in ("points", "series")):
+            return _deliver_metrics(http, record, runs)
         if kind in ("metrics", "rewind", "status", "checkpoint"):
             run_id = record["run_id"]
             r = _send(http, kind, record)
@@ -274,6 +277,33 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
         raise Unreachable(f"{exc.__class__.__name__}: {exc}") from exc
     except (KeyError, TypeError) as exc:
         return Delivered(kind, rejected=f"malformed record ({exc})")
+
+
+def _deliver_metrics(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str, Any]]) -> Delivered:
+    """A metrics record; one the service finds too much to judge or take at once (413) goes again in
+    halves, each with an id derived from the record's, so a retry after a partial delivery doubles nothing."""
+    run_id = record["run_id"]
+    r = _send(http, "metrics", record)
+    if r.status_code == 404 and run_id in runs:
+        _check(http.post("/api/v1/runs", json=runs[run_id]))
+        r = _send(http, "metrics", record)
+    if r.status_code == 413:
+        halves = halve({k: record[k] for k in ("points", "series") if k in record})
+        if halves is not None:
+            out = Delivered("metrics")
+            for i, body in enumerate(halves, start=1):
+                part = _deliver_metrics(http, {**record, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
+                for k, v in part.counts.items():
+                    out.counts[k] = out.counts.get(k, 0) + v
+                out.decision = part.decision or out.decision
+                out.rejected = out.rejected or part.rejected
+            return out
+    out = Delivered("metrics", rejected=_check(r))
+    if out.rejected is None:
+        data = r.json()
+        out.decision = data.get("decision")
+        out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten") if k in data}
+    return out
 
 
 def _send(http: httpx.Client, kind: str, record: dict[str, Any]) -> httpx.Response:

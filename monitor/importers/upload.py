@@ -62,14 +62,10 @@ def upload(
     with tqdm(total=len(points), unit="pt", desc=f"uploading {run['name']}", disable=not progress) as bar:
         for index, start in enumerate(range(0, len(points), batch_size)):
             batch = points[start : start + batch_size]
-            # Columnar on the wire; the batch id digests the row form, so ids match earlier imports of the log.
-            wire = [_wire(p) for p in batch]
-            body = {"series": _series(batch), "batch_id": f"{run_id}-{_digest(wire)}"}
-            url = f"/api/v1/runs/{run_id}/metrics"
-            answer = _send(client, "POST", url, body, f"sending batch {index} of run {run_id}")
-            for count in _COUNTS:
-                totals[count] += int(answer.get(count, 0))
-            totals["decision"] = answer.get("decision")
+            for answer in _send_batch(client, run_id, batch, f"sending batch {index} of run {run_id}"):
+                for count in _COUNTS:
+                    totals[count] += int(answer.get(count, 0))
+                totals["decision"] = answer.get("decision")
             if sent is not None:
                 sent.update(((p.key, p.step), p.value) for p in batch)
             bar.update(len(batch))
@@ -77,6 +73,22 @@ def upload(
         _send(client, "PATCH", f"/api/v1/runs/{run_id}", {"status": log.status}, f"ending run {run_id}")
     totals["status"] = log.status
     return totals
+
+
+def _send_batch(client: httpx.Client, run_id: str, batch: list[Point], action: str) -> list[dict]:
+    """The service's answers for `batch` (points sorted by step). A batch it finds too much to judge or take
+    at once (413: a long log's evaluations under a costly policy) goes again in two halves, earlier steps
+    first, down to single points if need be."""
+    # Columnar on the wire; the batch id digests the row form, so ids match earlier imports of the log.
+    wire = [_wire(p) for p in batch]
+    body = {"series": _series(batch), "batch_id": f"{run_id}-{_digest(wire)}"}
+    try:
+        return [_send(client, "POST", f"/api/v1/runs/{run_id}/metrics", body, action)]
+    except UploadError as exc:
+        if exc.status != 413 or len(batch) < 2:
+            raise
+    half = len(batch) // 2
+    return _send_batch(client, run_id, batch[:half], action) + _send_batch(client, run_id, batch[half:], action)
 
 
 def ensure_run(client: httpx.Client, run: dict[str, Any]) -> dict:

@@ -68,7 +68,7 @@ def runs_to_mirror(conn: Connection, *, default: list[str]) -> list[RunInfo]:
     configs: dict[str, Any] = {}
     ids = [r.id for r, _ in mirrored]
     for i in range(0, len(ids), 500):
-        configs.update(conn.execute(select(Run.id, Run.config).where(Run.id.in_(ids[i : i + 500]))).tuples().all())
+        configs.update(conn.execute(select(Run.id, Run.config).where(Run.id.in_(ids[i : i + 500]))).all())
     return [
         RunInfo(
             r.id,
