@@ -27,8 +27,11 @@ def send_all(
     tag: str,
     patience: float = 60.0,
     retried: list[str] | None = None,
+    acked: list[str] | None = None,
+    pace: float = 0.0,
 ) -> None:
-    """A well-behaved client: every batch has an id and is retried until acknowledged."""
+    """A well-behaved client: every batch has an id and is retried until acknowledged. `pace`: seconds
+    between batches, as a trainer logs between steps."""
     with httpx.Client(base_url=url, timeout=10) as c:
         for i, batch in enumerate(batches):
             deadline = time.monotonic() + patience
@@ -47,6 +50,9 @@ def send_all(
                     errors.append(f"{tag}: {r.status_code} {r.text[:200]}")
                     return
                 break
+            if acked is not None:
+                acked.append(f"{tag}-{i}")
+            time.sleep(pace)
 
 
 def batches_for(steps: list[int]) -> list[list[dict]]:
@@ -99,18 +105,25 @@ def test_scale_out_sigkill_mid_ingest_loses_and_doubles_nothing(
         runs = [httpx.post(f"{server.url}/api/v1/runs", json={"name": f"k{i}"}).json()["id"] for i in range(4)]
         errors: list[str] = []
         retried: list[str] = []
-        # Small batches, so that the kills land while the writers are still sending.
+        acked: list[str] = []
+        # Small batches at a trainer's pace (at least 60 x 20 ms per writer), and each kill waits for a few
+        # more acknowledged batches: the kills land while the writers are sending however fast ingest is.
         small = [[{"key": "loss", "step": s, "value": value(s)} for s in range(j, j + 10)] for j in range(0, 600, 10)]
         threads = [
             threading.Thread(
-                target=send_all, args=(server.url, rid, small, errors, f"k{i}"), kwargs={"retried": retried}
+                target=send_all,
+                args=(server.url, rid, small, errors, f"k{i}"),
+                kwargs={"retried": retried, "acked": acked, "pace": 0.02},
             )
             for i, rid in enumerate(runs)
         ]
         for t in threads:
             t.start()
         for _ in range(2):
-            time.sleep(0.5)
+            seen = len(acked)
+            deadline = time.monotonic() + 60
+            while len(acked) < seen + 8 and time.monotonic() < deadline:
+                time.sleep(0.005)
             server.stop(kill=True)
             time.sleep(0.3)
             server.start()
