@@ -291,8 +291,9 @@ def _deliver_metrics(http: httpx.Client, record: dict[str, Any], runs: dict[str,
         halves = halve({k: record[k] for k in ("points", "series") if k in record})
         if halves is not None:
             out = Delivered("metrics")
+            rest = {k: v for k, v in record.items() if k not in ("points", "series")}
             for i, body in enumerate(halves, start=1):
-                part = _deliver_metrics(http, {**record, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
+                part = _deliver_metrics(http, {**rest, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
                 for k, v in part.counts.items():
                     out.counts[k] = out.counts.get(k, 0) + v
                 out.decision = part.decision or out.decision

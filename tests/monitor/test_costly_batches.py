@@ -77,3 +77,20 @@ def test_sync_of_a_spooled_batch_too_costly_for_one_request_arrives_whole(
         spool.append({"kind": "metrics", "run_id": run["id"], "batch_id": "spooled-run-1", "series": series})
         again = replay(spool, api)
         assert again.counts.get("accepted", 0) == 0 and _counts(api, run["id"]) == {"loss": EVALS, "eval_loss": EVALS}
+
+
+def test_sync_of_a_mixed_record_sends_each_point_once(tight_server: LiveServer, tmp_path: Path) -> None:
+    # An older spool's record may hold rows (`points`) beside `series`: each half carries only its own.
+    spool = Spool(tmp_path / "spool")
+    run = {"id": "mixed-run", "name": "mixed"}
+    spool.append({"kind": "run", "run": run})
+    # The rows come first, so the earlier half holds only rows and the later one only the series.
+    rows = [{"key": "loss", "step": s, "value": 1.0 / s} for s in range(1, EVALS + 1)]
+    steps = [1000 + 5 * i for i in range(EVALS)]
+    series = [{"key": "eval_loss", "steps": steps, "values": [2.0 / s for s in steps]}]
+    spool.append({"kind": "metrics", "run_id": run["id"], "batch_id": "mixed-1", "points": rows, "series": series})
+    with httpx.Client(base_url=tight_server.url, timeout=60) as api:
+        result = replay(spool, api)
+        assert result.rejected == [] and result.counts.get("accepted") == 2 * EVALS
+        assert result.counts.get("duplicates", 0) == 0
+        assert _counts(api, run["id"]) == {"loss": EVALS, "eval_loss": EVALS}
