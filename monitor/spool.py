@@ -251,25 +251,8 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
             runs[body["id"]] = body
             r = http.post("/api/v1/runs", json=body)
             return Delivered(kind, rejected=_check(r), created=r.status_code == 201)
-        if kind == "metrics" and any(k in record for k in ("points", "series")):
-            return _deliver_metrics(http, record, runs)
         if kind in ("metrics", "rewind", "status", "checkpoint"):
-            run_id = record["run_id"]
-            r = _send(http, kind, record)
-            if r.status_code == 404 and run_id in runs:
-                _check(http.post("/api/v1/runs", json=runs[run_id]))
-                r = _send(http, kind, record)
-            rejected = _check(r)
-            out = Delivered(kind, rejected=rejected)
-            if rejected is None and kind in ("metrics", "rewind"):
-                data = r.json()
-                out.decision = data.get("decision")
-                out.counts = {
-                    k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted") if k in data
-                }
-                if data.get("replayed"):
-                    out.counts["replayed"] = 1
-            return out
+            return _deliver_to_run(http, kind, record, runs)
         if kind == "torn":
             return Delivered(kind, rejected="a torn or unreadable line")
         return Delivered(kind, rejected=f"unknown record kind {kind!r}")
@@ -279,31 +262,45 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
         return Delivered(kind, rejected=f"malformed record ({exc})")
 
 
-def _deliver_metrics(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str, Any]]) -> Delivered:
-    """A metrics record; one the service finds too much to judge or take at once (413) goes again in
-    halves, each with an id derived from the record's, so a retry after a partial delivery doubles nothing."""
+def _deliver_to_run(
+    http: httpx.Client, kind: str, record: dict[str, Any], runs: dict[str, dict[str, Any]]
+) -> Delivered:
+    """A record for one run. A metrics record the service finds too much to judge or take at once (413)
+    goes again in halves, each with an id derived from the record's, so a retry after a partial delivery
+    doubles nothing."""
     run_id = record["run_id"]
-    r = _send(http, "metrics", record)
+    r = _send(http, kind, record)
     if r.status_code == 404 and run_id in runs:
         _check(http.post("/api/v1/runs", json=runs[run_id]))
-        r = _send(http, "metrics", record)
-    if r.status_code == 413:
+        r = _send(http, kind, record)
+    if kind == "metrics" and r.status_code == 413:
         halves = halve({k: record[k] for k in ("points", "series") if k in record})
         if halves is not None:
-            out = Delivered("metrics")
             rest = {k: v for k, v in record.items() if k not in ("points", "series")}
-            for i, body in enumerate(halves, start=1):
-                part = _deliver_metrics(http, {**rest, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
-                for k, v in part.counts.items():
-                    out.counts[k] = out.counts.get(k, 0) + v
-                out.decision = part.decision or out.decision
-                out.rejected = out.rejected or part.rejected
-            return out
-    out = Delivered("metrics", rejected=_check(r))
-    if out.rejected is None:
+            parts = [
+                _deliver_to_run(http, kind, {**rest, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
+                for i, body in enumerate(halves, start=1)
+            ]
+            return _merged(kind, parts)
+    rejected = _check(r)
+    out = Delivered(kind, rejected=rejected)
+    if rejected is None and kind in ("metrics", "rewind"):
         data = r.json()
         out.decision = data.get("decision")
-        out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten") if k in data}
+        out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted") if k in data}
+        if data.get("replayed"):
+            out.counts["replayed"] = 1
+    return out
+
+
+def _merged(kind: str, parts: list[Delivered]) -> Delivered:
+    """One record's outcome from its halves': counts summed, the last decision, the first refusal."""
+    out = Delivered(kind)
+    for part in parts:
+        for k, v in part.counts.items():
+            out.counts[k] = out.counts.get(k, 0) + v
+        out.decision = part.decision or out.decision
+        out.rejected = out.rejected or part.rejected
     return out
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
@@ -15,8 +17,8 @@ def register(app: typer.Typer) -> None:
         run: str = typer.Argument(..., help="run id (or a unique start of it)"),
         fmt: str = typer.Option("csv", "--format", help="csv (key,step,value,time) or json"),
         output: Path | None = typer.Option(None, "-o", "--output", help="file to write (default: stdout)"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Export every point of every metric of a run; non-finite values are written NaN/Infinity/-Infinity.
 

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_logs(
         paths: list[Path] = typer.Argument(..., help="trainer_state.json, trainer_log.jsonl or a TensorBoard folder"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
+        url: str = options.URL,
         project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project to import into"),
         name: str | None = typer.Option(None, help="run name (default: from the file's folder)"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        token: str | None = options.TOKEN,
         early_stopping: str | None = typer.Option(
             None, envvar="LOSSWATCH_EARLY_STOPPING", help="policy as JSON, e.g. '{\"patience\": 3}'"
         ),

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor import cli_options as options
 from losswatch.monitor.vocabulary import LANGS, NOTIFY_EVENTS, NOTIFY_KINDS
 
 PATH = "/api/v1/projects/{project}/notifications"
@@ -31,8 +32,8 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(notify_app, name="notify")
-    url_option = typer.Option("http://127.0.0.1:8000", "--url", envvar="LOSSWATCH_URL", help="the losswatch service")
-    token_option = typer.Option(None, "--token", envvar="LOSSWATCH_TOKEN", help="API token")
+    url_option = options.URL
+    token_option = options.TOKEN
     project_option = typer.Option("default", "--project", envvar="LOSSWATCH_PROJECT", help="the project")
 
     def call(method: str, url: str, token: str | None, path: str, body: Any = None) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor import cli_options as options
 from losswatch.monitor.vocabulary import EVAL_LOSS, companion_key, is_eval_key
 
 
@@ -107,8 +108,8 @@ def register(app: typer.Typer) -> None:
         smoothing: float = typer.Option(0.6, min=0.0, max=0.99, help="TensorBoard EMA weight"),
         mode: str = typer.Option("tensorboard", "--mode", help="tensorboard, llamafactory or none"),
         log: bool = typer.Option(False, "--log", help="logarithmic y axis"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Draw raw (faint) and smoothed (bold) curves, the eval curve, the best step and the stop, to an image.
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor import cli_options as options
 from losswatch.monitor.vocabulary import ENDED_STATUSES, EVAL_LOSS, TRAIN_LOSS
 
 HEAD = {
@@ -81,8 +82,8 @@ def register(app: typer.Typer) -> None:
         run: str = typer.Argument(..., help="run id (or a unique start of it)"),
         lang: str = typer.Option("en", "--lang", help="en or zh"),
         key: list[str] | None = typer.Option(None, "--key", help="metric(s) to read (default: eval_loss and loss)"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Print the run's diagnosis as a short text: trend, noise, overfitting, the decision and advice.
 

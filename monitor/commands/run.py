@@ -17,6 +17,8 @@ from pathlib import Path
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def package_dir() -> Path:
     spec = find_spec("losswatch")
@@ -55,13 +57,11 @@ def register(app: typer.Typer) -> None:
     @app.command("run", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
     def run(
         command: list[str] = typer.Argument(..., help="the command to run, after --"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project of the runs"),
+        url: str = options.URL,
+        project: str = options.RUNS_PROJECT,
         name: str | None = typer.Option(None, help="run name (default: the Trainer's run_name)"),
-        early_stopping: str | None = typer.Option(
-            None, envvar="LOSSWATCH_EARLY_STOPPING", help='policy as JSON, e.g. {"patience": 3}'
-        ),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        early_stopping: str | None = options.EARLY_STOPPING,
+        token: str | None = options.TOKEN,
         keep_best: bool = typer.Option(True, help="keep and load the best evaluation's weights at the end"),
     ) -> None:
         """Run a training command so that every transformers Trainer in it reports to losswatch and stops

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
@@ -28,8 +30,8 @@ def register(app: typer.Typer) -> None:
         project: str | None = typer.Option(None, envvar="LOSSWATCH_PROJECT", help="only this project's runs"),
         status: str | None = typer.Option(None, help="only runs with this status (running, finished, stopped...)"),
         limit: int = typer.Option(50, min=1, help="show at most this many (newest first)"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """List runs, newest first; any command that takes a run accepts a unique start of its id.
 

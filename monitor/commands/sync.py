@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def is_spool(folder: Path) -> bool:
     """A spool holds its segments (seg-*.jsonl) or, once all is delivered, its cursor."""
@@ -16,8 +18,8 @@ def register(app: typer.Typer) -> None:
     @app.command("sync")
     def sync(
         spool_dir: Path = typer.Argument(..., help="a spool folder, usually <output_dir>/.losswatch"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Send what a training run could not deliver; running it twice changes nothing.
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from losswatch.monitor import cli_options as options
+
 
 def register(app: typer.Typer) -> None:
     @app.command("watch")
@@ -14,13 +16,11 @@ def register(app: typer.Typer) -> None:
             ..., help="training output folders (trainer_log.jsonl, trainer_state.json)"
         ),
         pid: int | None = typer.Option(None, help="the training process: its end ends the watch; stopped if graceful"),
-        url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="the losswatch service"),
-        project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project of the runs"),
+        url: str = options.URL,
+        project: str = options.RUNS_PROJECT,
         name: str | None = typer.Option(None, help="run name (default: the folder's name)"),
-        early_stopping: str | None = typer.Option(
-            None, envvar="LOSSWATCH_EARLY_STOPPING", help='policy as JSON, e.g. {"patience": 3}'
-        ),
-        token: str | None = typer.Option(None, envvar="LOSSWATCH_TOKEN", help="API token"),
+        early_stopping: str | None = options.EARLY_STOPPING,
+        token: str | None = options.TOKEN,
         interval: float = typer.Option(1.0, min=0.05, help="seconds between reads of the folders"),
     ) -> None:
         """Follow training output folders live until their runs end; one folder is one run, whatever

@@ -72,25 +72,32 @@ def emit(
     if run is None:
         return []
     targets = target_ids if target_ids is not None else _targets(conn, run["project_id"], event)
+    facts = {
+        "project": run["project"],
+        "run_id": run_id,
+        "run_name": run["run_name"],
+        "step": step,
+        "path": f"/runs/{run_id}",
+        "time": now,
+        **(extra or {}),
+    }
+    return _queue(conn, target_ids=targets, run_id=run_id, event=event, facts=facts, now=now)
+
+
+def _queue(
+    conn: Connection, *, target_ids: list[int], run_id: str | None, event: str, facts: dict[str, Any], now: float
+) -> list[str]:
+    """One pending message per target, in the caller's transaction; the worker is woken when it commits."""
     ids = []
-    for target_id in targets:
+    for target_id in target_ids:
         mid = uuid.uuid4().hex
-        facts = {
-            "project": run["project"],
-            "run_id": run_id,
-            "run_name": run["run_name"],
-            "step": step,
-            "path": f"/runs/{run_id}",
-            "time": now,
-            **(extra or {}),
-        }
         conn.execute(
             insert(OutboxMessage).values(
                 id=mid,
                 target_id=target_id,
                 run_id=run_id,
                 event=event,
-                facts=facts,
+                facts=dict(facts),
                 status=PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -125,25 +132,8 @@ def run_finished(conn: Connection, *, run: dict[str, Any], decision: Decision, n
 def test_message(conn: Connection, *, project_id: int, target_ids: list[int], now: float) -> list[str]:
     """A message that says only that the target works; it names no run."""
     project = conn.scalar(select(Project.name).where(Project.id == project_id))
-    ids = []
-    for target_id in target_ids:
-        mid = uuid.uuid4().hex
-        conn.execute(
-            insert(OutboxMessage).values(
-                id=mid,
-                target_id=target_id,
-                run_id=None,
-                event=TEST,
-                facts={"project": project, "run_id": None, "run_name": None, "step": None, "path": "/", "time": now},
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-        ids.append(mid)
-    conn.info[QUEUED] = True
-    return ids
+    facts = {"project": project, "run_id": None, "run_name": None, "step": None, "path": "/", "time": now}
+    return _queue(conn, target_ids=target_ids, run_id=None, event=TEST, facts=facts, now=now)
 
 
 # -- the worker's side ------------------------------------------------------------------------------
