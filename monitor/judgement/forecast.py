@@ -393,6 +393,10 @@ def forecast(
     minimum = Band(
         min(best, at_min.expected - lottery), min(best, at_min.low - lottery), min(best, at_min.high - lottery)
     )
+    # A loss that has never gone below zero (cross-entropy, squared error) does not: neither the course nor a
+    # lucky reading is expected under it, so no forecast promises a loss below zero or a gain beyond 100%.
+    if sign > 0 and float(np.min(y)) >= 0.0:
+        at_h, minimum = _floored(at_h, 0.0), _floored(minimum, 0.0)
     scale = abs(best) if best != 0 else 1.0
 
     def gain(m: float) -> float:
@@ -412,6 +416,10 @@ def forecast(
         best=sign * best,
         weights={f.family.name: f.weight for f in fits},
     )
+
+
+def _floored(band: Band, floor: float) -> Band:
+    return Band(max(band.expected, floor), max(band.low, floor), max(band.high, floor))
 
 
 def _orient(band: Band, sign: float) -> Band:

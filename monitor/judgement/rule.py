@@ -3,11 +3,13 @@
 Two clauses, judged at every check of the monitored key (values oriented lower-is-better):
 
 - overfitting: the readings since the best (at least `overfit_patience` of them) sit, by their median,
-  more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it, *and* even at the
-  optimistic end of that median's interval, the chance that any of the readings the run still has ahead
-  comes back within `regret` of the best is under 1 - `forecast_level` (`return_chance`: a level that
-  keeps rising, at the pessimistic end of its slope, leaves fewer lucky draws than a flat one):
-  `overfit_patience` checks in a row stop the run.
+  more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it,
+  *and* even at the optimistic end of that median's interval, the chance that any of the readings the run
+  still has ahead comes back within `regret` of the best is under 1 - `forecast_level` (`return_chance`:
+  a level that keeps rising, at the pessimistic end of its slope, leaves fewer lucky draws than a flat
+  one). The first check where all of that holds stops the run: `overfit_patience` counts readings since
+  the best, as transformers' patience counts evaluations without improvement, not checks in a row on
+  top of them (which cost a run that overfits from an early best one more evaluation).
   The noise is the larger of the successive-difference scale and the forecast's scatter, so a curve
   that jumps about is not taken for one that turned up.
 - levelling off: the forecast to the planned end (the run's config; as far again as it has come without
@@ -59,7 +61,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     b = int(np.argmin(y))
     st.best, st.best_raw, st.best_step = values[b], values[b], steps[b]
     if y.size < MIN_READINGS:
-        j.update(over=0, flat=0)
+        j.update(flat=0)
         msg = (
             f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}; "
             f"{y.size} of {MIN_READINGS} evaluations needed to judge"
@@ -91,7 +93,6 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         optimism = float(special.ndtri(p.forecast_level)) * 1.2533 * reach / math.sqrt(since.size)
         chance = return_chance(since, rise - optimism - p.regret * scale, reach, ahead, p.forecast_level)
     overfit = rising and chance is not None and chance < 1.0 - p.forecast_level
-    j["over"] = j.get("over", 0) + 1 if overfit else 0
 
     gain_high = None
     if fc is not None:
@@ -100,7 +101,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     j["flat"] = j.get("flat", 0) + 1 if flat else 0
     may_stop = step >= p.min_steps
 
-    if j["over"] >= p.overfit_patience and may_stop:
+    if overfit and may_stop:
         assert rise is not None
         msg = (
             f"{p.monitor} is overfitting: its {since.size} evaluation(s) since the best {_fmt(values[b])} at "

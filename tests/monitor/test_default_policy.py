@@ -39,12 +39,21 @@ def test_default_policy_is_the_forecast_rule_with_the_cross_validated_constants(
 
 SEQUENCES = [
     # id, eval losses (every 100 steps), config, expected stop step (None: runs on), reason
-    ("short-rise-from-first-eval", [0.22, 0.31, 0.35, 0.38, 0.40], {"max_steps": 600}, 500, Reason.PATIENCE_EXHAUSTED),
+    ("short-rise-from-first-eval", [0.22, 0.31, 0.35, 0.38, 0.40], {"max_steps": 600}, 400, Reason.PATIENCE_EXHAUSTED),
     (
         "short-rise-after-early-best",
         [0.41, 0.33, 0.36, 0.39, 0.42, 0.44],
         {"max_steps": 600},
         500,
+        Reason.PATIENCE_EXHAUSTED,
+    ),
+    # Best at the first evaluation, then only rising, six evaluations: stopped where transformers' patience 2
+    # stops it, two readings after the best.
+    (
+        "six-evals-rising-from-first",
+        [0.22, 0.29, 0.35, 0.38, 0.41, 0.44],
+        {"max_steps": 600},
+        300,
         Reason.PATIENCE_EXHAUSTED,
     ),
     ("short-healthy-best-last", [1.0, 0.9, 0.85, 0.82, 0.8], {"max_steps": 500}, None, Reason.NONE),

@@ -63,3 +63,24 @@ def test_forecast_leaves_out_float_limit_readings_and_fits_the_rest() -> None:
     values[3] = 1.7e308
     fc = forecast(steps, values, horizon=3000)
     assert fc is not None and fc.n_points == steps.size - 1
+
+
+def test_forecast_of_a_noisy_nonnegative_loss_never_promises_a_loss_below_zero() -> None:
+    # A loss that jumps between 0.7 and 1.5 over a long plan: its lucky draws reach far below its level, but a
+    # loss that never went below zero is not forecast below it, nor a gain beyond 100%.
+    rng = np.random.default_rng(7)
+    steps = np.arange(44, 45 * 44, 44)
+    values = 0.7 + 0.8 * rng.random(steps.size)
+    fc = forecast(steps, values, horizon=100 * 44)
+    assert fc is not None
+    assert min(fc.value.low, fc.minimum.low, fc.minimum.expected) >= 0.0
+    assert fc.gain.high <= 1.0
+
+
+def test_forecast_of_a_signed_metric_is_not_floored_at_zero() -> None:
+    # A quantity that has been negative (a log-likelihood ratio, a margin) has no floor at zero.
+    steps = np.arange(10, 310, 10)
+    values = -1.0 - 2.0 * (1 - np.exp(-steps / 100.0))
+    fc = forecast(steps, values, horizon=1000)
+    assert fc is not None
+    assert fc.value.expected < 0.0
