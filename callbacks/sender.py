@@ -66,8 +66,15 @@ class Sender:
         self.decision: dict[str, Any] | None = None
         self.failures = 0  # delivery attempts that failed; tests and the end message read it
         self.healthy = True
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(base_url=url, timeout=timeout, headers=headers)
+        # The URL and headers are parsed here, so a malformed one fails where the sender is made, as before;
+        # the client itself is built by the sender thread on its first request: httpx loads the system's
+        # certificates when a client is made (some 20 ms), and the training thread should not wait for that.
+        self._http_args: dict[str, Any] = {
+            "base_url": httpx.URL(url),
+            "timeout": timeout,
+            "headers": httpx.Headers({"Authorization": f"Bearer {token}"} if token else {}),
+        }
+        self._http: httpx.Client | None = None
         self.spool = self._open_spool(Path(spool_dir))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()  # guards the batch buffer and spool writes (close may write too)
@@ -142,7 +149,8 @@ class Sender:
             left = self.spool.unsent_bytes()
         if not self._thread.is_alive():
             self.spool.close()
-            self._http.close()
+            if self._http is not None:
+                self._http.close()
         if left:
             log.warning(
                 "losswatch: %d bytes not delivered to %s; they wait in %s (send them with "
@@ -154,6 +162,11 @@ class Sender:
             )
 
     # -- the thread -----------------------------------------------------------------------------
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(**self._http_args)
+        return self._http
+
     def _loop(self) -> None:
         while True:
             try:
@@ -282,7 +295,7 @@ class Sender:
     def _deliver(self) -> None:
         try:
             for pos, record in self.spool.pending():
-                d = deliver(self._http, record, self._runs)
+                d = deliver(self._client(), record, self._runs)
                 self._took(record, d)
                 self.spool.ack(pos)
                 while self._written and self._written[0][0] <= pos:
@@ -327,7 +340,7 @@ class Sender:
     def _fetch_advice(self) -> None:
         self.advice = []
         try:
-            r = self._http.get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
+            r = self._client().get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
             if r.status_code == 200:
                 # At train begin only the configuration can be judged; "too few points" is a given.
                 self.advice = [
@@ -345,12 +358,12 @@ class Sender:
         """A light poll of the decision when no ingest answered lately, so a person's stop arrives."""
         if not self.healthy or not self._run_known or self._backlog:
             return
-        self._heartbeat.maybe(self._http)
+        self._heartbeat.maybe(self._client())
         if time.monotonic() - self._last_decision_at < self.poll_interval:
             return
         self._last_decision_at = time.monotonic()
         try:
-            r = self._http.get(f"/api/v1/runs/{self.run_id}/decision")
+            r = self._client().get(f"/api/v1/runs/{self.run_id}/decision")
             if r.status_code == 200:
                 self.decision = r.json()
         except (httpx.HTTPError, ValueError):
