@@ -17,9 +17,7 @@ def register(app: typer.Typer) -> None:
         project: str = typer.Option("default", envvar="LOSSWATCH_PROJECT", help="project to import into"),
         name: str | None = typer.Option(None, help="run name (default: from the file's folder)"),
         token: str | None = options.TOKEN,
-        early_stopping: str | None = typer.Option(
-            None, envvar="LOSSWATCH_EARLY_STOPPING", help="policy as JSON, e.g. '{\"patience\": 3}'"
-        ),
+        early_stopping: str | None = options.EARLY_STOPPING,
         progress: bool = typer.Option(True, help="show a progress bar"),
     ) -> None:
         """Import runs' logs; importing the same file twice changes nothing.

@@ -32,8 +32,6 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(notify_app, name="notify")
-    url_option = options.URL
-    token_option = options.TOKEN
     project_option = typer.Option("default", "--project", envvar="LOSSWATCH_PROJECT", help="the project")
 
     def call(method: str, url: str, token: str | None, path: str, body: Any = None) -> Any:
@@ -57,7 +55,7 @@ def register(app: typer.Typer) -> None:
         return [{"id": t["id"], "kind": t["kind"], "events": t["events"], "lang": t["lang"]} for t in targets]
 
     @notify_app.command("list")
-    def list_(project: str = project_option, url: str = url_option, token: str | None = token_option) -> None:
+    def list_(project: str = project_option, url: str = options.URL, token: str | None = options.TOKEN) -> None:
         """List the project's targets (addresses masked) and its latest deliveries.
 
         Example: losswatch notify list --project sft
@@ -84,8 +82,8 @@ def register(app: typer.Typer) -> None:
         events: str = typer.Option(",".join(NOTIFY_EVENTS), help=f"comma-separated: {', '.join(NOTIFY_EVENTS)}"),
         lang: str = typer.Option("en", help=f"message language: {', '.join(LANGS)}"),
         project: str = project_option,
-        url: str = url_option,
-        token: str | None = token_option,
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Add a target; it gets the chosen events of every run of the project.
 
@@ -108,8 +106,8 @@ def register(app: typer.Typer) -> None:
     def remove(
         target_id: int = typer.Argument(..., help="the id `notify list` shows"),
         project: str = project_option,
-        url: str = url_option,
-        token: str | None = token_option,
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Remove a target; its undelivered messages go with it.
 
@@ -129,8 +127,8 @@ def register(app: typer.Typer) -> None:
         target_id: int | None = typer.Argument(None, help="one target (default: every target of the project)"),
         wait: float = typer.Option(15.0, help="seconds to wait for the delivery's outcome"),
         project: str = project_option,
-        url: str = url_option,
-        token: str | None = token_option,
+        url: str = options.URL,
+        token: str | None = options.TOKEN,
     ) -> None:
         """Send a test message and say whether it arrived.
 

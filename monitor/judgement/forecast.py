@@ -395,7 +395,7 @@ def forecast(
     )
     # A loss that has never gone below zero (cross-entropy, squared error) does not: neither the course nor a
     # lucky reading is expected under it, so no forecast promises a loss below zero or a gain beyond 100%.
-    if sign > 0 and float(np.min(y)) >= 0.0:
+    if sign > 0 and best >= 0.0:
         at_h, minimum = _floored(at_h, 0.0), _floored(minimum, 0.0)
     scale = abs(best) if best != 0 else 1.0
 
