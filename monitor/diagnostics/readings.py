@@ -1,0 +1,340 @@
+"""What the curve's state means and what to do about it: two sentences per state, in English or Chinese.
+
+One function per state of `state.STATES`; `reading` picks it. A schedule key (the learning rate) has its own
+words whatever its state, since it moves by design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .wording import num, pct, pval, say
+
+# Recent improvement slower than a quarter of the whole run's average rate reads as "slowing".
+SLOWING_RATIO = 0.25
+
+
+def reading(r: dict[str, Any], lang: str) -> list[str]:
+    """The state sentence and the advice sentence (one sentence for a schedule key)."""
+    state = r["state"]
+    if state not in ("insufficient_data", "non_finite") and r["trend"]["schedule"]:
+        return _scheduled(r, lang)
+    return _BY_STATE[state](r, lang)
+
+
+def _insufficient(r: dict[str, Any], lang: str) -> list[str]:
+    """Too few finite points for any trend."""
+    t, key = r["trend"], r["key"]
+    n = t["n_finite"]
+    return [
+        say(
+            "{key} has no finite points yet: too early to judge, a trend needs at least 5."
+            if n == 0
+            else "{key} has only {n} point(s) so far: too early to judge, a trend needs at least 5.",
+            "{key} 还没有任何有效的点，现在下结论还太早：判断趋势至少需要 5 个点。"
+            if n == 0
+            else "{key} 目前只有 {n} 个点，现在下结论还太早：判断趋势至少需要 5 个点。",
+            lang,
+            key=key,
+            n=n,
+        ),
+        say(
+            "Wait for more points, or log more often.",
+            "再等一等，或调小 logging_steps / eval_steps 让记录更频繁。",
+            lang,
+        ),
+    ]
+
+
+def _non_finite(r: dict[str, Any], lang: str) -> list[str]:
+    """The latest reading is NaN or infinite."""
+    t, key = r["trend"], r["key"]
+    return [
+        say(
+            "The latest value of {key} (step {s}) is {v} ({k} of {n} points not finite): training has "
+            "broken down numerically.",
+            "{key} 最新的值（第 {s} 步）是 {v}，{n} 个点里有 {k} 个不是有限数：训练在数值上已经崩溃。",
+            lang,
+            key=key,
+            s=t["last_step"],
+            v=t["latest_non_finite"],
+            k=t["n_non_finite"],
+            n=t["n_points"],
+        ),
+        say(
+            "Stop and resume from the last checkpoint with a finite loss, with a lower learning rate "
+            "or bf16 instead of fp16.",
+            "请停止训练，从最后一个 loss 正常的检查点恢复，并降低学习率，或改用 bf16 代替 fp16。",
+            lang,
+        ),
+    ]
+
+
+def _scheduled(r: dict[str, Any], lang: str) -> list[str]:
+    """A schedule key (learning rate and the like): it moves by design."""
+    state, t = r["state"], r["trend"]
+    rec = t["recent"]
+    zh = lang == "zh"
+    if state == "plateaued":
+        return [say("It is constant at {v}.", "它保持在 {v} 不变。", lang, v=num(t["last_value"]))]
+    up = (rec["slope_per_1k_steps"] or 0) > 0
+    what_zh = "上升（warm-up）" if up else "衰减"
+    what_en = "rising (warm-up)" if up else "decaying"
+    return [say("It is {what} as scheduled.", "它正按计划{what}。", lang, what=what_zh if zh else what_en)]
+
+
+def _diverging(r: dict[str, Any], lang: str) -> list[str]:
+    """A training loss that blew up and stays up."""
+    t = r["trend"]
+    zh = lang == "zh"
+    best, now = t["best_level"], t["recent_level"]
+    up = now > best
+    ratio = now / best if best and up else None
+    times = say(" (×{x})", "（{x} 倍）", lang, x=f"{ratio:.1f}") if ratio and ratio > 0 else ""
+    return [
+        say(
+            "It has {verb} from its best level of {best} to {recent}{times} and stays there, far beyond "
+            "the noise: the run has diverged.",
+            "它从最好水平 {best} {verb}到 {recent}{times}，并一直停在那里，远超噪声范围：训练已经发散。",
+            lang,
+            best=num(best),
+            recent=num(now),
+            times=times,
+            verb=("跳升" if up else "骤降") if zh else ("jumped" if up else "dropped"),
+        ),
+        say(
+            "Stop it and restart from the last good checkpoint with a lower learning rate (e.g. a tenth) "
+            "and gradient clipping (max_grad_norm: 1.0).",
+            "请停止训练，从最后一个正常的检查点重新开始，把学习率调低（例如降到十分之一），"
+            "并开启梯度裁剪（max_grad_norm: 1.0）。",
+            lang,
+        ),
+    ]
+
+
+def _overfitting(r: dict[str, Any], lang: str) -> list[str]:
+    """Validation worse than its best while training improves."""
+    t = r["trend"]
+    zh = lang == "zh"
+    o = r["overfitting"]
+    moved = (
+        ("回落到" if t["mode"] == "max" else "回升到") if zh else ("fallen to" if t["mode"] == "max" else "risen to")
+    )
+    if o["train_now"] is None:
+        train = ""
+    elif o["train_falling"]:
+        train = say(
+            " while the training loss kept falling ({tb} → {tn})",
+            "，而训练 loss 仍在下降（{tb} → {tn}）",
+            lang,
+            tb=num(o["train_at_best"]),
+            tn=num(o["train_now"]),
+        )
+    else:
+        train = say(
+            " while the training loss stayed at about {tn}",
+            "，而训练 loss 一直停在 {tn} 左右",
+            lang,
+            tn=num(o["train_now"]),
+        )
+    return [
+        say(
+            "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than "
+            "the best){train}: the model is overfitting.",
+            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}）{train}：模型开始过拟合了。",
+            lang,
+            best=num(o["best_value"]),
+            bs=o["best_step"],
+            cur=num(o["current_value"]),
+            moved=moved,
+            gl=pct(abs(o["generalization_loss_current"] or 0) / 100, signed=False),
+            train=train,
+        ),
+        say(
+            "Stop now and keep the checkpoint from step {bs} (load_best_model_at_end), or train fewer "
+            "epochs / add regularization.",
+            "建议现在停止，保留第 {bs} 步的检查点（load_best_model_at_end），或者减少训练轮数、加强正则化。",
+            lang,
+            bs=o["best_step"],
+        ),
+    ]
+
+
+def _unstable(r: dict[str, Any], lang: str) -> list[str]:
+    """Swings larger than the movement."""
+    sp = r["spikes"]
+    reason = (
+        say("{k} spikes recently", "最近出现了 {k} 个尖峰", lang, k=sp["count"])
+        if sp["count"] >= 3
+        else say(
+            "the noise is {cv} of the level with no clear direction",
+            "噪声约为数值的 {cv}，却看不出明确的方向",
+            lang,
+            cv=pct(r["volatility"]["cv"], signed=False),
+        )
+    )
+    return [
+        say("It swings more than it moves: {r}.", "曲线的波动比趋势还大：{r}。", lang, r=reason),
+        say(
+            "Lower the learning rate, lengthen the warm-up or clip gradients (max_grad_norm).",
+            "建议降低学习率、延长 warm-up，或开启梯度裁剪（max_grad_norm）。",
+            lang,
+        ),
+    ]
+
+
+def _improving(r: dict[str, Any], lang: str) -> list[str]:
+    """Still significantly better over the recent window."""
+    rec, over = r["trend"]["recent"], r["trend"]["overall"]
+    zh = lang == "zh"
+    window = _window(rec, lang)
+    down = (rec["slope_per_1k_steps"] or 0) < 0
+    slowing = (
+        over["slope_per_1k_steps"] is not None
+        and rec["slope_per_1k_steps"] is not None
+        and abs(rec["slope_per_1k_steps"]) < SLOWING_RATIO * abs(over["slope_per_1k_steps"])
+    )
+    s = say(
+        "{w} it is still {verb} significantly ({rel} over the window, {p}){slow}.",
+        "{w}仍在显著{verb}（窗口内变化 {rel}，{p}）{slow}。",
+        lang,
+        w=window,
+        rel=pct(rec["relative_change"]),
+        p=pval(rec["p_value"]),
+        verb=("下降" if down else "上升") if zh else ("falling" if down else "rising"),
+        slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
+    )
+    todo = say(
+        "Keep training.",
+        "继续训练即可。",
+        lang,
+    )
+    return [s, companion_overfits(r, lang) or todo]
+
+
+def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
+    """No significant change over the recent window (or one too small to matter)."""
+    t = r["trend"]
+    rec = t["recent"]
+    zh = lang == "zh"
+    window = _window(rec, lang)
+    if r["volatility"]["noise_std"] == 0 and (rec["change"] or 0) == 0:
+        zero = t["last_value"] == 0
+        return [
+            say(
+                "{w} it has stayed exactly at {v}: the curve is constant.",
+                "{w}一直精确等于 {v}：曲线是常数。",
+                lang,
+                w=window,
+                v=num(t["last_value"]),
+            ),
+            say(
+                "A loss of exactly 0 usually means a broken setup (e.g. all labels masked, or a collapsed "
+                "model), not a perfect one; check the data and the loss."
+                if zero
+                else "Check that the metric is still being updated.",
+                "loss 恰好为 0 通常说明设置出了问题（例如标签被全部 mask，或模型已经崩溃），而不是模型完美，"
+                "请检查数据和 loss。"
+                if zero
+                else "请检查这个指标是否还在正常更新。",
+                lang,
+            ),
+        ]
+    p = pval(rec["p_value"])
+    worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
+    if worse:
+        # Significantly worse, but not far enough from the best to call it diverging.
+        s = say(
+            "{w} it is getting worse again ({rel}, {p}); it is now {gap} worse than its best {best} at step {bs}.",
+            "{w}又在变差（{rel}，{p}），目前比第 {bs} 步的最好值 {best} 差 {gap}。",
+            lang,
+            w=window,
+            rel=pct(rec["relative_change"]),
+            p=p,
+            best=num(t["best_value"]),
+            bs=t["best_step"],
+            gap=_gap(t),
+        )
+    else:
+        if rec["p_value"] is None or not rec["significant"]:
+            why = f"统计上不显著（{p}）" if zh else f"not significant ({p})"
+        else:
+            why = "小于单个点的噪声" if zh else "smaller than one reading's noise"
+        s = say(
+            "{w} it has levelled off: the change of {rel} is {why}.",
+            "{w}已经走平：变化 {rel}，{why}。",
+            lang,
+            w=window,
+            rel=pct(rec["relative_change"]),
+            why=why,
+        )
+    if t["role"] == "eval":
+        todo = say(
+            "Validation has stopped improving; the best checkpoint is at step {bs}.",
+            "验证集指标已不再改善；最佳检查点在第 {bs} 步。",
+            lang,
+            bs=t["best_step"],
+        )
+    else:
+        todo = companion_overfits(r, lang) or say(
+            "More steps at this learning rate are unlikely to help much: if the validation loss agrees, "
+            "stop here, or lower the learning rate.",
+            "按当前学习率继续训练收益不大：如果验证集也走平了，可以在这里停止，或者降低学习率。",
+            lang,
+        )
+    return [s, todo]
+
+
+_BY_STATE: dict[str, Callable[[dict[str, Any], str], list[str]]] = {
+    "insufficient_data": _insufficient,
+    "non_finite": _non_finite,
+    "diverging": _diverging,
+    "overfitting": _overfitting,
+    "unstable": _unstable,
+    "improving": _improving,
+    "plateaued": _plateaued,
+}
+
+
+def _window(rec: dict[str, Any], lang: str) -> str:
+    return say(
+        "Over the last {w} points (steps {a}–{b})",
+        "最近 {w} 个点（第 {a}–{b} 步）",
+        lang,
+        w=rec["n_points"],
+        a=rec["start_step"],
+        b=rec["end_step"],
+    )
+
+
+def _sign(t: dict[str, Any]) -> float:
+    """+1 when larger values are worse (losses), -1 for accuracy-like metrics."""
+    return -1.0 if t["mode"] == "max" else 1.0
+
+
+def _gap(t: dict[str, Any]) -> str:
+    """How much worse the smoothed level now is than the best reading, in percent of the best."""
+    best, now = t["best_value"], t["end_level"]
+    if best is None or now is None or best == 0:
+        return "?"
+    return pct(abs(now - best) / abs(best), signed=False)
+
+
+def companion_overfits(r: dict[str, Any], lang: str) -> str:
+    """For a training key: the validation companion's overfitting, which this curve cannot show."""
+    o = r["overfitting"]
+    if r["trend"]["role"] == "eval" or o is None or not o["detected"]:
+        return ""
+    return say(
+        "The validation loss, however, has risen {gl} since its best at step {bs}, while this loss went "
+        "from {tb} to {tn} over the same evaluations: the model is overfitting; keep the checkpoint from "
+        "step {bs}.",
+        "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，同期这条曲线却从 {tb} 降到了 {tn}："
+        "模型在过拟合，请保留第 {bs} 步的检查点。",
+        lang,
+        gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
+        bs=o["best_step"],
+        tb=num(o["train_at_best"]),
+        tn=num(o["train_now"]),
+    )

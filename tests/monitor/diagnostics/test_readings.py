@@ -1,0 +1,51 @@
+"""The state's two sentences: every state has its own words, in both languages, and they carry its numbers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from losswatch.monitor.diagnostics import diagnose
+from losswatch.monitor.diagnostics.readings import reading
+from losswatch.monitor.diagnostics.state import STATES
+from losswatch.monitor.diagnostics.wording import LANGS
+
+from .test_state import CASES, Case
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_readings_cover_every_state() -> None:
+    assert {expected for expected, _ in CASES} == set(STATES)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize(("expected", "case"), [pytest.param(e, c, id=c.__name__) for e, c in CASES])
+def test_readings_say_the_state_in_the_language(expected: str, case: Case, lang: str) -> None:
+    steps, values, kwargs = case()
+    result = diagnose(steps, values, **kwargs)
+    assert result["state"] == expected
+    said = reading(result, lang)
+    schedule = result["trend"]["schedule"] and expected not in ("insufficient_data", "non_finite")
+    # A schedule key gets one sentence (it moves by design, nothing to advise); every other state two.
+    assert len(said) == (1 if schedule else 2)
+    assert all(said) and all(s in result["summary"] or lang != "en" for s in said)
+    for sentence in said:
+        assert bool(CJK.search(sentence)) == (lang == "zh"), sentence
+
+
+@pytest.mark.parametrize(
+    ("case", "number"),
+    [
+        pytest.param("overfitting_on_u_shaped_eval_with_falling_train", "best_step", id="overfitting-names-best-step"),
+        pytest.param("insufficient_data_on_four_points", "n_finite", id="insufficient-names-its-count"),
+        pytest.param("non_finite_on_trailing_nan", "last_step", id="non-finite-names-the-step"),
+    ],
+)
+def test_readings_carry_the_numbers(case: str, number: str) -> None:
+    steps, values, kwargs = dict((c.__name__, c) for _, c in CASES)[case]()
+    result = diagnose(steps, values, **kwargs)
+    source = result["overfitting"] if number == "best_step" else result["trend"]
+    for lang in LANGS:
+        assert str(source[number]) in reading(result, lang)[0]
