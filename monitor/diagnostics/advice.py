@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .series import MIN_POINTS
@@ -148,46 +149,92 @@ def advise(
 
     `monitor` is the key the run's early stopping watches; a validation key the run named itself
     (not the default eval_loss) says the loop means to log it, so its absence early on is no fault."""
-    config = config or {}
-    items: list[dict[str, str]] = []
-    max_steps = _int(config.get("max_steps"))
-    max_steps = max_steps if max_steps and max_steps > 0 else None
-    eval_strategy = _strategy(_get(config, "eval_strategy", "evaluation_strategy"))
-    eval_enabled = eval_strategy not in (None, "no")
+    run = _Run.of(config or {})
+    return [
+        *_validation(run, key=key, has_eval=has_eval, n_points=n_points, lang=lang, monitor=monitor),
+        *_checkpoints(run, lang),
+        *_density(run, key=key, n_points=n_points, lang=lang),
+        *_batch(run.config, lang),
+    ]
 
+
+@dataclass(frozen=True)
+class _Run:
+    """What the checks read off a run's configuration, with HF's defaults filled in."""
+
+    config: Mapping[str, Any]
+    max_steps: int | None
+    eval_strategy: str | None
+    logging_steps: int | None
+    eval_steps: int | None
+
+    @property
+    def eval_enabled(self) -> bool:
+        return self.eval_strategy not in (None, "no")
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> _Run:
+        max_steps = _int(config.get("max_steps"))
+        max_steps = max_steps if max_steps and max_steps > 0 else None
+        logging_steps = _interval(config.get("logging_steps"), max_steps)
+        return cls(
+            config=config,
+            max_steps=max_steps,
+            eval_strategy=_strategy(_get(config, "eval_strategy", "evaluation_strategy")),
+            logging_steps=logging_steps,
+            # HF evaluates every logging_steps when eval_steps is unset.
+            eval_steps=_interval(config.get("eval_steps"), max_steps) or logging_steps,
+        )
+
+
+def _validation(
+    run: _Run, *, key: str, has_eval: bool, n_points: int, lang: str, monitor: str | None
+) -> list[dict[str, str]]:
+    """No validation at all, or a named validation key that never shows up."""
     named_eval = monitor not in (None, "loss", "eval_loss", key)
-    if eval_strategy == "no":
-        items.append(_item("no_validation", "no_validation_disabled", lang))
-    elif named_eval and not has_eval:
+    if run.eval_strategy == "no":
+        return [_item("no_validation", "no_validation_disabled", lang)]
+    if named_eval and not has_eval:
         if n_points >= MIN_LOGGED_POINTS:
-            items.append(_item("monitor_not_logged", "monitor_not_logged", lang, monitor=monitor, key=key, n=n_points))
-    elif not has_eval and not eval_enabled:
+            return [_item("monitor_not_logged", "monitor_not_logged", lang, monitor=monitor, key=key, n=n_points)]
+        return []
+    if not has_eval and not run.eval_enabled:
         # Evaluation neither configured nor logged. A run configured to evaluate that has not yet
         # reached its first evaluation is not told off.
-        items.append(_item("no_validation", "no_validation_missing", lang))
+        return [_item("no_validation", "no_validation_missing", lang)]
+    return []
 
-    logging_steps = _interval(config.get("logging_steps"), max_steps)
-    # HF evaluates every logging_steps when eval_steps is unset, and saves every 500 steps by default.
-    eval_steps = _interval(config.get("eval_steps"), max_steps) or logging_steps
-    save_steps = _interval(config.get("save_steps", 500), max_steps)
+
+def _checkpoints(run: _Run, lang: str) -> list[dict[str, str]]:
+    """Checkpoints that do not line up with evaluations: the best one cannot be kept."""
+    config = run.config
+    # HF saves every 500 steps by default.
+    save_steps = _interval(config.get("save_steps", 500), run.max_steps)
     save_strategy = _strategy(config.get("save_strategy")) or "steps"
     load_best = bool(config.get("load_best_model_at_end"))
-    if load_best and eval_enabled and save_strategy != eval_strategy:
-        items.append(
+    if load_best and run.eval_enabled and save_strategy != run.eval_strategy:
+        return [
             _item(
                 "save_eval_strategy_mismatch",
                 "save_eval_strategy_mismatch",
                 lang,
                 save=save_strategy,
-                eval=eval_strategy,
+                eval=run.eval_strategy,
             )
-        )
-    elif eval_strategy == "steps" and save_strategy == "steps" and eval_steps and save_steps:
+        ]
+    eval_steps = run.eval_steps
+    if run.eval_strategy == "steps" and save_strategy == "steps" and eval_steps and save_steps:
         if save_steps % eval_steps:
             suggest = math.ceil(save_steps / eval_steps) * eval_steps
             text = "save_eval_mismatch_best" if load_best else "save_eval_mismatch"
-            items.append(_item("save_eval_mismatch", text, lang, save=save_steps, eval=eval_steps, suggest=suggest))
+            return [_item("save_eval_mismatch", text, lang, save=save_steps, eval=eval_steps, suggest=suggest)]
+    return []
 
+
+def _density(run: _Run, *, key: str, n_points: int, lang: str) -> list[dict[str, str]]:
+    """Too few points logged, or planned, to judge the curve."""
+    items = []
+    max_steps, logging_steps, eval_steps = run.max_steps, run.logging_steps, run.eval_steps
     if n_points < MIN_POINTS:
         items.append(_item("too_few_points", "too_few_points", lang, n=n_points, key=key, min=MIN_POINTS))
     if max_steps and logging_steps and max_steps // logging_steps < MIN_LOGGED_POINTS:
@@ -203,7 +250,7 @@ def advise(
                 suggest=max(1, max_steps // MIN_LOGGED_POINTS),
             )
         )
-    if eval_strategy == "steps" and max_steps and eval_steps and max_steps // eval_steps < MIN_EVALUATIONS:
+    if run.eval_strategy == "steps" and max_steps and eval_steps and max_steps // eval_steps < MIN_EVALUATIONS:
         items.append(
             _item(
                 "sparse_evaluation",
@@ -216,23 +263,25 @@ def advise(
                 suggest=max(1, max_steps // MIN_EVALUATIONS),
             )
         )
-
-    per_device = _int(config.get("per_device_train_batch_size"))
-    if per_device and per_device > 0:
-        accumulation = max(1, _int(config.get("gradient_accumulation_steps")) or 1)
-        processes = max(1, _int(_get(config, "world_size", "n_gpu")) or 1)
-        effective = per_device * accumulation * processes
-        message = _TEXT["effective_batch_size"][lang].format(
-            pd=per_device, ga=accumulation, procs=processes, eff=effective
-        )
-        if accumulation > 1:
-            # Halving accumulation while doubling the per-device batch keeps the product; when the
-            # accumulation is odd, fold all of it into the per-device batch.
-            factor = 2 if accumulation % 2 == 0 else accumulation
-            message += _TEXT["effective_batch_size_faster"][lang].format(
-                pd2=per_device * factor, ga2=accumulation // factor, eff=effective
-            )
-        # The product alone is a fact about the run; only a faster split of it is advice.
-        kind = "advice" if accumulation > 1 else "fact"
-        items.append({"code": "effective_batch_size", "kind": kind, "message": message})
     return items
+
+
+def _batch(config: Mapping[str, Any], lang: str) -> list[dict[str, str]]:
+    """The effective batch size (a fact), and a faster split of it when accumulation is used (advice)."""
+    per_device = _int(config.get("per_device_train_batch_size"))
+    if not per_device or per_device <= 0:
+        return []
+    accumulation = max(1, _int(config.get("gradient_accumulation_steps")) or 1)
+    processes = max(1, _int(_get(config, "world_size", "n_gpu")) or 1)
+    effective = per_device * accumulation * processes
+    message = _TEXT["effective_batch_size"][lang].format(pd=per_device, ga=accumulation, procs=processes, eff=effective)
+    if accumulation > 1:
+        # Halving accumulation while doubling the per-device batch keeps the product; when the
+        # accumulation is odd, fold all of it into the per-device batch.
+        factor = 2 if accumulation % 2 == 0 else accumulation
+        message += _TEXT["effective_batch_size_faster"][lang].format(
+            pd2=per_device * factor, ga2=accumulation // factor, eff=effective
+        )
+    # The product alone is a fact about the run; only a faster split of it is advice.
+    kind = "advice" if accumulation > 1 else "fact"
+    return [{"code": "effective_batch_size", "kind": kind, "message": message}]
