@@ -9,12 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model
 
 from losswatch.monitor.policy import Policy
 from losswatch.monitor.storable import find_bad_text
-from losswatch.monitor.vocabulary import MirrorTarget, NonFiniteSpelling, RunStatus, spell
+from losswatch.monitor.vocabulary import MAX_STEP, MirrorTarget, NonFiniteSpelling, RunStatus, spell
 
 NonFinite = NonFiniteSpelling
-# The schema's hard ceiling on steps (exact in a float64, within a signed 64-bit column); the
-# `max_step` setting may lower it.
-MAX_STEP = 2**53
 
 
 JsonNumber = float | NonFinite

@@ -138,6 +138,13 @@ def cross_site(headers: dict[str, str]) -> str | None:
     if site is not None and site not in ("same-origin", "none"):
         return f"cross-site request refused (Sec-Fetch-Site: {site})"
     origin, host = headers.get("origin"), headers.get("host")
-    if origin is not None and (host is None or urlsplit(origin).netloc.lower() != host.lower()):
+    if origin is None:
+        return None
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:
+        # "http://[::1" and the like: no browser sends it, and no origin it names can be this server.
+        netloc = None
+    if host is None or netloc != host.lower():
         return "cross-origin request refused (its Origin is not this server)"
     return None

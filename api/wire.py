@@ -8,10 +8,10 @@ from typing import Annotated, Union
 
 import msgspec
 
-from losswatch.monitor.vocabulary import NonFiniteSpelling
+from losswatch.monitor.vocabulary import MAX_STEP, NonFiniteSpelling
 
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
-Step = Annotated[int, msgspec.Meta(ge=0, le=2**53)]  # as api.schemas.MAX_STEP
+Step = Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)]
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 

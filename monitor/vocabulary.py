@@ -42,6 +42,10 @@ def unspell(value: float | int | str) -> float:
 RunStatus = Literal["running", "finished", "failed", "stopped"]
 # What a person or a trainer may set; `stale` is read, never written: a running run that went silent.
 STATUSES: tuple[str, ...] = get_args(RunStatus)
+# The highest step a point may carry (exact in a float64, within a signed 64-bit column); the `max_step`
+# setting may lower it. A planned length beyond it is no plan.
+MAX_STEP = 2**53
+
 STALE = "stale"
 # A run in one of these is over: nothing it shows asks a person to act on the training any more.
 ENDED_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped")

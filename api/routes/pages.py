@@ -64,10 +64,11 @@ def compare_page() -> FileResponse:
 def static_file(path: str) -> FileResponse:
     try:
         target = (STATIC / path).resolve()
+        # resolve() folds "..", so anything outside the folder is refused however it is spelled.
+        found = target.is_relative_to(STATIC) and target.is_file()
     except (ValueError, OSError) as exc:  # a NUL or an over-long name: nothing there by that name
         raise HTTPException(404, "no such static file") from exc
-    # resolve() folds "..", so anything outside the folder is refused however it is spelled.
-    if not target.is_relative_to(STATIC) or not target.is_file():
+    if not found:
         raise HTTPException(404, "no such static file")
     media = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
     if media.startswith("text/") or media == "application/javascript":

@@ -317,7 +317,14 @@ def _reading_noise(fits: list[Fitted], weights: np.ndarray, t: np.ndarray, y: np
     return max(around, diffs, spread_sigma(y[-recent:]) or 0.0)
 
 
+# Quantiles are sought between these probabilities: a level a hair below 1 (accepted: the contract only asks
+# for < 1) leaves a tail that rounds to 0, and a mixture's total weight may miss 1 by a rounding error.
+QUANTILE_EDGE = 1e-12
+
+
 def _mixture_quantile(q: float, means: np.ndarray, sds: np.ndarray, weights: np.ndarray) -> float:
+    q = min(max(q, QUANTILE_EDGE), float(np.sum(weights)) - QUANTILE_EDGE)
+
     def cdf_minus_q(x: float) -> float:
         return float(np.sum(weights * special.ndtr((x - means) / sds))) - q
 
@@ -375,11 +382,21 @@ def forecast(
     grid_steps = np.linspace(x[-1] + (horizon - x[-1]) / min(n_future, GRID_MAX), horizon, min(n_future, GRID_MAX))
     grid = np.concatenate(([x[-1]], grid_steps)) / ref
 
-    means, variances = [], []
-    for f in fits:
-        m, var = f.mean_and_var(grid)
-        means.append(m)
-        variances.append(var + sigma**2)
+    means, variances, kept = [], [], []
+    with np.errstate(all="ignore"):
+        for f in fits:
+            m, var = f.mean_and_var(grid)
+            # A family whose course overflows on the way to a far horizon (a drift times 1e15 steps) says
+            # nothing about it; the others still do.
+            if np.all(np.abs(m) < FIT_MAX_ABS) and np.all(var < FIT_MAX_ABS**2):
+                means.append(m)
+                variances.append(var + sigma**2)
+                kept.append(f)
+    if not kept or not math.isfinite(sigma):
+        return None
+    if len(kept) < len(fits):
+        weights = np.array([f.weight for f in kept]) * (weights.sum() / sum(f.weight for f in kept))
+        fits = kept
     mean_arr, var_arr = np.vstack(means), np.vstack(variances)
 
     scale2 = (INTERVAL_SCALE if interval_scale is None else interval_scale) ** 2

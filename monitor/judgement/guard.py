@@ -43,6 +43,8 @@ FROZEN_POINTS = 3
 SUSTAIN_SHARE = 0.05
 CLIMB_SHARE = 0.75
 TAIL = 16
+# The stretch read for all-clear points after an up point (see `feed`).
+WINDOW = 8
 
 
 @dataclass(frozen=True)
@@ -110,9 +112,14 @@ def feed(
     g: dict[str, Any], steps: list[int], values: np.ndarray, schedule: Schedule, eval_pending: bool
 ) -> Verdict | None:
     """Finite training-loss points, in step order, into the guard state `g`; the first divergence found."""
-    i = 0
+    i, window = 0, values.size
     while i < values.size:
-        j, levels = _all_clear_until(g, values[i:])
+        # The levels are read over the whole batch at first (one pass for a healthy batch), then, after an up
+        # point, over a window that starts small and doubles while it comes back all clear: a batch that keeps
+        # crossing the lower bound (a loss jumping between two levels) would otherwise re-read all the rest
+        # of the batch at every crossing, O(n^2).
+        j, levels = _all_clear_until(g, values[i : i + window])
+        window = 2 * window if j == window else WINDOW
         if j:
             _clear_run(g, values[i : i + j], levels)
             i += j

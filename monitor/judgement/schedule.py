@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from losswatch.monitor.vocabulary import MAX_STEP
+
 
 def _number(value: Any) -> float | None:
     try:
@@ -41,7 +43,8 @@ class Schedule:
         planned = None
         for name in ("max_steps", "total_steps"):
             n = _number(config.get(name))
-            if n is not None and n > 0:
+            # Beyond the highest step a point may carry, a "plan" is a typo or a sentinel, not a length.
+            if n is not None and 0 < n <= MAX_STEP:
                 planned = int(n)
                 break
         warmup = _number(config.get("warmup_steps"))

@@ -77,3 +77,36 @@ def test_forecast_skips_non_finite_points(client: TestClient) -> None:
     rid = make_run(client, [*FALLING[:10], (1050, "NaN"), *FALLING[10:]], {"max_steps": 6000})
     body = client.get(f"/api/v1/runs/{rid}/forecast").json()
     assert body["n_points"] == 20
+
+
+# The largest float below 1: a level the contract accepts (< 1) whose tails round to 0 and 1.
+NEAR_1 = 0.9999999999999999
+
+
+@pytest.mark.parametrize(
+    ("config", "early_stopping", "level"),
+    [
+        pytest.param({"max_steps": 1e300}, None, 0.8, id="a-plan-beyond-any-step"),
+        pytest.param({"total_steps": "1e300"}, None, 0.8, id="a-text-plan-beyond-any-step"),
+        pytest.param(
+            {"max_steps": 6000}, {"forecast_level": 0.9999999999999999}, 0.9999999999999999, id="level-near-1"
+        ),
+    ],
+)
+def test_forecast_edges_keep_ingest_and_queries_answering(
+    client: TestClient, config: dict, early_stopping: dict | None, level: float
+) -> None:
+    # Both once made the forecast raise inside the ingest transaction: every batch of the run was refused
+    # with a 500 and its points lost.
+    body: dict = {"name": "edge", "config": config}
+    if early_stopping:
+        body["early_stopping"] = early_stopping
+    rid = client.post("/api/v1/runs", json=body).json()["id"]
+    for s, v in FALLING:
+        r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "eval_loss", "step": s, "value": v}]})
+        assert r.status_code == 200, r.text
+    stored = client.get(f"/api/v1/runs/{rid}/metrics/eval_loss").json()
+    assert stored["total"] == len(FALLING)
+    assert client.get(f"/api/v1/runs/{rid}/forecast", params={"level": level}).status_code == 200
+    assert client.get(f"/api/v1/runs/{rid}/diagnostics").status_code == 200
+    assert client.post(f"/api/v1/runs/{rid}/replay", json={}).status_code == 200

@@ -86,8 +86,10 @@ def test_security_writes_take_json_only(client: TestClient, rid: str, path: str,
         {"origin": "null"},
         {"sec-fetch-site": "cross-site"},
         {"sec-fetch-site": "same-site"},
+        {"origin": "http://[::1"},
+        {"origin": "http://[zz]"},
     ],
-    ids=["other-port", "other-site", "null-origin", "cross-site", "same-site-other-port"],
+    ids=["other-port", "other-site", "null-origin", "cross-site", "same-site-other-port", "unclosed-ipv6", "bad-ipv6"],
 )
 def test_security_cross_site_writes_are_refused(client: TestClient, rid: str, headers: dict[str, str]) -> None:
     r = client.post(f"/api/v1/runs/{rid}/stop", json={}, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from losswatch.monitor.policy import RULE_DEFAULTS, Policy, Reason
@@ -223,8 +224,6 @@ def _guard_batched(values: list[float], chunk: int, check_finite: bool = True) -
 
 
 def _series(seed: int) -> list[float]:
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     x = list(2.0 * np.exp(-np.arange(300) / 80) + rng.normal(0, 0.05, 300))
     if seed % 3 == 0:
@@ -245,6 +244,41 @@ def test_guard_batched_equals_one_by_one(seed: int, chunk: int) -> None:
         stop_b, g_b = _guard_batched(values, chunk, check_finite)
         assert stop_a == stop_b
         assert g_a == g_b
+
+
+def _jumping(n: int) -> list[float]:
+    """A loss that crosses the guard's lower bound at every other point, then settles, then blows up."""
+    x = [1.0] + [0.1 if i % 2 else 5.0 for i in range(n // 2)]
+    x += [0.1 + 0.01 * math.sin(i) for i in range(n // 4)]
+    return x + [9.0 + 0.01 * i for i in range(n - len(x))]
+
+
+@pytest.mark.parametrize("chunk", [1, 333, 5000])
+def test_guard_batched_equals_one_by_one_on_a_loss_jumping_between_levels(chunk: int) -> None:
+    values = _jumping(3000)
+    for check_finite in (True, False):
+        assert _guard_batched(values, chunk, check_finite) == _guard_one_by_one(values, check_finite)
+
+
+def test_guard_batch_work_is_linear_in_its_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counted in points the level filter reads, not seconds: a batch that crosses the lower bound at every
+    # other point once made it re-read the whole rest of the batch each time (50,000 points: 24 s).
+    from losswatch.monitor.judgement import guard
+
+    read: list[int] = []
+    levels = guard._levels
+
+    def counted(g: dict, v: np.ndarray) -> guard.Levels:
+        read.append(v.size)
+        return levels(g, v)
+
+    monkeypatch.setattr(guard, "_levels", counted)
+    values = _jumping(20_000)
+    stopper, state = Stopper(Policy()), StopState()
+    stopper.feed_many(state, key="loss", steps=list(range(1, len(values) + 1)), values=values)
+    # No evaluation yet, the loss not frozen nor climbing 2x: the guard waits, so it reads every point.
+    assert state.stopped is None and state.guard["n"] == len(values)
+    assert sum(read) <= 5 * len(values)
 
 
 OVERFIT = [

@@ -60,8 +60,10 @@ def test_pages_static_files(client: TestClient, path: str, kind: str) -> None:
         "/static/..%2Fapp.py",
         "/static/nope.js",
         "/static/vendor",
+        "/static/" + "a" * 300,
+        "/static/" + "a/" * 3000,
     ],
-    ids=["dotdot", "encoded-dotdot", "encoded-slash", "missing", "folder"],
+    ids=["dotdot", "encoded-dotdot", "encoded-slash", "missing", "folder", "name-too-long", "path-too-long"],
 )
 def test_pages_static_never_leaves_its_folder(client: TestClient, path: str) -> None:
     r = client.get(path)

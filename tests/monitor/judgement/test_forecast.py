@@ -84,3 +84,28 @@ def test_forecast_of_a_signed_metric_is_not_floored_at_zero() -> None:
     fc = forecast(steps, values, horizon=1000)
     assert fc is not None
     assert fc.value.expected < 0.0
+
+
+@pytest.mark.parametrize("n", [4, 15, 40])
+@pytest.mark.parametrize(
+    ("horizon", "level"),
+    [
+        pytest.param(10**200, 0.8, id="horizon-1e200"),
+        pytest.param(10**300, 0.8, id="horizon-1e300"),
+        pytest.param(2**53, 0.8, id="horizon-max-step"),
+        pytest.param(2000, 0.9999999999999999, id="level-a-hair-below-1"),
+        pytest.param(2000, 0.999999999999, id="level-1e-12-below-1"),
+        pytest.param(2000, 1e-16, id="level-near-0"),
+    ],
+)
+def test_forecast_at_the_edges_is_finite_or_none(n: int, horizon: int, level: float) -> None:
+    # A far horizon overflows some families' course (a drift times 1e200 steps); a level that rounds its
+    # tail to 0 leaves no sign change to search for a quantile in. Neither may raise: the forecast sits on
+    # the ingest path.
+    steps = np.arange(1, n + 1) * 10
+    values = 0.2 + 0.3 / np.sqrt(steps) + 0.01 * np.random.default_rng(n).standard_normal(n)
+    fc = forecast(steps, values, horizon=horizon, level=level)
+    assert fc is not None
+    bands = (fc.value, fc.minimum, fc.gain)
+    assert all(np.isfinite([b.expected, b.low, b.high]).all() for b in bands)
+    assert fc.value.low <= fc.value.expected <= fc.value.high or level < 0.5
