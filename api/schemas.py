@@ -122,6 +122,8 @@ class DecisionOut(BaseModel):
     best_value: float | None
     monitor: str
     checks: int = 0
+    # Set when the reading that decided is not the monitor's: "loss" for a stop by the training-loss guard.
+    key: str | None = None
     # Only when asked for with ?lang=: the decision as a sentence a person reads, in that language.
     text: str | None = None
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from losswatch.monitor.vocabulary import EVAL_LOSS
+
 LANGS = ("en", "zh")
 
 LABELS: dict[str, dict[str, dict[str, str]]] = {
@@ -141,7 +143,8 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
     """The decision as a sentence: the service's own message in English, the same facts in Chinese."""
     if lang != "zh":
         return str(decision.get("message") or "")
-    monitor = decision.get("monitor") or "eval_loss"
+    # The key that decided: the training loss for a stop by its guard, else the monitor.
+    monitor = decision.get("key") or decision.get("monitor") or EVAL_LOSS
     text = _ZH_REASON.get(decision.get("reason") or "none", "{monitor}").format(monitor=monitor)
     best, best_step = decision.get("best_value"), decision.get("best_step")
     if best is not None and best_step is not None:

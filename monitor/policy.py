@@ -149,6 +149,9 @@ class Decision:
     best_value: float | None
     monitor: str
     checks: int = 0
+    # The key whose reading decided, when it is not the monitor: the training-loss guard stops a run that
+    # monitors eval_loss on a NaN or diverged `loss`.
+    key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -17,7 +17,7 @@ from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
-from losswatch.monitor.vocabulary import is_eval_key
+from losswatch.monitor.vocabulary import TRAIN_LOSS, is_eval_key
 
 __all__ = ["Stopper", "StopState"]
 
@@ -48,7 +48,7 @@ class Stopper:
             return self.check(state, step=step, value=value)
         if self._due(state, step):
             return self._record(state, self._release(state, step))
-        if key == "loss" and self.policy.compat is None:
+        if key == TRAIN_LOSS and self.policy.compat is None:
             return self.guard(state, step=step, value=value)
         return self.current(state)
 
@@ -59,7 +59,7 @@ class Stopper:
             self.check(state, step=step, value=value)
         elif self._due(state, step):
             self._record(state, self._release(state, step))
-        elif key == "loss" and self.policy.compat is None and not state.stopped:
+        elif key == TRAIN_LOSS and self.policy.compat is None and not state.stopped:
             decision = self._guard(state, [step], [value])
             if decision is not None:
                 decision.checks = state.checks
@@ -67,7 +67,7 @@ class Stopper:
 
     def feed_many(self, state: StopState, *, key: str, steps: list[int], values: list[float]) -> None:
         """`feed` for a run of points of one key, in step order; the guard is vectorised."""
-        if key == "loss" and key != self.monitor:
+        if key == TRAIN_LOSS and key != self.monitor:
             if self.policy.compat is None and not state.stopped and not state.held:
                 decision = self._guard(state, steps, values)
                 if decision is not None:
@@ -114,7 +114,7 @@ class Stopper:
         x = np.asarray(values, dtype=np.float64)
         # Until its first evaluation, a run that will be evaluated is only stopped for a loss beyond recovery.
         pending = (
-            self.monitor != "loss" and is_eval_key(self.monitor) and state.checks == 0
+            self.monitor != TRAIN_LOSS and is_eval_key(self.monitor) and state.checks == 0
         ) and self.schedule.evaluates is not False
         start = 0
         for stop_at in [*np.flatnonzero(~np.isfinite(x)).tolist(), x.size]:
@@ -133,9 +133,10 @@ class Stopper:
         return None
 
     def _decision(self, reason: Reason, message: str, step: int, state: StopState) -> Decision:
+        """A stop by the training-loss guard."""
         best = state.best_raw
         best = best if best is not None and np.isfinite(best) else None
-        return Decision(True, reason, message, step, state.best_step, best, self.monitor, state.checks)
+        return Decision(True, reason, message, step, state.best_step, best, self.monitor, state.checks, key=TRAIN_LOSS)
 
     def _record(self, state: StopState, decision: Decision) -> Decision:
         """Remember the decision; a stop before min_steps is held (Lightning's Trainer(min_steps) keeps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -9,6 +10,8 @@ from fastapi.testclient import TestClient
 
 from losswatch.monitor.diagnostics.state import STATES
 from losswatch.monitor.labels import LABELS, decision_text, label, lifecycle
+from losswatch.monitor.policy import Policy
+from losswatch.monitor.stopping import Stopper, StopState
 from losswatch.monitor.vocabulary import SHOWN_STATUSES, Reason
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -47,6 +50,22 @@ def test_labels_decision_text_chinese_carries_the_numbers() -> None:
     text = decision_text(DECISION, "zh")
     assert "eval_loss" in text and "1.552" in text and "第 4500 步" in text and "第 6000 步" in text
     assert not re.search(r"did not|improve|best", text)
+
+
+def test_labels_decision_text_chinese_names_the_training_loss_its_guard_stopped_on() -> None:
+    # The run monitors eval_loss; its training loss went NaN before any evaluation.
+    stopper, state = Stopper(Policy()), StopState()
+    stopper.observe(state, key="loss", step=1, value=2.0)
+    d = stopper.observe(state, key="loss", step=2, value=math.nan).to_dict()
+    assert (d["monitor"], d["key"], d["reason"]) == ("eval_loss", "loss", "non_finite")
+    text = decision_text(d, "zh")
+    assert text.startswith("loss 出现了 NaN") and "eval_loss" not in text and "第 2 步" in text
+
+
+def test_labels_decision_text_chinese_names_the_monitor_when_it_decided() -> None:
+    stopper, state = Stopper(Policy(monitor="eval_loss", check_finite=True)), StopState()
+    d = stopper.observe(state, key="eval_loss", step=100, value=math.inf).to_dict()
+    assert d["key"] is None and decision_text(d, "zh").startswith("eval_loss 出现了 NaN")
 
 
 @pytest.mark.parametrize(
