@@ -1,3 +1,3 @@
-from losswatch.monitor.cli import app
+from losswatch.monitor.cli import main
 
-app(prog_name="losswatch")
+main()

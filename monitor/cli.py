@@ -197,5 +197,14 @@ def _register_commands() -> None:
 _register_commands()
 
 
-def main() -> None:  # pragma: no cover - console entry
-    sys.exit(app())
+def main() -> None:
+    """The console entry: `app`, with any error no command caught turned into one sentence and exit 1."""
+    from losswatch.monitor.cli_errors import DEBUG_ENV, describe
+
+    try:
+        app(prog_name="losswatch")
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            raise
+        typer.echo(f"losswatch: {describe(exc)}", err=True)
+        sys.exit(1)

@@ -25,16 +25,36 @@ def service_root(url: str) -> str:
     return root
 
 
+class BadTarget(ValueError):
+    """The URL or token given cannot be used to make a request at all; the message says which and why."""
+
+
 def connect(url: str, token: str | None, *, timeout: float = 60.0) -> httpx.Client:
+    """A client for the service at `url`. Raises BadTarget for a URL or token no request can carry."""
+    if token and not token.isascii():
+        raise BadTarget("the token holds characters other than ASCII; tokens from `losswatch token create` never do")
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=service_root(url), timeout=timeout, headers=headers)
+    try:
+        return httpx.Client(base_url=service_root(url), timeout=timeout, headers=headers)
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise BadTarget(f"{url!r} is not a service URL ({exc}); give one like http://127.0.0.1:8000") from exc
 
 
 def detail(response: httpx.Response) -> str:
+    """What the service said was wrong, in one line: its `detail`, its field errors joined, or what kind of
+    page answered when it was not losswatch."""
     try:
         d = response.json()["detail"]
     except (ValueError, KeyError, TypeError):
-        return response.text[:200] or response.reason_phrase
+        if "html" in response.headers.get("content-type", ""):
+            return f"{response.status_code} {response.reason_phrase}, answered with a web page, not losswatch's JSON"
+        lines = response.text.strip().splitlines()
+        return lines[0][:200] if lines else response.reason_phrase
+    if isinstance(d, list) and all(isinstance(e, dict) and "msg" in e for e in d):
+        # FastAPI's field errors: where (past "body" or "query"), what, and what was sent.
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e['msg']} (got {e.get('input')!r})" for e in d
+        )
     return d if isinstance(d, str) else str(d)
 
 

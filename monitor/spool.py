@@ -187,9 +187,11 @@ class Spool:
     def _read_cursor(self) -> Position:
         try:
             c = json.loads((self.path / "cursor.json").read_text())
-            return (int(c["segment"]), int(c["offset"]))
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
+            pos = (int(c["segment"]), int(c["offset"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            # Lost or damaged: deliver from the start again; batch ids make the repeats change nothing.
             return (0, 0)
+        return pos if min(pos) >= 0 else (0, 0)
 
 
 def _line(record: dict[str, Any]) -> bytes:
@@ -243,6 +245,9 @@ def _check(r: httpx.Response) -> str | None:
 def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str, Any]]) -> Delivered:
     """Send one record. `runs` maps run ids to their creation bodies seen so far, so a run missing on
     the service (404) is created again before its data. Raises Unreachable for what a retry may fix."""
+    if not isinstance(record, dict):
+        # A line of valid JSON that is no record (a list, a number): refused for good, as a torn line is.
+        return Delivered("?", rejected=f"a record that is not a JSON object ({type(record).__name__})")
     kind = record.get("kind", "?")
     try:
         record = sendable(record)

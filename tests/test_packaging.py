@@ -56,7 +56,7 @@ def test_packaging_wheel_has_one_top_level_name(wheel: Path) -> None:
     for needed in (*needed_files, "losswatch/callbacks/startup/sitecustomize.py"):
         assert any(n.startswith(needed) for n in names), needed
     entry = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "losswatch = losswatch.monitor.cli:app" in zipfile.ZipFile(wheel).read(entry).decode()
+    assert "losswatch = losswatch.monitor.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
 
 def test_packaging_requirements_pin_no_torch(wheel: Path) -> None:

@@ -13,7 +13,9 @@ def register(app: typer.Typer) -> None:
     def demo(
         url: str = typer.Option("http://127.0.0.1:8000", envvar="LOSSWATCH_URL", help="a running losswatch service"),
         max_steps: int = typer.Option(1500, help="upper bound; the service stops it earlier"),
-        step_delay: float = typer.Option(0.3, help="seconds added per step so the curves grow visibly"),
+        step_delay: float = typer.Option(
+            0.3, min=0.0, max=60.0, help="seconds added per step so the curves grow visibly"
+        ),
     ) -> None:
         """Train a tiny GPT-2 (built from a config, no download) for about a minute and watch it live.
 

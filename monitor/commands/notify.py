@@ -13,18 +13,6 @@ from losswatch.monitor.vocabulary import LANGS, NOTIFY_EVENTS, NOTIFY_KINDS
 PATH = "/api/v1/projects/{project}/notifications"
 
 
-def _detail(response: Any) -> str:
-    try:
-        detail = response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return f"{response.status_code}: {response.text[:200]}"
-    if isinstance(detail, list):  # field errors: where, what, and what was sent
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e.get('msg')} (got {e.get('input')!r})" for e in detail
-        )
-    return f"{response.status_code}: {detail}"
-
-
 def register(app: typer.Typer) -> None:
     notify_app = typer.Typer(
         help="Tell people when a run stops, goes silent or finishes (webhook, Slack, Discord, Feishu, DingTalk, "
@@ -37,7 +25,7 @@ def register(app: typer.Typer) -> None:
     def call(method: str, url: str, token: str | None, path: str, body: Any = None) -> Any:
         import httpx
 
-        from losswatch.monitor.restclient import connect
+        from losswatch.monitor.restclient import connect, detail
 
         try:
             with connect(url, token, timeout=30) as client:
@@ -46,7 +34,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"losswatch notify: cannot reach {url}: {exc}", err=True)
             raise typer.Exit(1) from exc
         if r.is_error:
-            typer.echo(f"losswatch notify: {_detail(r)}", err=True)
+            typer.echo(f"losswatch notify: {r.status_code}: {detail(r)}", err=True)
             raise typer.Exit(1)
         return r.json()
 

@@ -84,7 +84,7 @@ def register(app: typer.Typer) -> None:
 
     @token_app.command("revoke")
     def revoke(
-        token_id: int = typer.Argument(..., help="the id `token list` shows"),
+        token_id: int = typer.Argument(..., min=1, max=2**63 - 1, help="the id `token list` shows"),
         database_url: str | None = db_option,
         data_dir: Path | None = dir_option,
     ) -> None:

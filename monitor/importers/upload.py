@@ -10,6 +10,7 @@ import httpx
 from tqdm import tqdm
 
 from losswatch.monitor.columnar import SeriesBuffer
+from losswatch.monitor.restclient import detail
 from losswatch.monitor.vocabulary import spell
 
 from .base import ImportedLog, Point
@@ -24,7 +25,8 @@ def run_id_for(log: ImportedLog, project: str) -> str:
     """A run id that only the log's source and the project decide, so a re-import finds the same run:
     an output folder's identity, else the file's content."""
     content = log.identity or log.fingerprint or _points_digest(log.points)
-    return "imp-" + hashlib.sha256(f"{project}\n{content}".encode()).hexdigest()[:24]
+    # surrogatepass: a path of bytes that are not UTF-8 (or a log with a lone surrogate) still names one run.
+    return "imp-" + hashlib.sha256(f"{project}\n{content}".encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
 def upload(
@@ -133,21 +135,17 @@ def _points_digest(points: list[Point]) -> str:
 
 
 def _send(client: httpx.Client, method: str, url: str, body: dict, action: str) -> dict:
+    # Encoded here rather than by httpx: a log may hold a lone UTF-16 surrogate ("\\ud800" in its JSON), which
+    # no UTF-8 body can carry; it goes as "?" instead of failing the whole import.
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8", "replace")
     try:
-        response = client.request(method, url, json=body)
+        response = client.request(method, url, content=content, headers={"Content-Type": "application/json"})
     except httpx.HTTPError as exc:
         raise UploadError(action, f"cannot reach the losswatch service: {exc}") from exc
     if response.status_code not in (200, 201):
-        raise UploadError(action, _detail(response), response.status_code)
+        raise UploadError(action, detail(response), response.status_code)
     try:
         return response.json()
     except ValueError as exc:
         not_json = f"the answer is not JSON: {response.text[:200]!r}"
         raise UploadError(action, not_json, response.status_code) from exc
-
-
-def _detail(response: httpx.Response) -> object:
-    try:
-        return response.json()["detail"]
-    except (ValueError, KeyError, TypeError):
-        return response.text[:500] or response.reason_phrase

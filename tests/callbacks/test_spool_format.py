@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 
 from losswatch.callbacks.sender import Sender
-from losswatch.monitor.spool import Spool, SpoolBusy
+from losswatch.monitor.spool import Spool, SpoolBusy, deliver
 
 
 def test_spool_keeps_order_across_segments_and_deletes_what_was_delivered(tmp_path) -> None:
@@ -34,6 +35,37 @@ def test_spool_skips_a_torn_last_line_of_an_earlier_session(tmp_path) -> None:
     later.append({"kind": "metrics", "i": 1})
     kinds = [r.get("i", r["kind"]) for _, r in later.pending()]
     assert kinds == [0, "torn", 1]
+
+
+@pytest.mark.parametrize("line", [b"[1, 2, 3]\n", b"42\n", b'"metrics"\n'], ids=["list", "number", "string"])
+def test_spool_record_that_is_not_an_object_is_refused_not_raised(tmp_path, line: bytes) -> None:
+    spool = Spool(tmp_path)
+    spool.append({"kind": "metrics", "i": 0})
+    spool.close()
+    with open(tmp_path / "seg-00000001.jsonl", "ab") as f:
+        f.write(line)
+    records = [r for _, r in Spool(tmp_path).pending()]
+    assert records[0] == {"kind": "metrics", "i": 0}
+    # No request is made for it: the record is refused before anything is sent.
+    got = deliver(httpx.Client(base_url="http://127.0.0.1:9"), records[1], {})
+    assert got.rejected is not None and "not a JSON object" in got.rejected
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ['{"segment": 1, "offset": -50}', '{"segment": -1, "offset": 0}', "not json", None],
+    ids=["negative-offset", "negative-segment", "garbage", "a-folder"],
+)
+def test_spool_damaged_cursor_starts_over(tmp_path, cursor: str | None) -> None:
+    spool = Spool(tmp_path)
+    for i in range(3):
+        spool.append({"kind": "metrics", "i": i})
+    spool.close()
+    if cursor is None:
+        (tmp_path / "cursor.json").mkdir()
+    else:
+        (tmp_path / "cursor.json").write_text(cursor)
+    assert [r["i"] for _, r in Spool(tmp_path).pending()] == [0, 1, 2]
 
 
 def test_spool_is_held_by_one_process_at_a_time(tmp_path) -> None:
