@@ -5,6 +5,8 @@ out of order, and a run resumed from a checkpoint writes again from the checkpoi
 the same file. The rules, applied in the order the records were written:
 
 - A value that is not a number (null, bool, free text) is skipped; the key's other values stay.
+- A record whose step no point can carry (below 0, beyond MAX_STEP) and a value under a key no series can
+  have (empty, or holding a NUL) are skipped: one such line must not cost the whole import.
 - Duplicates: the same (key, step) logged again replaces the earlier value (the later line wins).
 - Jitter: a record behind the highest step seen so far is sorted into place.
 - Rewind: a step regression is a resume, not jitter, when BOTH
@@ -25,6 +27,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice, pairwise
+
+from losswatch.monitor.vocabulary import MAX_STEP
 
 from .base import Point, Record, plural, to_float
 
@@ -52,6 +56,8 @@ class Cleaned:
     out_of_order: int = 0  # records sorted back into place
     rewinds: list[Rewind] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # key -> values that were not numbers
+    bad_steps: list[int] = field(default_factory=list)  # lines whose step no point can carry
+    bad_keys: int = 0  # values under an empty key or one holding a NUL
 
 
 def log_interval(steps: Sequence[int]) -> int:
@@ -95,9 +101,12 @@ def clean(
     confirm: int = 3,
 ) -> Cleaned:
     """Apply the rules of this module to `records` in the order they were written."""
+    out_of_range = [r.line for r in records if not 0 <= r.step <= MAX_STEP]
+    if out_of_range:
+        records = [r for r in records if 0 <= r.step <= MAX_STEP]
     tolerance = jitter_intervals * log_interval([r.step for r in records])
     kept: dict[tuple[str, int], tuple[float, float | None]] = {}
-    out = Cleaned(points=[])
+    out = Cleaned(points=[], bad_steps=out_of_range)
     gone_by_rewind: list[tuple[int, int, int, int, set[tuple[str, int]]]] = []
     highest: int | None = None
     previous: int | None = None
@@ -122,6 +131,9 @@ def clean(
         previous = rec.step
 
         for key, raw in rec.values.items():
+            if not key or "\x00" in key:
+                out.bad_keys += 1
+                continue
             value = to_float(raw)
             if value is None:
                 (skipped_null if raw is None else skipped_text)[key] += 1
@@ -164,6 +176,13 @@ def _notes(out: Cleaned, unit: str, behind_most: int, nulls: Counter[str], texts
             f"{r.abandoned} abandoned points past step {r.to_step}: {r.relogged} re-logged by the resumed "
             f"run, dropped {r.dropped}"
         )
+    if out.bad_steps:
+        shown = ", ".join(str(n) for n in out.bad_steps[:5]) + (", …" if len(out.bad_steps) > 5 else "")
+        notes.append(
+            f"skipped {plural(len(out.bad_steps), unit)} whose step is below 0 or beyond {MAX_STEP} ({unit} {shown})"
+        )
+    if out.bad_keys:
+        notes.append(f"skipped {plural(out.bad_keys, 'value')} under an empty key or one holding a NUL")
     for what, counter in (("null", nulls), ("non-numeric", texts)):
         if counter:
             keys = ", ".join(f"{k}×{n}" for k, n in sorted(counter.items()))

@@ -189,6 +189,32 @@ def test_skipped_values_are_counted_per_key():
     assert out.skipped == {"a": 2, "b": 1}
 
 
+BAD_STEP = "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)"
+
+
+@pytest.mark.parametrize(
+    ("bad", "note"),
+    [
+        pytest.param(
+            (-5, {"loss": 0.9}),
+            "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)",
+            id="negative-step",
+        ),  # fmt: skip
+        pytest.param(
+            (10**30, {"loss": 0.9}),
+            "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)",
+            id="step-beyond-any-point",
+        ),  # fmt: skip
+        pytest.param((30, {"": 0.9}), "skipped 1 value under an empty key or one holding a NUL", id="empty-key"),
+        pytest.param((30, {"lo\x00ss": 0.9}), "skipped 1 value under an empty key or one holding a NUL", id="nul-key"),
+    ],
+)
+def test_points_no_series_can_hold_are_skipped_not_fatal(bad: tuple[int, dict], note: str):
+    out = clean(lines((10, {"loss": 1.0}), (20, {"loss": 0.95}), bad, (40, {"loss": 0.85})))
+    assert [(p.key, p.step) for p in out.points] == [("loss", 10), ("loss", 20), ("loss", 40)]
+    assert note in out.notes
+
+
 def test_tolerance_is_a_parameter():
     rows = run(range(10, 110, 10), 1) + run(range(80, 140, 10), 2)
     assert clean(lines(*rows)).rewinds == []
