@@ -72,6 +72,17 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"detail": f"the body is not valid JSON: {why}".rstrip(": ")}, status_code=400)
         return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug. The server logs it with its traceback (Starlette re-raises after this answer); the client gets
+        # JSON like every other error, and is told the connection closes: uvicorn drops it after an error
+        # nobody handled, and a client reusing it would meet a reset instead.
+        return JSONResponse(
+            {"detail": "internal error: this is a bug in losswatch; the server's log has the details"},
+            status_code=500,
+            headers={"Connection": "close"},
+        )
+
     @app.exception_handler(OperationalError)
     async def _busy(_: Request, exc: OperationalError) -> JSONResponse:
         if not is_busy(exc):

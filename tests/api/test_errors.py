@@ -35,3 +35,27 @@ def test_errors_wrong_value_names_the_field_and_what_a_value_is(client: TestClie
     r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": value}]})
     assert r.status_code == 422
     assert said in r.json()["detail"] and "Invalid enum value" not in r.json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"null", b"[]", b"42", b'"points"'], ids=["null", "array", "number", "string"])
+def test_errors_metrics_body_that_is_not_an_object_says_so(client: TestClient, body: bytes) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
+    r = client.post(f"/api/v1/runs/{rid}/metrics", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail.startswith("the body must be a JSON object: Expected `object`, got `") and detail.endswith("`")
+
+
+def test_errors_a_bug_is_a_json_500_that_closes_the_connection(settings) -> None:  # type: ignore[no-untyped-def]
+    from losswatch.api.app import create_app
+
+    app = create_app(settings)
+
+    @app.get("/api/v1/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app, base_url="http://127.0.0.1", raise_server_exceptions=False) as c:
+        r = c.get("/api/v1/boom")
+    assert r.status_code == 500 and r.headers["connection"] == "close"
+    assert r.json()["detail"].startswith("internal error") and "secret" not in r.text  # no internals leak
