@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
+
+from losswatch.monitor.vocabulary import RUN_ID_PATTERN
 
 API = "/api/v1"
 TOKEN_HINT = (
@@ -86,6 +89,11 @@ def find_run(client: httpx.Client, run: str) -> dict[str, Any]:
     """The run `run` names (`GET /runs/{id}`): its id or, as git takes a commit, a prefix of exactly one run's id.
 
     Raises RunNotFound for an unknown or ambiguous run, httpx.HTTPError when the service fails."""
+    if not run.strip():
+        raise RunNotFound("give a run id (or the start of one); `losswatch runs` lists them")
+    if not re.match(RUN_ID_PATTERN, run):
+        # "../x" or "a/b?c" would be followed as a path, not looked up; no run id (nor its start) holds them.
+        raise RunNotFound(f"no run has an id starting with {run!r}; `losswatch runs` lists them")
     r = client.get(f"{API}/runs/{run}")
     # A bare "Not Found" is the web server's (a wrong URL), not the service saying there is no such run.
     if r.status_code != 404 or detail(r) == "Not Found":

@@ -46,6 +46,9 @@ STATUSES: tuple[str, ...] = get_args(RunStatus)
 # setting may lower it. A planned length beyond it is no plan.
 MAX_STEP = 2**53
 
+# What a run id holds: safe in a URL path segment, a file name and a shell word as it is.
+RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+
 STALE = "stale"
 # A run in one of these is over: nothing it shows asks a person to act on the training any more.
 ENDED_STATUSES: tuple[str, ...] = ("finished", "failed", "stopped")

@@ -237,7 +237,13 @@ def _density(run: _Run, *, key: str, n_points: int, lang: str) -> list[dict[str,
     max_steps, logging_steps, eval_steps = run.max_steps, run.logging_steps, run.eval_steps
     if n_points < MIN_POINTS:
         items.append(_item("too_few_points", "too_few_points", lang, n=n_points, key=key, min=MIN_POINTS))
-    if max_steps and logging_steps and max_steps // logging_steps < MIN_LOGGED_POINTS:
+    # Advice to log more often only where it helps: logging every step of a short run already is all it can do.
+    if (
+        max_steps
+        and logging_steps
+        and max_steps // logging_steps < MIN_LOGGED_POINTS
+        and max(1, max_steps // MIN_LOGGED_POINTS) < logging_steps
+    ):
         items.append(
             _item(
                 "sparse_logging",
@@ -250,7 +256,13 @@ def _density(run: _Run, *, key: str, n_points: int, lang: str) -> list[dict[str,
                 suggest=max(1, max_steps // MIN_LOGGED_POINTS),
             )
         )
-    if run.eval_strategy == "steps" and max_steps and eval_steps and max_steps // eval_steps < MIN_EVALUATIONS:
+    if (
+        run.eval_strategy == "steps"
+        and max_steps
+        and eval_steps
+        and max_steps // eval_steps < MIN_EVALUATIONS
+        and max(1, max_steps // MIN_EVALUATIONS) < eval_steps
+    ):
         items.append(
             _item(
                 "sparse_evaluation",

@@ -96,7 +96,7 @@ def _parse_text(path: Path, text: str) -> ImportedLog:
         if isinstance(head, dict):
             return llamafactory.parse(path, text)
         raise UnreadableLog(
-            path, f"not valid JSON ({whole.msg} at line {whole.lineno}, column {whole.colno}); {_EXPECTED}"
+            path, f"not valid JSON ({whole.msg}: line {whole.lineno}, column {whole.colno}); {_EXPECTED}"
         ) from whole
     if isinstance(data, dict):
         if "log_history" in data:
@@ -104,4 +104,8 @@ def _parse_text(path: Path, text: str) -> ImportedLog:
         if "current_steps" in data:  # a trainer_log.jsonl of a single line is also one JSON document
             return llamafactory.parse(path, text)
         raise UnreadableLog(path, "JSON object without log_history (not a trainer_state.json)")
-    raise UnreadableLog(path, f"JSON {type(data).__name__} at the top level; {_EXPECTED}")
+    raise UnreadableLog(path, f"a JSON {_JSON_KIND.get(type(data), 'value')} at the top level; {_EXPECTED}")
+
+
+# What JSON calls what json.loads returns, for a person who opened the file.
+_JSON_KIND = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}

@@ -17,9 +17,9 @@ from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions, driver
 from losswatch.monitor.store.projects import ensure_project
-from losswatch.monitor.vocabulary import STALE, STATUSES
+from losswatch.monitor.vocabulary import RUN_ID_PATTERN, STALE, STATUSES
 
-RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+RUN_ID = re.compile(RUN_ID_PATTERN)
 
 
 def run_dict(row: Any, project: str) -> dict[str, Any]:

@@ -107,3 +107,18 @@ def test_messages_output_into_a_missing_folder_is_refused(seeded: Seeded, comman
     result = runner.invoke(app, [command, seeded.run_id, "-o", "/nonexistent/dir/x.png", "--url", seeded.url])
     assert result.exit_code == 2
     assert "the folder /nonexistent/dir does not exist" in said(result)
+
+
+@pytest.mark.parametrize(
+    ("run", "says"),
+    [
+        pytest.param("../../etc", "no run has an id starting with '../../etc'", id="dot-dot"),
+        pytest.param("a/b?c#d", "no run has an id starting with 'a/b?c#d'", id="slash-query-fragment"),
+        pytest.param("", "give a run id", id="empty"),
+    ],
+)
+def test_messages_run_ids_are_looked_up_not_followed(seeded: Seeded, run: str, says: str) -> None:
+    # Once put into the URL as typed: "../../etc" asked the server for /api/etc, "" for a redirect.
+    for command in (["export", run], ["report", run]):
+        result = runner.invoke(app, [*command, "--url", seeded.url])
+        assert result.exit_code == 1 and says in said(result), result.output

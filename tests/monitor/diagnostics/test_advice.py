@@ -98,6 +98,33 @@ def test_too_few_points_and_sparse_logging() -> None:
 
 
 @pytest.mark.parametrize(
+    ("config", "advised"),
+    [
+        pytest.param({"max_steps": 100, "logging_steps": 10}, True, id="lower-helps"),
+        pytest.param({"max_steps": 15, "logging_steps": 5}, True, id="short-run-lower-still-helps"),
+        pytest.param({"max_steps": 15, "logging_steps": 1}, False, id="already-every-step"),
+        pytest.param({"max_steps": 8, "logging_steps": 1}, False, id="tiny-run-every-step"),
+    ],
+)
+def test_sparse_logging_is_advised_only_where_lowering_helps(config: dict[str, Any], advised: bool) -> None:
+    # "logging_steps 1 ... Use logging_steps: 1 or lower" asked for what the run already does.
+    assert ("sparse_logging" in _codes(config)) is advised
+
+
+@pytest.mark.parametrize(
+    ("max_steps", "eval_steps", "advised"),
+    [
+        pytest.param(1000, 250, True, id="lower-helps"),
+        pytest.param(12, 2, True, id="short-run-lower-still-helps"),
+        pytest.param(8, 1, False, id="already-every-step"),
+    ],
+)
+def test_sparse_evaluation_is_advised_only_where_lowering_helps(max_steps: int, eval_steps: int, advised: bool) -> None:
+    config = {"max_steps": max_steps, "eval_strategy": "steps", "eval_steps": eval_steps, "save_steps": eval_steps}
+    assert ("sparse_evaluation" in _codes(config)) is advised
+
+
+@pytest.mark.parametrize(
     ("config", "effective", "faster"),
     [
         pytest.param(

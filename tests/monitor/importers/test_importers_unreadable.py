@@ -27,7 +27,7 @@ CASES = [
     ("empty", "trainer_state.json", "", "the file is empty"),
     ("blank", "trainer_log.jsonl", "\n  \n", "the file is empty"),
     ("truncated-json", "trainer_state.json", json.dumps(TRAINER_STATE)[:40], "not valid JSON"),
-    ("not-json", "notes.txt", "loss went down\n", "not valid JSON (Expecting value at line 1, column 1)"),
+    ("not-json", "notes.txt", "loss went down\n", "not valid JSON (Expecting value: line 1, column 1)"),
     ("no-log-history", "config.json", json.dumps({"global_step": 3}), "without log_history"),
     ("log-history-not-a-list", "trainer_state.json", json.dumps({"log_history": {}}), "no log_history list"),
     ("empty-log-history", "trainer_state.json", json.dumps({"log_history": []}), "log_history is empty"),
@@ -37,7 +37,7 @@ CASES = [
         json.dumps({"log_history": [{"step": 1, "note": "x"}, {"loss": 1.0}]}),
         "no numeric metric",
     ),
-    ("json-list", "trainer_state.json", json.dumps([1, 2]), "JSON list at the top level"),
+    ("json-list", "trainer_state.json", json.dumps([1, 2]), "a JSON array at the top level"),
     ("json-nested-100k-deep", "trainer_state.json", "[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ("binary", "trainer_state.json", b"\x89PNG\r\n\x1a\n\x00\xff", "not a UTF-8 text file"),
     (
