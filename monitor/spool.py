@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ import httpx
 
 from losswatch.monitor.columnar import halve
 from losswatch.monitor.storable import clean
+from losswatch.monitor.vocabulary import RUN_ID_PATTERN
 
 try:  # POSIX only; elsewhere the spool works, unlocked.
     import fcntl
@@ -273,7 +275,10 @@ def _deliver_to_run(
     """A record for one run. A metrics record the service finds too much to judge or take at once (413)
     goes again in halves, each with an id derived from the record's, so a retry after a partial delivery
     doubles nothing."""
-    run_id = record["run_id"]
+    run_id = record.get("run_id")
+    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id):
+        # No service can ever hold it: refused for good, not retried forever (a 404 otherwise is retried).
+        return Delivered(kind, rejected=f"a {kind} record without a valid run id ({run_id!r})")
     r = _send(http, kind, record)
     if r.status_code == 404 and run_id in runs:
         _check(http.post("/api/v1/runs", json=runs[run_id]))
@@ -346,8 +351,9 @@ def replay(spool: Spool, http: httpx.Client) -> ReplayResult:
         result.records += 1
         if d.rejected:
             result.rejected.append(f"{d.kind}: {d.rejected}")
+        else:
+            result.counts[d.kind] = result.counts.get(d.kind, 0) + 1
         for k, v in d.counts.items():
             result.counts[k] = result.counts.get(k, 0) + v
-        result.counts[d.kind] = result.counts.get(d.kind, 0) + 1
         spool.ack(pos)
     return result

@@ -57,8 +57,10 @@ def register(app: typer.Typer) -> None:
         if result.records == 0 and not result.error:
             typer.echo(f"{spool_dir}: nothing to deliver")
         else:
+            refused = f", {len(result.rejected)} refused (below)" if result.rejected else ""
             typer.echo(
-                f"{spool_dir}: {result.records} records delivered: {c.get('metrics', 0)} batches "
+                f"{spool_dir}: {result.records - len(result.rejected)} records delivered{refused}: "
+                f"{c.get('metrics', 0)} batches "
                 f"({c.get('accepted', 0)} new points, {c.get('duplicates', 0)} already there, "
                 f"{c.get('overwritten', 0)} replaced), {c.get('rewind', 0)} rewinds "
                 f"({c.get('replayed', 0)} already applied), {c.get('status', 0)} status changes"

@@ -49,3 +49,27 @@ def test_sync_delivers_a_spool_with_a_rewind_and_a_second_sync_changes_nothing(l
     assert replayed.returncode == 0, replayed.stderr
     assert "(1 already applied)" in replayed.stdout and "(0 new points" in replayed.stdout
     assert stored(api, first.run_id, "learning_rate") == before
+
+
+def test_sync_of_a_damaged_spool_refuses_what_no_service_can_take_and_says_so(live_server, api, tmp_path) -> None:
+    from losswatch.monitor.spool import Spool
+
+    spool_dir = tmp_path / ".losswatch"
+    spool = Spool(spool_dir)
+    spool.append({"kind": "run", "run": {"id": "damaged-1", "name": "damaged"}})
+    spool.append(
+        {"kind": "metrics", "run_id": None, "batch_id": "b0", "points": [{"key": "loss", "step": 1, "value": 1}]}
+    )
+    spool.append(
+        {"kind": "metrics", "run_id": "damaged-1", "batch_id": "b1", "points": [{"key": "loss", "step": 1, "value": 1}]}
+    )
+    spool.close()
+    with open(spool_dir / "seg-00000001.jsonl", "ab") as f:
+        f.write(b"[1, 2, 3]\n")
+    r = losswatch_cli("sync", str(spool_dir), "--url", live_server.url)
+    # Refused for good, not retried forever: the spool moves past them and the good records land.
+    assert r.returncode == 0, r.stderr
+    assert "2 records delivered, 2 refused (below): 1 batches" in r.stdout, r.stdout
+    assert "without a valid run id (None)" in r.stderr and "not a JSON object (list)" in r.stderr
+    assert counts(api, "damaged-1")["loss"] == 1
+    assert "nothing to deliver" in losswatch_cli("sync", str(spool_dir), "--url", live_server.url).stdout
