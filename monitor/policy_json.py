@@ -23,6 +23,20 @@ def parse_policy(text: str | None) -> dict[str, Any] | None:
         raise ValueError(f"the early-stopping policy is not valid JSON ({exc.msg} at column {exc.colno})") from exc
     if not isinstance(policy, dict):
         raise ValueError(f"the early-stopping policy must be a JSON object, got {type(policy).__name__}")
+    # Checked here as the service checks it, so a bad policy is said before anything is sent, also for a run
+    # that already exists (whose creation, where the service would have said it, does not happen again).
+    from pydantic import ValidationError
+
+    from losswatch.monitor.policy import Policy
+
+    try:
+        Policy.model_validate(policy)
+    except ValidationError as exc:
+        said = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors()
+        )
+        raise ValueError(f"the early-stopping policy is not valid: {said}") from exc
     return policy
 
 

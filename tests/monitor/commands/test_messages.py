@@ -122,3 +122,16 @@ def test_messages_run_ids_are_looked_up_not_followed(seeded: Seeded, run: str, s
     for command in (["export", run], ["report", run]):
         result = runner.invoke(app, [*command, "--url", seeded.url])
         assert result.exit_code == 1 and says in said(result), result.output
+
+
+def test_messages_bad_policy_is_said_even_for_a_run_that_exists(live_server: LiveServer, tmp_path: Path) -> None:
+    # The run exists after the first import, so the service never sees the policy again: it was ignored, exit 0.
+    state = tmp_path / "trainer_state.json"
+    state.write_text('{"log_history": [{"step": 1, "loss": 1.0}], "global_step": 1}')
+    first = runner.invoke(app, ["import", str(state), "--url", live_server.url, "--no-progress"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(
+        app, ["import", str(state), "--url", live_server.url, "--no-progress", "--early-stopping", '{"patience": "x"}']
+    )
+    assert again.exit_code == 2
+    assert "patience: Input should be a valid integer (got 'x')" in said(again)
