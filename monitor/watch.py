@@ -32,6 +32,7 @@ class Followed:
     last_step: int | None = None
     status: str | None = None  # set once the run has ended
     stop: dict[str, Any] | None = None  # the stop decision, once acted on
+    waiting: str | None = None  # why the folder has no readable log yet, once said
 
 
 def graceful(pid: int) -> bool:
@@ -88,8 +89,13 @@ class Watcher:
     def _poll(self, f: Followed) -> None:
         try:
             log = read_log(f.folder)
-        except UnreadableLog:
-            return  # nothing logged yet (or a half-written first line): the next poll sees more
+        except UnreadableLog as exc:
+            # Nothing logged yet (or a half-written first line): the next poll sees more. Said once, so a
+            # watcher pointed at the wrong folder does not sit there silently.
+            if f.run_id is None and f.waiting != exc.reason:
+                f.waiting = exc.reason
+                self.say(f"{f.folder}: waiting for a training log ({exc.reason})")
+            return
         run_id = run_id_for(log, self.project)
         if run_id != f.run_id:
             if f.run_id is not None:

@@ -115,3 +115,24 @@ def test_any_other_run_is_told_and_never_killed(live_server, api, tmp_path) -> N
     assert "losswatch does not stop it" in output and "SIGABRT" not in output, output
     (run,) = api.get("/runs").json()["runs"]
     assert api.get(f"/runs/{run['id']}").json()["status"] == "stopped"
+
+
+def test_watch_says_once_what_it_waits_for(live_server, tmp_path) -> None:
+    # A watcher pointed at a folder with no log yet (or the wrong folder) once sat silent until killed.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = watch(live_server.url, str(empty), str(tmp_path / "not-yet"))
+    try:
+        time.sleep(4.0)  # start-up, then a dozen polls: what is waited for is said once, not at every poll
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0]
+    finally:
+        proc.kill()
+    lines = out.splitlines()
+    assert lines[:2] == [
+        f"{empty}: waiting for a training log (nothing to import in this folder; losswatch reads a HF "
+        "trainer_state.json, a LLaMA-Factory trainer_log.jsonl, TensorBoard event files (events.out.tfevents.*) "
+        "or a folder holding one of them)",
+        f"{tmp_path / 'not-yet'}: waiting for a training log (no such file or directory)",
+    ]
+    assert sum("waiting" in line for line in lines) == 2 and "Traceback" not in out
