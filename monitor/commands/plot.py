@@ -44,7 +44,8 @@ def draw(
     evals: dict[str, Any] | None,
     log: bool,
     fmt: str = "png",
-) -> None:
+) -> str | None:
+    """Draw the plot into `path`; a note for the person when it could not be drawn as asked."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only; never a window
@@ -85,8 +86,12 @@ def draw(
         )
     if d.get("should_stop") and d.get("step") is not None:
         ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
-    if log:
+    drawn = [*_values(train["points"], "value"), *(_values(evals["points"], "value") if evals else [])]
+    note = None
+    if log and any(v > 0 for v in drawn if math.isfinite(v)):
         ax.set_yscale("log")
+    elif log:
+        note = f"--log needs positive values and {key} has none: drawn on a linear axis"
     ax.set_xlabel("step")
     ax.set_ylabel(key)
     ax.set_title(f"{run['name']} ({run['project']}): {key}")
@@ -97,6 +102,7 @@ def draw(
         fig.savefig(path, format=fmt)
     finally:
         plt.close(fig)
+    return note
 
 
 def register(app: typer.Typer) -> None:
@@ -149,8 +155,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"losswatch plot: {explain(exc, url)}", err=True)
             raise typer.Exit(1) from exc
         try:
-            draw(output, info, key, train.json(), evals, log, fmt)
+            note = draw(output, info, key, train.json(), evals, log, fmt)
         except OSError as exc:
             typer.echo(f"losswatch plot: cannot write {output}: {exc.strerror or exc}", err=True)
             raise typer.Exit(1) from exc
         typer.echo(f"{output}: {key}" + (f" and {evals['key']}" if evals else ""))
+        if note:
+            typer.echo(f"losswatch plot: {note}", err=True)

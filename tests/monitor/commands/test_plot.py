@@ -69,3 +69,23 @@ def test_plot_unknown_suffix_is_refused_with_the_formats(seeded, tmp_path: Path)
     text = " ".join(result.output.split())
     assert "cannot write a .docx file" in text and "pdf" in text and "png" in text
     assert not out.exists()
+
+
+def test_plot_log_scale_of_a_key_with_no_positive_value_says_so(seeded, tmp_path: Path) -> None:
+    import warnings
+
+    import httpx
+
+    points = [{"key": "reward", "step": s, "value": -1.0 - s / 100} for s in range(1, 30)]
+    httpx.post(
+        f"{seeded.url}/api/v1/runs/{seeded.run_id}/metrics", json={"points": points}, timeout=10
+    ).raise_for_status()
+    out = tmp_path / "reward.png"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Data has no positive values" warning printed source lines
+        result = runner.invoke(
+            app, ["plot", seeded.run_id, "--key", "reward", "--log", "-o", str(out), "--url", seeded.url]
+        )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG
+    assert "--log needs positive values and reward has none: drawn on a linear axis" in result.output
