@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 
@@ -41,13 +42,21 @@ def test_serve_refuses_bad_settings_in_a_sentence(tmp_path: Path, args: list[str
 
 
 def test_serve_port_in_use_says_so_before_starting(tmp_path: Path) -> None:
-    with socket.socket() as taken:
+    with socket.socket() as taken, socket.socket() as next_one:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
+        # The next port busy too: the suggestion must be one that is free, not merely port + 1.
+        with contextlib.suppress(OSError):  # already taken by something else: busy all the same
+            next_one.bind(("127.0.0.1", port + 1))
+            next_one.listen()
         result = serve(tmp_path, "--port", str(port))
+        said = " ".join(result.output.split())
+        suggested = int(said.rsplit("--port ", 1)[1].split()[0])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", suggested))  # free indeed
     assert result.exit_code == 2
-    assert f"port {port} on 127.0.0.1 is already in use" in result.output and "--port" in result.output
+    assert f"port {port} on 127.0.0.1 is already in use" in said and suggested > port + 1
     assert "startup complete" not in result.output and "Errno" not in result.output
     assert not (tmp_path / "data").exists()  # refused before touching the database
 
