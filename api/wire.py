@@ -56,8 +56,9 @@ _VALUE = 'a value is a number or one of the strings "NaN", "Infinity", "-Infinit
 def _explain(exc: msgspec.ValidationError) -> str:
     """msgspec's message, said for a person: the field first, and for a value what a value may be."""
     text = str(exc)
-    if " - at `" not in text:  # the body itself is not an object ("Expected `object`, got `null`")
-        return f"the body must be a JSON object: {text}"
+    if " - at `" not in text:  # about the body itself: not an object ("Expected `object`, got `null`"), or
+        # an object with a field no batch has ("Object contains unknown field `extra`")
+        return f"the body must be a JSON object: {text}" if text.startswith("Expected `object`") else text
     what, _, where = text.rpartition(" - at `")
     where = where.rstrip("`").replace("$.", "", 1) if where else ""
     if re.search(r"\.value$|\.values\[\d+\]$", where):

@@ -326,7 +326,10 @@ class Sender:
     def _took(self, record: dict[str, Any], d: Delivered) -> None:
         if d.rejected:
             self._say(f"rejected-{d.kind}", f"the service refused a {d.kind} record: {d.rejected}")
-        mine = record.get("run_id") == self.run_id or record.get("run", {}).get("id") == self.run_id
+        if not isinstance(record, dict):  # a damaged spool line, refused above: nothing of this run's in it
+            return
+        run = record.get("run")
+        mine = record.get("run_id") == self.run_id or (isinstance(run, dict) and run.get("id") == self.run_id)
         if not mine:
             return
         if d.decision is not None:

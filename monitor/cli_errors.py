@@ -15,7 +15,9 @@ def describe(exc: BaseException) -> str:
 
     if isinstance(exc, BadTarget):
         return str(exc)
-    if isinstance(exc, sa.NoSuchModuleError) or isinstance(exc, ModuleNotFoundError):
+    if isinstance(exc, ModuleNotFoundError):
+        return f"a module this needs is not installed: {exc.name} (pip install it into losswatch's environment)"
+    if isinstance(exc, sa.NoSuchModuleError):
         return (
             f"no database driver for that URL ({_first_line(exc)}): losswatch speaks sqlite:///path.db "
             "and postgresql+psycopg://user@host/db"
@@ -37,8 +39,8 @@ def describe(exc: BaseException) -> str:
             f"text that cannot be sent or stored as given ({getattr(exc, 'reason', exc)}): check the token, "
             "names and paths for characters that are not valid text"
         )
-    if isinstance(exc, FileExistsError | NotADirectoryError):
-        return f"{exc.filename} is a file where a folder is needed (--data-dir names a folder)"
+    if isinstance(exc, FileExistsError | NotADirectoryError) and exc.filename is not None:
+        return f"{exc.filename}: a file stands where a folder is needed"
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename is not None else ""
         return f"{exc.strerror or exc}{where}"

@@ -91,7 +91,7 @@ def find_run(client: httpx.Client, run: str) -> dict[str, Any]:
     Raises RunNotFound for an unknown or ambiguous run, httpx.HTTPError when the service fails."""
     if not run.strip():
         raise RunNotFound("give a run id (or the start of one); `losswatch runs` lists them")
-    if not re.match(RUN_ID_PATTERN, run):
+    if not re.fullmatch(RUN_ID_PATTERN, run):
         # "../x" or "a/b?c" would be followed as a path, not looked up; no run id (nor its start) holds them.
         raise RunNotFound(f"no run has an id starting with {run!r}; `losswatch runs` lists them")
     r = client.get(f"{API}/runs/{run}")

@@ -190,7 +190,7 @@ class Spool:
         try:
             c = json.loads((self.path / "cursor.json").read_text())
             pos = (int(c["segment"]), int(c["offset"]))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, OverflowError):
             # Lost or damaged: deliver from the start again; batch ids make the repeats change nothing.
             return (0, 0)
         return pos if min(pos) >= 0 else (0, 0)
@@ -276,7 +276,7 @@ def _deliver_to_run(
     goes again in halves, each with an id derived from the record's, so a retry after a partial delivery
     doubles nothing."""
     run_id = record.get("run_id")
-    if not isinstance(run_id, str) or not re.match(RUN_ID_PATTERN, run_id):
+    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
         # No service can ever hold it: refused for good, not retried forever (a 404 otherwise is retried).
         return Delivered(kind, rejected=f"a {kind} record without a valid run id ({run_id!r})")
     r = _send(http, kind, record)

@@ -396,7 +396,9 @@ def forecast(
         return None
     if len(kept) < len(fits):
         weights = np.array([f.weight for f in kept]) * (weights.sum() / sum(f.weight for f in kept))
-        fits = kept
+        fits = [
+            Fitted(f.family, f.params, f.cov, f.sse, f.noise_var, float(w)) for f, w in zip(kept, weights, strict=True)
+        ]
     mean_arr, var_arr = np.vstack(means), np.vstack(variances)
 
     scale2 = (INTERVAL_SCALE if interval_scale is None else interval_scale) ** 2

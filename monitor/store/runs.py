@@ -68,7 +68,7 @@ def create_run(
     mirrors: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create a run, or return the existing one with that id (a resume). The bool says "created"."""
-    if run_id is not None and not RUN_ID.match(run_id):
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
         raise Invalid(
             "run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
         )

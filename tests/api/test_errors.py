@@ -59,3 +59,9 @@ def test_errors_a_bug_is_a_json_500_that_closes_the_connection(settings) -> None
         r = c.get("/api/v1/boom")
     assert r.status_code == 500 and r.headers["connection"] == "close"
     assert r.json()["detail"].startswith("internal error") and "secret" not in r.text  # no internals leak
+
+
+def test_errors_metrics_body_with_a_field_no_batch_has_names_it(client: TestClient) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
+    r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": [], "extra": 2})
+    assert r.status_code == 422 and r.json()["detail"] == "Object contains unknown field `extra`"

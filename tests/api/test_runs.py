@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import LOCAL
@@ -49,9 +50,11 @@ def test_runs_policy_is_validated(client: TestClient) -> None:
     assert r.status_code == 422 and "patient" in r.text
 
 
-def test_runs_bad_id_is_rejected(client: TestClient) -> None:
-    r = client.post("/api/v1/runs", json={"id": "../etc", "name": "a"})
-    assert r.status_code == 422 and "run id" in r.json()["detail"]
+@pytest.mark.parametrize("bad", ["../etc", "abc\n", "a/b", "", "-lead", "x" * 65], ids=lambda b: repr(b)[:12])
+def test_runs_bad_id_is_rejected(client: TestClient, bad: str) -> None:
+    # "abc\n" once passed: a pattern's `$` matches before a trailing newline; such an id is in no URL.
+    r = client.post("/api/v1/runs", json={"id": bad, "name": "a"})
+    assert r.status_code == 422 and "id" in str(r.json()["detail"])
 
 
 def test_runs_unknown_is_404(client: TestClient) -> None:

@@ -53,8 +53,14 @@ def test_spool_record_that_is_not_an_object_is_refused_not_raised(tmp_path, line
 
 @pytest.mark.parametrize(
     "cursor",
-    ['{"segment": 1, "offset": -50}', '{"segment": -1, "offset": 0}', "not json", None],
-    ids=["negative-offset", "negative-segment", "garbage", "a-folder"],
+    [
+        '{"segment": 1, "offset": -50}',
+        '{"segment": -1, "offset": 0}',
+        '{"segment": 1e999, "offset": 0}',
+        "not json",
+        None,
+    ],
+    ids=["negative-offset", "negative-segment", "infinite-segment", "garbage", "a-folder"],
 )
 def test_spool_damaged_cursor_starts_over(tmp_path, cursor: str | None) -> None:
     spool = Spool(tmp_path)
@@ -97,3 +103,15 @@ def test_sender_says_once_that_the_spool_is_large_and_drops_past_its_limit(tmp_p
     assert sum("new points are dropped" in m for m in said) == 1
     assert sum("cannot be reached" in m for m in said) == 1
     assert 60_000 <= Spool(tmp_path).unsent_bytes() < 80_000
+
+
+def test_sender_takes_a_refused_record_that_is_not_an_object_in_its_stride(tmp_path) -> None:
+    # The live sender read `record.get` after a refusal: a damaged spool line stalled delivery for good.
+    sender = Sender(url="http://127.0.0.1:9", run={"id": "r1", "name": "r"}, spool_dir=tmp_path, timeout=0.2)
+    try:
+        for record in ([1, 2, 3], 42):
+            got = deliver(httpx.Client(base_url="http://127.0.0.1:9"), record, {})  # type: ignore[arg-type]
+            assert got.rejected is not None
+            sender._took(record, got)  # type: ignore[arg-type]
+    finally:
+        sender.close(timeout=0.1)

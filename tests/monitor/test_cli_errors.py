@@ -41,7 +41,7 @@ NOT_A_DB = "file is not a database"
 CASES = [
     case(lambda t: ["token", "list", "--data-dir", _random_db(t)], NOT_A_DB, "db-random-bytes"),
     case(lambda t: ["db", "upgrade", "--database-url", f"sqlite:///{_random_db(t)}/losswatch.db"], NOT_A_DB, "upgrade"),
-    case(lambda t: ["token", "list", "--data-dir", _plain_file(t)], "is a file where a folder", "data-dir-is-a-file"),
+    case(lambda t: ["token", "list", "--data-dir", _plain_file(t)], "a file stands where a folder", "data-dir-file"),
     case(lambda t: ["token", "list", "--database-url", "nonsense"], "not a database URL", "url-nonsense"),
     case(lambda t: ["token", "list", "--database-url", "foo://bar"], "no database driver", "url-no-driver"),
     case(lambda t: ["token", "list", "--database-url", "sqlite://"], "losswatch db upgrade", "url-empty-db"),
@@ -104,6 +104,12 @@ def test_cli_errors_debug_lets_the_traceback_through(tmp_path: Path) -> None:
             id="unicode",
         ),  # fmt: skip
         pytest.param(RuntimeError("boom\nsecond line"), "unexpected error (RuntimeError: boom)", id="anything-else"),
+        pytest.param(
+            ModuleNotFoundError("No module named 'matplotlib'", name="matplotlib"),
+            "not installed: matplotlib",
+            id="missing-module-is-no-database-driver",
+        ),  # fmt: skip
+        pytest.param(NotADirectoryError(20, "Not a directory"), "Not a directory", id="no-file-name"),
     ],
 )
 def test_cli_errors_describe(exc: BaseException, says: str) -> None:

@@ -109,3 +109,5 @@ def test_forecast_at_the_edges_is_finite_or_none(n: int, horizon: int, level: fl
     bands = (fc.value, fc.minimum, fc.gain)
     assert all(np.isfinite([b.expected, b.low, b.high]).all() for b in bands)
     assert fc.value.low <= fc.value.expected <= fc.value.high or level < 0.5
+    # What the forecast says it mixed is what it mixed, also after a family overflowed and was dropped.
+    assert sum(fc.weights.values()) == pytest.approx(1.0, abs=1e-3)
