@@ -6,7 +6,7 @@ the same file. The rules, applied in the order the records were written:
 
 - A value that is not a number (null, bool, free text) is skipped; the key's other values stay.
 - A record whose step no point can carry (below 0, beyond MAX_STEP) and a value under a key no series can
-  have (empty, or holding a NUL) are skipped: one such line must not cost the whole import.
+  have (blank, or holding a NUL) are skipped: one such line must not cost the whole import.
 - Duplicates: the same (key, step) logged again replaces the earlier value (the later line wins).
 - Jitter: a record behind the highest step seen so far is sorted into place.
 - Rewind: a step regression is a resume, not jitter, when BOTH
@@ -57,7 +57,7 @@ class Cleaned:
     rewinds: list[Rewind] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # key -> values that were not numbers
     bad_steps: list[int] = field(default_factory=list)  # lines whose step no point can carry
-    bad_keys: int = 0  # values under an empty key or one holding a NUL
+    bad_keys: int = 0  # values under a blank key or one holding a NUL
 
 
 def log_interval(steps: Sequence[int]) -> int:
@@ -131,7 +131,7 @@ def clean(
         previous = rec.step
 
         for key, raw in rec.values.items():
-            if not key or "\x00" in key:
+            if not key.strip() or "\x00" in key:
                 out.bad_keys += 1
                 continue
             value = to_float(raw)
@@ -182,7 +182,7 @@ def _notes(out: Cleaned, unit: str, behind_most: int, nulls: Counter[str], texts
             f"skipped {plural(len(out.bad_steps), unit)} whose step is below 0 or beyond {MAX_STEP} ({unit} {shown})"
         )
     if out.bad_keys:
-        notes.append(f"skipped {plural(out.bad_keys, 'value')} under an empty key or one holding a NUL")
+        notes.append(f"skipped {plural(out.bad_keys, 'value')} under a blank key or one holding a NUL")
     for what, counter in (("null", nulls), ("non-numeric", texts)):
         if counter:
             keys = ", ".join(f"{k}×{n}" for k, n in sorted(counter.items()))

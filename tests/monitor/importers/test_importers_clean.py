@@ -205,8 +205,9 @@ BAD_STEP = "skipped 1 line whose step is below 0 or beyond 9007199254740992 (lin
             "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)",
             id="step-beyond-any-point",
         ),  # fmt: skip
-        pytest.param((30, {"": 0.9}), "skipped 1 value under an empty key or one holding a NUL", id="empty-key"),
-        pytest.param((30, {"lo\x00ss": 0.9}), "skipped 1 value under an empty key or one holding a NUL", id="nul-key"),
+        pytest.param((30, {"": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="empty-key"),
+        pytest.param((30, {" \t": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="blank-key"),
+        pytest.param((30, {"lo\x00ss": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="nul-key"),
     ],
 )
 def test_points_no_series_can_hold_are_skipped_not_fatal(bad: tuple[int, dict], note: str):
