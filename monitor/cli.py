@@ -120,15 +120,28 @@ def port_refusal(host: str, port: int) -> str | None:
     import socket
 
     try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except socket.gaierror as exc:
         return f"cannot bind {host!r}: {exc.strerror}; give an address such as 127.0.0.1 or 0.0.0.0"
-    failed = _bind_error(host, port)
+
+    def bind_error(p: int) -> OSError | None:
+        with socket.socket(family, kind, proto) as s:
+            # As uvicorn binds: SO_REUSEADDR, so a socket left in TIME_WAIT by a stopped server is no obstacle.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((address[0], p, *address[2:]))
+            except OSError as exc:
+                return exc
+        return None
+
+    failed = bind_error(port)
     if failed is None:
         return None
     if failed.errno == errno.EADDRINUSE:
         # The port suggested is one that is free now, not merely the next number.
-        free = next((p for p in range(port + 1, min(port + 50, 65536)) if _bind_error(host, p) is None), None)
+        free = next((p for p in range(port + 1, min(port + 50, 65536)) if bind_error(p) is None), None)
         hint = f"e.g. --port {free}" if free else "e.g. --port 8000"
         return (
             f"port {port} on {host} is already in use (another losswatch serve?); pick a free one with --port, {hint}"
@@ -136,21 +149,6 @@ def port_refusal(host: str, port: int) -> str | None:
     if failed.errno == errno.EACCES:
         return f"not allowed to bind port {port} on {host} (ports below 1024 need privileges); try --port 8000"
     return f"cannot bind {host}:{port}: {failed.strerror or failed}"
-
-
-def _bind_error(host: str, port: int) -> OSError | None:
-    import socket
-
-    info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    family, kind, proto, _, address = info
-    with socket.socket(family, kind, proto) as s:
-        # As uvicorn binds: SO_REUSEADDR, so a socket left in TIME_WAIT by a stopped server is no obstacle.
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(address)
-        except OSError as exc:
-            return exc
-    return None
 
 
 def bind_refusal(host: str, settings: Settings, engine) -> str | None:  # type: ignore[no-untyped-def]

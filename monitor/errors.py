@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class LossWatchError(Exception):
     """Base of every error the store and the engine raise on purpose."""
@@ -25,3 +28,13 @@ class LimitExceeded(LossWatchError):
 
 class SchemaBehind(LossWatchError):
     pass
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]], *, skip: int = 0, whole: str = "") -> str:
+    """pydantic's field errors (as FastAPI sends them, or `ValidationError.errors()`) in one line for a person:
+    where (past the first `skip` parts: FastAPI's "body" or "query"; `whole` when that leaves nothing), what,
+    and what was sent."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in list(e.get('loc', []))[skip:]) or whole}: {e['msg']} (got {e.get('input')!r})"
+        for e in errors
+    )

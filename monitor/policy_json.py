@@ -27,15 +27,13 @@ def parse_policy(text: str | None) -> dict[str, Any] | None:
     # that already exists (whose creation, where the service would have said it, does not happen again).
     from pydantic import ValidationError
 
+    from losswatch.monitor.errors import field_errors
     from losswatch.monitor.policy import Policy
 
     try:
         Policy.model_validate(policy)
     except ValidationError as exc:
-        said = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']} (got {e.get('input')!r})"
-            for e in exc.errors()
-        )
+        said = field_errors(exc.errors(), whole="policy")
         raise ValueError(f"the early-stopping policy is not valid: {said}") from exc
     return policy
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import httpx
 
-from losswatch.monitor.vocabulary import RUN_ID_PATTERN
+from losswatch.monitor.errors import field_errors
+from losswatch.monitor.vocabulary import is_run_id
 
 API = "/api/v1"
 TOKEN_HINT = (
@@ -55,9 +55,7 @@ def detail(response: httpx.Response) -> str:
         return lines[0][:200] if lines else response.reason_phrase
     if isinstance(d, list) and all(isinstance(e, dict) and "msg" in e for e in d):
         # FastAPI's field errors: where (past "body" or "query"), what, and what was sent.
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e['msg']} (got {e.get('input')!r})" for e in d
-        )
+        return field_errors(d, skip=1)
     return d if isinstance(d, str) else str(d)
 
 
@@ -91,7 +89,7 @@ def find_run(client: httpx.Client, run: str) -> dict[str, Any]:
     Raises RunNotFound for an unknown or ambiguous run, httpx.HTTPError when the service fails."""
     if not run.strip():
         raise RunNotFound("give a run id (or the start of one); `losswatch runs` lists them")
-    if not re.fullmatch(RUN_ID_PATTERN, run):
+    if not is_run_id(run):
         # "../x" or "a/b?c" would be followed as a path, not looked up; no run id (nor its start) holds them.
         raise RunNotFound(f"no run has an id starting with {run!r}; `losswatch runs` lists them")
     r = client.get(f"{API}/runs/{run}")

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ import httpx
 
 from losswatch.monitor.columnar import halve
 from losswatch.monitor.storable import clean
-from losswatch.monitor.vocabulary import RUN_ID_PATTERN
+from losswatch.monitor.vocabulary import is_run_id
 
 try:  # POSIX only; elsewhere the spool works, unlocked.
     import fcntl
@@ -276,7 +275,7 @@ def _deliver_to_run(
     goes again in halves, each with an id derived from the record's, so a retry after a partial delivery
     doubles nothing."""
     run_id = record.get("run_id")
-    if not isinstance(run_id, str) or not re.fullmatch(RUN_ID_PATTERN, run_id):
+    if not is_run_id(run_id):
         # No service can ever hold it: refused for good, not retried forever (a 404 otherwise is retried).
         return Delivered(kind, rejected=f"a {kind} record without a valid run id ({run_id!r})")
     r = _send(http, kind, record)

@@ -47,7 +47,13 @@ STATUSES: tuple[str, ...] = get_args(RunStatus)
 MAX_STEP = 2**53
 
 # What a run id holds: safe in a URL path segment, a file name and a shell word as it is.
-RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+def is_run_id(text: object) -> bool:
+    """Whether `text` is a run id the service can hold (the whole of it: no trailing newline slips through)."""
+    return isinstance(text, str) and _RUN_ID.fullmatch(text) is not None
+
 
 STALE = "stale"
 # A run in one of these is over: nothing it shows asks a person to act on the training any more.

@@ -53,7 +53,9 @@ def draw(
 
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=120)
     steps = [p["step"] for p in train["points"]]
-    ax.plot(steps, _values(train["points"], "value"), color="#1f77b4", alpha=0.3, linewidth=1, label=f"{key} (raw)")
+    raw = _values(train["points"], "value")
+    eval_values = _values(evals["points"], "value") if evals is not None else []
+    ax.plot(steps, raw, color="#1f77b4", alpha=0.3, linewidth=1, label=f"{key} (raw)")
     ax.plot(
         steps,
         _values(train["points"], "smoothed"),
@@ -64,7 +66,7 @@ def draw(
     if evals is not None and evals["points"]:
         ax.plot(
             [p["step"] for p in evals["points"]],
-            _values(evals["points"], "value"),
+            eval_values,
             color="#ff7f0e",
             linewidth=1.8,
             marker="o",
@@ -86,9 +88,8 @@ def draw(
         )
     if d.get("should_stop") and d.get("step") is not None:
         ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
-    drawn = [*_values(train["points"], "value"), *(_values(evals["points"], "value") if evals else [])]
     note = None
-    if log and any(v > 0 for v in drawn if math.isfinite(v)):
+    if log and any(v > 0 for v in [*raw, *eval_values] if math.isfinite(v)):
         ax.set_yscale("log")
     elif log:
         note = f"--log needs positive values and {key} has none: drawn on a linear axis"

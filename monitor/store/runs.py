@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from typing import Any
@@ -17,9 +16,7 @@ from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import decisions, driver
 from losswatch.monitor.store.projects import ensure_project
-from losswatch.monitor.vocabulary import RUN_ID_PATTERN, STALE, STATUSES
-
-RUN_ID = re.compile(RUN_ID_PATTERN)
+from losswatch.monitor.vocabulary import STALE, STATUSES, is_run_id
 
 
 def run_dict(row: Any, project: str) -> dict[str, Any]:
@@ -68,7 +65,7 @@ def create_run(
     mirrors: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create a run, or return the existing one with that id (a resume). The bool says "created"."""
-    if run_id is not None and not RUN_ID.fullmatch(run_id):
+    if run_id is not None and not is_run_id(run_id):
         raise Invalid(
             "run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
         )
