@@ -1,12 +1,16 @@
 """Moving one key's points between arrays and the points table as fast as each driver allows.
 
-SQLite: one `executemany` straight on the driver (SQLAlchemy's per-row parameter processing would cost
-more than the insert itself). PostgreSQL: one binary `COPY`, its rows built by numpy in the wire format.
+SQLite: multi-row `INSERT ... VALUES (...), (...)` statements straight on the driver, a few hundred rows
+each. SQLAlchemy's per-row parameter processing would cost more than the insert itself, and even the
+driver's `executemany` steps and resets one statement per row: on 2000 points the multi-row form takes
+about half the time (bench/README.md). PostgreSQL: one binary `COPY`, its rows built by numpy in the wire
+format.
 Non-finite values are stored as NULL with their flag, on both backends.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
@@ -17,6 +21,9 @@ from losswatch.monitor.models import FLAG_FINITE
 from losswatch.monitor.store import driver
 
 IN_CHUNK = 500
+# Rows per multi-row INSERT: 5 parameters each stays under the 999 that SQLite builds before 3.32 allow,
+# and a few fixed statement lengths keep the driver's statement cache warm.
+ROWS_PER_INSERT = 192
 _COLUMNS = "metric_points (key_id, step, value, flag, wall_time)"
 
 
@@ -40,12 +47,29 @@ def insert(
     if conn.dialect.name == "postgresql":
         _copy(conn, key_id, steps, values, flags, times)
         return
-    ph = _ph(conn)
     n = int(steps.size)
-    rows = zip(
-        repeat(key_id, n), steps.tolist(), _values_or_null(values, flags), flags.tolist(), times.tolist(), strict=True
-    )
-    conn.exec_driver_sql(f"INSERT INTO {_COLUMNS} VALUES ({ph}, {ph}, {ph}, {ph}, {ph})", list(rows))
+    # One object matrix, flattened row-major, gives the parameters in statement order with the Python
+    # types the driver binds (int steps, float or None values) in a few C passes.
+    rows = np.empty((n, 5), dtype=object)
+    rows[:, 0] = key_id
+    rows[:, 1] = steps.tolist()
+    rows[:, 2] = _values_or_null(values, flags)
+    rows[:, 3] = flags.tolist()
+    rows[:, 4] = times.tolist()
+    flat = rows.ravel().tolist()
+    whole, rest = divmod(n, ROWS_PER_INSERT)
+    if whole:
+        sql = _multi_insert(ROWS_PER_INSERT)
+        width = 5 * ROWS_PER_INSERT
+        for i in range(whole):
+            driver.execute(conn, sql, flat[i * width : (i + 1) * width])
+    if rest:
+        driver.execute(conn, _multi_insert(rest), flat[whole * 5 * ROWS_PER_INSERT :])
+
+
+@lru_cache(maxsize=ROWS_PER_INSERT + 1)
+def _multi_insert(rows: int) -> str:
+    return f"INSERT INTO {_COLUMNS} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
 
 
 def update(
