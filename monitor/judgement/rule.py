@@ -144,12 +144,21 @@ def return_chance(since: np.ndarray, gap: float, reach: float, ahead: int, level
     k = since.size
     slope = 0.0
     if k >= 3:
-        fit = stats.theilslopes(since, np.arange(k, dtype=np.float64), alpha=2 * level - 1)
+        fit = stats.theilslopes(since, np.arange(k, dtype=np.float64), alpha=theil_alpha(level))
         slope = max(0.0, float(fit.low_slope))
     # The median since the best sits at the middle of those readings; reading i ahead is (k-1)/2 + i later.
     i = np.arange(1, min(ahead, AHEAD_MAX) + 1, dtype=np.float64)
     above = gap + slope * ((k - 1) / 2 + i)
     return float(-np.expm1(np.sum(special.log_ndtr(above / reach))))
+
+
+def theil_alpha(level: float) -> float:
+    """scipy's `alpha` for a Theil-Sen interval whose low end is the one-sided `level` bound of the slope.
+
+    scipy reads `alpha` as a two-sided interval that is never narrower than 50% (0.4 and 0.6 both mean
+    60%; 0 has no interval at all), so the interval asked for is 2 * level - 1 and never narrower than 50%:
+    below level 0.75 the slope is read at its 25th percentile, a lower (more careful) slope than asked."""
+    return max(2.0 * level - 1.0, 0.5)
 
 
 # Readings ahead beyond this many add nothing the first ones have not already decided.

@@ -110,3 +110,21 @@ def test_forecast_edges_keep_ingest_and_queries_answering(
     assert client.get(f"/api/v1/runs/{rid}/forecast", params={"level": level}).status_code == 200
     assert client.get(f"/api/v1/runs/{rid}/diagnostics").status_code == 200
     assert client.post(f"/api/v1/runs/{rid}/replay", json={}).status_code == 200
+
+
+RISING_AFTER_BEST = [(100, 1.0), (200, 0.8), (300, 0.7), (400, 0.72), (500, 0.75), (600, 0.78), (700, 0.8), (800, 0.83)]
+
+
+@pytest.mark.parametrize("level", [0.05, 0.3, 0.5, 0.6], ids=lambda v: f"level-{v}")
+def test_low_forecast_levels_keep_ingest_answering(client: TestClient, level: float) -> None:
+    # forecast_level 0.5 once made the overfitting check ask scipy for a 0% interval: every batch of the run
+    # got a 500 and its points were lost.
+    rid = client.post("/api/v1/runs", json={"name": "low-level", "early_stopping": {"forecast_level": level}}).json()[
+        "id"
+    ]
+    points = [{"key": "eval_loss", "step": s, "value": v} for s, v in RISING_AFTER_BEST]
+    r = client.post(f"/api/v1/runs/{rid}/metrics", json={"points": points})
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/runs/{rid}/metrics/eval_loss").json()["total"] == len(RISING_AFTER_BEST)
+    assert client.get(f"/api/v1/runs/{rid}/forecast", params={"level": level}).status_code == 200
+    assert client.post(f"/api/v1/runs/{rid}/replay", json={}).status_code == 200

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from losswatch.monitor.judgement.noise import luckiest_of
-from losswatch.monitor.judgement.rule import return_chance
+from losswatch.monitor.judgement.rule import return_chance, theil_alpha
 
 
 @pytest.mark.parametrize("ahead", [1, 5, 40])
@@ -44,3 +44,17 @@ def test_return_chance_grows_with_the_readings_left() -> None:
 def test_return_chance_without_noise_is_certain_either_way() -> None:
     assert return_chance(np.array([1.0, 1.0, 1.0]), 0.01, 0.0, 10, 0.8) == 0.0
     assert return_chance(np.array([1.0, 1.0, 1.0]), -0.01, 0.0, 10, 0.8) == 1.0
+
+
+@pytest.mark.parametrize("level", [0.01, 0.3, 0.5, 0.6, 0.75, 0.8, 0.99])
+def test_return_chance_answers_every_level_a_policy_may_set(level: float) -> None:
+    # Level 0.5 once asked scipy for a 0% interval, which raised inside the ingest transaction (a 500, the
+    # batch lost); levels under 0.75 were read as wider intervals than asked.
+    since = np.array([0.72, 0.75, 0.71, 0.78, 0.80, 0.83])
+    chance = return_chance(since, 0.05, 0.03, 10, level)
+    assert 0.0 <= chance <= 1.0
+
+
+@pytest.mark.parametrize(("level", "alpha"), [(0.95, 0.9), (0.8, 0.6), (0.75, 0.5), (0.6, 0.5), (0.5, 0.5), (0.1, 0.5)])
+def test_theil_alpha_is_the_two_sided_interval_never_narrower_than_half(level: float, alpha: float) -> None:
+    assert theil_alpha(level) == pytest.approx(alpha)
