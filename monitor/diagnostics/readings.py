@@ -89,8 +89,9 @@ def _diverging(r: dict[str, Any], lang: str) -> list[str]:
     t = r["trend"]
     zh = lang == "zh"
     best, now = t["best_level"], t["recent_level"]
-    up = now > best
-    ratio = now / best if best and up else None
+    # A level is None when it overflowed (readings near the largest float): that is a blow-up too.
+    up = now is None or best is None or now > best
+    ratio = now / best if best and now is not None and up else None
     times = say(" (×{x})", "（{x} 倍）", lang, x=f"{ratio:.1f}") if ratio and ratio > 0 else ""
     return [
         say(

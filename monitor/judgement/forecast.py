@@ -155,12 +155,22 @@ def _basis(name: str, t: np.ndarray, theta: float) -> np.ndarray:
     return one[:, None]
 
 
+# Targets below this magnitude are rescaled before nnls (see _linear); larger ones go as they are, bit for bit.
+TINY_TARGET = 2.0**-500
+
+
 def _linear(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, float]:
     """Weighted least squares with every coefficient but the offset kept >= 0 (a falling course, a rising
     drift): non-negative least squares over (offset+, offset-, rest)."""
     sw = np.sqrt(w)
     design = np.column_stack((cols[:, :1], -cols[:, :1], cols[:, 1:])) * sw[:, None]
-    coef, _ = optimize.nnls(design, y * sw)
+    target = y * sw
+    # scipy's nnls (1.17) crashes the whole process on a target of deep subnormals (readings of 5e-324):
+    # a target that small is brought near 1 by a power of two, which scales the solution exactly.
+    top = float(np.max(np.abs(target))) if target.size else 0.0
+    shift = -int(np.frexp(top)[1]) if 0.0 < top < TINY_TARGET else 0
+    coef, _ = optimize.nnls(design, np.ldexp(target, shift))
+    coef = np.ldexp(coef, -shift)
     out = np.concatenate(([coef[0] - coef[1]], coef[2:]))
     resid = (y - cols @ out) * sw
     return out, float(resid @ resid)
@@ -330,6 +340,12 @@ def _mixture_quantile(q: float, means: np.ndarray, sds: np.ndarray, weights: np.
 
     lo = float(np.min(means - 10 * sds))
     hi = float(np.max(means + 10 * sds))
+    # A spread below the means' own resolution (a constant 1e-10 or 1e99: mean - 10 sd rounds back to the mean)
+    # leaves no sign change to search; the quantile is then that end, as it is for a point mass.
+    if cdf_minus_q(lo) >= 0.0:
+        return lo
+    if cdf_minus_q(hi) <= 0.0:
+        return hi
     return float(optimize.brentq(cdf_minus_q, lo, hi, xtol=1e-12 * max(1.0, abs(hi) + abs(lo))))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -111,3 +114,44 @@ def test_forecast_at_the_edges_is_finite_or_none(n: int, horizon: int, level: fl
     assert fc.value.low <= fc.value.expected <= fc.value.high or level < 0.5
     # What the forecast says it mixed is what it mixed, also after a family overflowed and was dropped.
     assert sum(fc.weights.values()) == pytest.approx(1.0, abs=1e-3)
+
+
+# Each series is fitted in a child process: the failure this guards against was a segmentation fault
+# inside scipy's nnls, which would take the test run (and, in the service, the server) down with it.
+_SUBNORMAL_FITS = """
+import subprocess
+import sys
+
+import numpy as np
+from losswatch.monitor.judgement.forecast import forecast
+tiny = 5e-324
+series = {
+    "steps-of-the-smallest-float": [tiny * (i % 4) for i in range(25)],
+    "falling-subnormals": [tiny * (40 - i) for i in range(25)],
+    "subnormal-beside-zero": [0.0, tiny, 0.0, 2 * tiny, 0.0, 3 * tiny] * 4,
+    "near-the-normal-edge": [2.2e-308 * (1 + i % 3) for i in range(25)],
+    "tiny-but-normal": [1e-300 / (1 + i) for i in range(25)],
+}
+for name, values in series.items():
+    for k in range(3, len(values) + 1):
+        fc = forecast(np.arange(1, k + 1) * 100, np.array(values[:k]), horizon=5000, level=0.8)
+        assert fc is None or np.isfinite(fc.value.expected), name
+print("fitted", len(series))
+"""
+
+
+def test_forecast_of_subnormal_readings_returns_instead_of_crashing() -> None:
+    done = subprocess.run([sys.executable, "-c", _SUBNORMAL_FITS], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert "fitted 5" in done.stdout
+
+
+@pytest.mark.parametrize("level", [1e-10, 1e-3, 2.5, 1e50, 1e99], ids=lambda v: f"constant-{v:g}")
+def test_forecast_of_a_constant_is_that_constant_at_every_scale(level: float) -> None:
+    # Around 1e-10 and 1e99 the interval's spread rounds away against the level itself; the quantile search
+    # once found no sign change there and raised.
+    fc = forecast(np.arange(1, 21) * 100, np.full(20, level), horizon=4000, level=0.8)
+    assert fc is not None
+    for band in (fc.value, fc.minimum):
+        assert band.low == pytest.approx(level, rel=1e-6)
+        assert band.high == pytest.approx(level, rel=1e-6)
