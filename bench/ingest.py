@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine, start_server, write_section  # noqa: E402
 from losswatch.monitor.db import make_engine, upgrade  # noqa: E402
 from losswatch.monitor.store import ingest, runs  # noqa: E402
-from losswatch.monitor.store.bulk import ROWS_PER_INSERT  # noqa: E402
+from losswatch.monitor.store.bulk import ROWS_PER_INSERT, insert_sql  # noqa: E402
 from losswatch.monitor.store.columns import Columns  # noqa: E402
 
 BATCH = 2000
@@ -88,10 +88,6 @@ def sqlite_rate(path: Path, n: int) -> float:
     return rate
 
 
-def _multirow(rows: int) -> str:
-    return "INSERT INTO metric_points VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
-
-
 def sqlite_multirow_rate(path: Path, n: int) -> float:
     """Raw sqlite3 again, in the store's form: INSERTs of ROWS_PER_INSERT rows each and one for the rest."""
     db = _raw_db(path)
@@ -102,7 +98,7 @@ def sqlite_multirow_rate(path: Path, n: int) -> float:
         db.execute("BEGIN")
         for i in range(0, len(f), width):
             part = f[i : i + width]
-            db.execute(_multirow(len(part) // 5), part)
+            db.execute(insert_sql(len(part) // 5), part)
         db.execute("COMMIT")
     rate = n / (time.perf_counter() - t0)
     db.close()

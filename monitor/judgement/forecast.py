@@ -168,9 +168,11 @@ def _linear(cols: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     # scipy's nnls (1.17) crashes the whole process on a target of deep subnormals (readings of 5e-324):
     # a target that small is brought near 1 by a power of two, which scales the solution exactly.
     top = float(np.max(np.abs(target))) if target.size else 0.0
-    shift = -int(np.frexp(top)[1]) if 0.0 < top < TINY_TARGET else 0
-    coef, _ = optimize.nnls(design, np.ldexp(target, shift))
-    coef = np.ldexp(coef, -shift)
+    if 0.0 < top < TINY_TARGET:
+        shift = -int(np.frexp(top)[1])
+        coef = np.ldexp(optimize.nnls(design, np.ldexp(target, shift))[0], -shift)
+    else:
+        coef, _ = optimize.nnls(design, target)
     out = np.concatenate(([coef[0] - coef[1]], coef[2:]))
     resid = (y - cols @ out) * sw
     return out, float(resid @ resid)

@@ -57,18 +57,15 @@ def insert(
     rows[:, 3] = flags.tolist()
     rows[:, 4] = times.tolist()
     flat = rows.ravel().tolist()
-    whole, rest = divmod(n, ROWS_PER_INSERT)
-    if whole:
-        sql = _multi_insert(ROWS_PER_INSERT)
-        width = 5 * ROWS_PER_INSERT
-        for i in range(whole):
-            driver.execute(conn, sql, flat[i * width : (i + 1) * width])
-    if rest:
-        driver.execute(conn, _multi_insert(rest), flat[whole * 5 * ROWS_PER_INSERT :])
+    width = 5 * ROWS_PER_INSERT
+    for i in range(0, len(flat), width):
+        part = flat[i : i + width]
+        driver.execute(conn, insert_sql(len(part) // 5), part)
 
 
 @lru_cache(maxsize=ROWS_PER_INSERT + 1)
-def _multi_insert(rows: int) -> str:
+def insert_sql(rows: int) -> str:
+    """The INSERT of `rows` points (the bench writes its raw multi-row floor with it too)."""
     return f"INSERT INTO {_COLUMNS} VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from losswatch.monitor.db import bulk_writer, make_engine
 from losswatch.monitor.models import FLAG_FINITE, FLAG_NAN, FLAG_NEGINF, FLAG_POSINF
@@ -30,18 +30,26 @@ def _points(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return steps, values, flags_of(values), times
 
 
+def _inserted(
+    url: str, steps: np.ndarray, values: np.ndarray, flags: np.ndarray, times: np.ndarray
+) -> tuple[Engine, int]:
+    """A fresh run's `loss` key with the points bulk-inserted; the caller disposes of the engine."""
+    engine = make_engine(url)
+    run, _ = runs.create_run(engine, name="bulk")
+    with bulk_writer(engine).begin() as conn:
+        key_id = ensure_keys(conn, run_id=run["id"], names=["loss"], limit=10)["loss"]
+        bulk.insert(conn, key_id, steps, values, flags, times)
+    return engine, key_id
+
+
 @pytest.mark.parametrize(
     "n",
     [1, R - 1, R, R + 1, 2 * R, 2 * R + 1, 2000],
     ids=["one", "one-short-of-a-statement", "one-statement", "one-over", "two-statements", "two-and-one", "2000"],
 )
 def test_bulk_insert_stores_every_point_once_as_sent(db_url: str, n: int) -> None:
-    engine = make_engine(db_url)
-    run, _ = runs.create_run(engine, name="bulk")
     steps, values, flags, times = _points(n)
-    with bulk_writer(engine).begin() as conn:
-        key_id = ensure_keys(conn, run_id=run["id"], names=["loss"], limit=10)["loss"]
-        bulk.insert(conn, key_id, steps, values, flags, times)
+    engine, key_id = _inserted(db_url, steps, values, flags, times)
     with engine.connect() as conn:
         got_steps, got_values, got_flags = bulk.existing(conn, key_id, steps)
         rows = conn.execute(
@@ -57,12 +65,8 @@ def test_bulk_insert_stores_every_point_once_as_sent(db_url: str, n: int) -> Non
 
 
 def test_bulk_insert_flags_say_which_non_finite_value_it_was(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
-    run, _ = runs.create_run(engine, name="bulk")
     steps, values, flags, times = _points(R + 2)
-    with bulk_writer(engine).begin() as conn:
-        key_id = ensure_keys(conn, run_id=run["id"], names=["loss"], limit=10)["loss"]
-        bulk.insert(conn, key_id, steps, values, flags, times)
+    engine, key_id = _inserted(sqlite_url, steps, values, flags, times)
     with engine.connect() as conn:
         _, _, got = bulk.existing(conn, key_id, steps)
     engine.dispose()
