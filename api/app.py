@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from losswatch.api import auth, errors
+from losswatch.api.inline import inline_writer
 from losswatch.api.limits import BodyLimit
 from losswatch.api.observability import AccessLog, Metrics
 from losswatch.api.routes import (
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.url, busy_timeout=settings.busy_timeout)
         prepare(engine, settings.url)
         app.state.engine = engine
+        app.state.inline = inline_writer(settings.url, settings.inline_ms)
         mirror_worker = start_worker(engine, settings)
         notifier = app.state.notify_worker = notify_worker.start_worker(engine, settings)
         try:
@@ -49,6 +51,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             notify_worker.stop_worker(notifier)
             stop_worker(mirror_worker)
+            if app.state.inline is not None:
+                app.state.inline.dispose()
             engine.dispose()
 
     app = FastAPI(

@@ -21,6 +21,9 @@ TREND_SQUARE_MS = 6e-5
 # (bench/check_cost.py). Priced at that, a request may judge about 125 evaluations; the sender, `sync` and
 # `import` send a batch refused for it (413) again in halves, so a long log still goes in whole.
 FORECAST_MS = 16.0
+# Storing one point (dedupe, summaries, the insert, the training-loss guard): bench/ingest.py stores about a
+# million points a second in process, 1 µs each.
+STORE_MS_PER_POINT = 0.001
 
 
 def check_ms(policy: Policy) -> float:
@@ -32,6 +35,11 @@ def check_ms(policy: Policy) -> float:
     if policy.compat is not None or policy.rule != "trend":
         return SIMPLE_MS
     return TREND_BASE_MS + TREND_SQUARE_MS * policy.trend_window**2
+
+
+def batch_ms(policy: Policy, checks: int, points: int) -> float:
+    """Estimated milliseconds of storing `points` points of which `checks` are checks under `policy`."""
+    return points * STORE_MS_PER_POINT + (checks * check_ms(policy) if checks else 0.0)
 
 
 def afford(policy: Policy, checks: int, *, budget_ms: float | None, what: str) -> None:

@@ -17,23 +17,26 @@ from losswatch.monitor.errors import SchemaBehind
 MIGRATIONS = Path(__file__).resolve().parent.parent / "alembic"
 
 
-def make_engine(url: str, *, busy_timeout: float | None = None) -> Engine:
+def make_engine(url: str, *, busy_timeout: float | None = None, autocheckpoint: bool = True) -> Engine:
     """`busy_timeout`: how long a writer waits for a lock (SQLite's database lock, PostgreSQL's row and
     table locks) before giving up; the service answers that with a 503, so a client retries rather than
-    hanging on. None: 30 s on SQLite, no limit on PostgreSQL (the CLI's own maintenance)."""
+    hanging on. None: 30 s on SQLite, no limit on PostgreSQL (the CLI's own maintenance).
+
+    `autocheckpoint=False`: SQLite connections that never copy the WAL back into the database on commit (a
+    checkpoint syncs the disk); whoever uses them checkpoints on its own schedule (api/inline.py)."""
     if url.startswith("sqlite"):
         seconds = 30.0 if busy_timeout is None else busy_timeout
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": seconds})
-        _tune_sqlite(engine, seconds)
+        _tune_sqlite(engine, seconds, autocheckpoint)
         return engine
     args = {} if busy_timeout is None else {"options": f"-c lock_timeout={int(busy_timeout * 1000)}"}
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, connect_args=args)
 
 
-def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
+def _tune_sqlite(engine: Engine, busy_timeout: float, autocheckpoint: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         # pysqlite's own transaction handling starts transactions late and as DEFERRED, which turns
@@ -48,6 +51,8 @@ def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
         cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cur.execute("PRAGMA cache_size=-65536")
         cur.execute("PRAGMA temp_store=MEMORY")
+        if not autocheckpoint:
+            cur.execute("PRAGMA wal_autocheckpoint=0")
         cur.close()
 
     @event.listens_for(engine, "begin")

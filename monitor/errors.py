@@ -30,6 +30,11 @@ class SchemaBehind(LossWatchError):
     pass
 
 
+class Deferred(Exception):
+    """A batch's estimated work is beyond what its caller may spend where it runs (the event loop): nothing was
+    committed, and the caller runs it again where it may wait (a worker thread). Never reaches a client."""
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]], *, skip: int = 0, whole: str = "") -> str:
     """pydantic's field errors (as FastAPI sends them, or `ValidationError.errors()`) in one line for a person:
     where (past the first `skip` parts: FastAPI's "body" or "query"; `whole` when that leaves nothing), what,

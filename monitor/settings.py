@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # The stopping policy's work one request may do, estimated in milliseconds of one core
     # (monitor/budget.py): on SQLite it runs inside the write lock that every other writer waits for.
     max_check_ms: float = Field(default=2_000.0, gt=0)
+    # A SQLite batch estimated to cost at most this is written on the event loop, sparing the hand-off to
+    # a worker thread (api/inline.py); 0 sends every batch to a thread.
+    inline_ms: float = Field(default=5.0, ge=0, description="ms of work a small SQLite batch may do on the loop")
     max_replay_ms: float = Field(default=10_000.0, gt=0, description="the same for POST /runs/{id}/replay")
 
     series_cache_points: int = Field(default=5_000_000, ge=0, description="points kept in memory per worker")

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
 from losswatch.api import deps
+from losswatch.api.inline import InlineWriter
 from losswatch.api.schemas import MAX_STEP, IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, RunId, SeriesOut, out
 from losswatch.api.wire import BadBody, WireBatch, decode_batch
 from losswatch.monitor.downsample import minmax_indices
@@ -49,18 +50,29 @@ METRICS_BODY = {
 
 
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
-async def post_metrics(
-    run_id: RunId, request: Request, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
-) -> Response:
+async def post_metrics(run_id: RunId, request: Request) -> Response:
     """Store a batch of points and answer with the decision. A retried batch (same `batch_id`) changes nothing; the
     same (key, step) with the same value is a duplicate, with another value it is overwritten.
     """
-    # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic.
+    # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic; the
+    # engine and settings come from app state, not from dependencies FastAPI would solve per request.
     try:
         body = decode_batch(await request.body())
     except BadBody as exc:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-    result = await run_in_threadpool(_ingest, run_id, body, request, engine, settings)
+    state = request.app.state
+    settings: Settings = state.settings
+    inline: InlineWriter | None = state.inline
+    n = _size(body)
+    result = None
+    if inline is not None and inline.admits(n):
+        result = inline.attempt(lambda engine, budget: _ingest(run_id, body, request, engine, settings, budget), n)
+        if result is not None and inline.checkpoint_due():
+            # On a thread, and before the answer: the client's next batch then finds the WAL copied back
+            # whole and starts it over from its beginning (one written meanwhile would append to it).
+            await run_in_threadpool(inline.checkpoint)
+    if result is None:
+        result = await run_in_threadpool(_ingest, run_id, body, request, state.engine, settings, None)
     # Encoded here, already in the documented shape: FastAPI's response-model pass would re-validate it.
     return Response(_encoder.encode(result), media_type="application/json")
 
@@ -68,10 +80,16 @@ async def post_metrics(
 _encoder = msgspec.json.Encoder()
 
 
-def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, settings: Settings) -> dict[str, Any]:
+def _size(body: WireBatch) -> int:
+    return len(body.points or ()) + sum(len(s.steps) for s in body.series or ())
+
+
+def _ingest(
+    run_id: str, body: WireBatch, request: Request, engine: Engine, settings: Settings, defer_ms: float | None
+) -> dict[str, Any]:
     points = body.points or []
     wire_series = body.series or []
-    n = len(points) + sum(len(s.steps) for s in wire_series)
+    n = _size(body)
     if n > settings.max_batch_points:
         raise LimitExceeded(
             f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); this one has {n}"
@@ -103,6 +121,7 @@ def _ingest(run_id: str, body: WireBatch, request: Request, engine: Engine, sett
         batch_id=body.batch_id,
         max_keys_per_run=settings.max_keys_per_run,
         max_check_ms=settings.max_check_ms,
+        defer_ms=defer_ms,
     )
     request.app.state.metrics.points.labels(request.app.state.metrics.pid).inc(result.accepted)
     return {

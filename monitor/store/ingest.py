@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from losswatch.monitor.budget import afford
+from losswatch.monitor.budget import afford, batch_ms
 from losswatch.monitor.db import bulk_writer, inserted_id
-from losswatch.monitor.errors import LimitExceeded, NotFound
+from losswatch.monitor.errors import Deferred, LimitExceeded, NotFound
 from losswatch.monitor.models import FLAG_FINITE, MetricKey
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import bulk, decisions, driver, summaries
@@ -42,12 +42,16 @@ def ingest(
     batch_id: str | None = None,
     max_keys_per_run: int = 1000,
     max_check_ms: float | None = None,
+    defer_ms: float | None = None,
 ) -> IngestResult:
     """Store `points` (row form) and `series` (columnar) as one batch. Where both give the same (key, step),
     the series wins, as a later point in the same list would: last write wins inside a batch too.
 
     `max_check_ms`: the stopping work this batch may cost (monitor/budget.py); beyond it the batch is
-    refused before anything is written, since on SQLite every other writer waits for it."""
+    refused before anything is written, since on SQLite every other writer waits for it.
+
+    `defer_ms`: what a caller that must not be held long (the event loop) may spend; a batch estimated to cost
+    more raises Deferred before anything is committed."""
     now = time.time()
     parts = [*from_points(points), *series] if points else list(series)
     total = sum(c.size for c in parts)
@@ -60,6 +64,8 @@ def ingest(
         policy = decisions.policy_of(run)
         checks = next((c.size for c, _ in keyed if c.key == policy.monitor), 0)
         afford(policy, checks, budget_ms=max_check_ms, what="this batch")
+        if defer_ms is not None and batch_ms(policy, checks, total) > defer_ms:
+            raise Deferred(f"{checks} checks under rule {policy.rule!r} and {total} points: beyond {defer_ms} ms")
         known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _ in keyed], limit=max_keys_per_run)
         accepted = overwritten = duplicates = 0
         changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}

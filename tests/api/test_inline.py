@@ -1,0 +1,135 @@
+"""Small SQLite batches are written on the event loop (api/inline.py): they answer exactly as a worker thread's
+write does, what could hold the loop (another writer's lock, costly checks) still goes to a thread, and the WAL
+is checkpointed although these connections never checkpoint on commit."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from losswatch.api.app import create_app
+from losswatch.api.inline import CHECKPOINT_FRAMES, inline_writer
+from losswatch.monitor.settings import Settings
+from tests.conftest import LOCAL, LiveServer
+
+
+def loss(start: int, n: int) -> dict[str, Any]:
+    steps = list(range(start, start + n))
+    return {"series": [{"key": "loss", "steps": steps, "values": [3.0 / (1 + s / 500) for s in steps]}]}
+
+
+def evals(*pairs: tuple[int, float]) -> dict[str, Any]:
+    return {"points": [{"key": "eval_loss", "step": s, "value": v} for s, v in pairs]}
+
+
+# (batch, written on the loop?) under the default policy (rule "forecast", monitor eval_loss) and the 5 ms budget
+BATCHES = [
+    pytest.param([(loss(1, 1000), True)], id="1000-loss-points-inline"),
+    pytest.param([(loss(1, 5000), True)], id="5000-loss-points-at-the-budget-inline"),
+    pytest.param([(loss(1, 5001), False)], id="5001-loss-points-beyond-the-budget-thread"),
+    pytest.param([(evals((100, 2.0)), False)], id="one-forecast-check-thread"),
+    pytest.param(
+        [
+            (loss(1, 100), True),
+            (evals((100, 2.0)), False),
+            (loss(101, 100), True),
+            (evals((200, 1.8)), False),
+            (loss(150, 100), True),  # 50 duplicates, 50 new
+            (evals((200, 1.9)), False),  # overwritten
+            ({**loss(250, 10), "batch_id": "b1"}, True),
+            ({**loss(250, 10), "batch_id": "b1"}, True),  # a retry: nothing changes
+            (evals((300, 2.1), (400, 2.3), (500, 2.6)), False),  # overfits: stops
+            (loss(501, 10), True),
+        ],
+        id="training-with-evaluations-duplicates-retry-and-a-stop",
+    ),
+]
+
+
+@pytest.mark.parametrize("batches", BATCHES)
+def test_inline_answers_as_the_thread_path_does(tmp_path: Path, batches: list[tuple[dict, bool]]) -> None:
+    answers: dict[float, list[dict]] = {}
+    for budget in (5.0, 0.0):
+        url = f"sqlite:///{tmp_path / f'budget-{budget}.db'}"
+        settings = Settings(database_url=url, data_dir=tmp_path / "data", inline_ms=budget)
+        app = create_app(settings)
+        with TestClient(app, base_url=LOCAL) as c:
+            rid = c.post("/api/v1/runs", json={"name": "x", "config": {"max_steps": 1000}}).json()["id"]
+            got = []
+            for body, on_loop in batches:
+                before = app.state.inline.batches if budget else 0
+                r = c.post(f"/api/v1/runs/{rid}/metrics", json=body)
+                assert r.status_code == 200, r.text
+                if budget:
+                    assert app.state.inline.batches - before == on_loop, body
+                got.append(r.json())
+            got.append(c.get(f"/api/v1/runs/{rid}/metrics").json())
+            answers[budget] = got
+            if not budget:
+                assert app.state.inline is None
+    assert answers[5.0] == answers[0.0]
+
+
+@pytest.mark.parametrize(
+    "url,inline",
+    [
+        ("sqlite:////tmp/x/losswatch.db", True),
+        ("sqlite+pysqlite:////tmp/x/losswatch.db", True),
+        ("sqlite://", False),
+        ("sqlite:///:memory:", False),
+        ("postgresql+psycopg://u@127.0.0.1/db", False),
+    ],
+    ids=["sqlite-file", "sqlite-driver-named", "sqlite-memory-default", "sqlite-memory", "postgresql"],
+)
+def test_inline_only_for_a_sqlite_file(url: str, inline: bool) -> None:
+    writer = inline_writer(url, 5.0)
+    assert (writer is not None) is inline
+    assert inline_writer(url, 0.0) is None
+    if writer is not None:
+        writer.dispose()
+
+
+def test_inline_loop_keeps_answering_while_another_writer_holds_the_lock(live_server: LiveServer) -> None:
+    c = httpx.Client(base_url=live_server.url, timeout=30)
+    rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
+    db = sqlite3.connect(live_server.data_dir / "losswatch.db", isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    answer: list[httpx.Response] = []
+    # A batch small enough for the loop meets the held lock: it must wait on a thread, not on the loop.
+    poster = threading.Thread(
+        target=lambda: answer.append(httpx.post(f"{live_server.url}/api/v1/runs/{rid}/metrics", json=loss(1, 3)))
+    )
+    poster.start()
+    try:
+        poster.join(0.5)
+        assert poster.is_alive(), "the batch did not wait for the lock"
+        # Had the batch waited on the loop, nothing would answer until the lock was released (or busy_timeout,
+        # 10 s, passed); this request's own 5 s would run out first.
+        assert c.get("/healthz", timeout=5).status_code == 200
+        assert poster.is_alive()
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    poster.join(30)
+    assert answer and answer[0].status_code == 200 and answer[0].json()["accepted"] == 3
+    assert c.get(f"/api/v1/runs/{rid}/metrics").json()["keys"][0]["count"] == 3
+
+
+def test_inline_writes_are_checkpointed(live_server: LiveServer) -> None:
+    c = httpx.Client(base_url=live_server.url, timeout=30)
+    rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
+    wal = live_server.data_dir / "losswatch.db-wal"
+    # About 12 WAL pages a batch: 5 checkpoints' worth. Unchecked, the WAL would pass 20 MB.
+    batches = 5 * CHECKPOINT_FRAMES // 12
+    for i in range(batches):
+        assert c.post(f"/api/v1/runs/{rid}/metrics", json=loss(1 + 800 * i, 800)).status_code == 200
+    # A checkpoint lets the next writer start the WAL over from its beginning, so the file stays near the
+    # pages written between two checkpoints (4 KiB each).
+    assert wal.stat().st_size < 2.5 * CHECKPOINT_FRAMES * 4096
+    assert c.get(f"/api/v1/runs/{rid}/metrics").json()["keys"][0]["count"] == 800 * batches
