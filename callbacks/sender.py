@@ -3,7 +3,7 @@
 Every batch goes to the disk spool first (write-ahead), then to the service; the spool's cursor says
 what has been delivered. So a service that is down, slow or killed costs the training loop nothing,
 and a training process killed at any moment loses at most the points of the last `flush_interval`.
-All HTTP happens on this thread; the training thread only puts items on a queue.
+All HTTP happens on this thread; the training thread only puts items in its inbox (callbacks/inbox.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from losswatch.callbacks.heartbeat import Heartbeat
+from losswatch.callbacks.inbox import Inbox
 from losswatch.monitor.columnar import SeriesBuffer
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
 from losswatch.monitor.vocabulary import spell
@@ -76,7 +77,7 @@ class Sender:
         }
         self._http: httpx.Client | None = None
         self.spool = self._open_spool(Path(spool_dir))
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._inbox = Inbox()
         self._lock = threading.Lock()  # guards the batch buffer and spool writes (close may write too)
         self._buffer = SeriesBuffer()  # the batch being gathered, per key (the columnar wire form)
         self._buffer_since = 0.0
@@ -117,7 +118,8 @@ class Sender:
     # -- the training thread's side ---------------------------------------------------------------
     def put(self, item: Any) -> int:
         self._ticket += 1
-        self._queue.put((self._ticket, item))
+        # A metrics point (a (step, metrics, time) tuple) waits for the sender's clock; anything else wakes it.
+        self._inbox.put(self._ticket, item, urgent=not isinstance(item, tuple))
         return self._ticket
 
     def flush(self, timeout: float, *, even_if_down: bool = False) -> bool:
@@ -128,7 +130,7 @@ class Sender:
         deadline = time.monotonic() + timeout
         with self._cond:
             failures = self.failures
-            self._queue.put((0, _FLUSH))
+            self._inbox.put(0, _FLUSH, urgent=True)
             if not self.healthy and not even_if_down:
                 return self._delivered_ticket >= target
             while self._delivered_ticket < target:
@@ -140,7 +142,7 @@ class Sender:
 
     def close(self, timeout: float) -> None:
         """Deliver for at most `timeout`, then stop; whatever is undelivered stays in the spool."""
-        self._queue.put((0, _STOP))
+        self._inbox.put(0, _STOP, urgent=True)
         self._thread.join(timeout)
         with self._lock:
             # The thread may be stuck in a slow request: write what it has not, so nothing is lost.
@@ -186,9 +188,9 @@ class Sender:
             wait = min(wait, max(0.0, self._next_attempt - now))
         stop = False
         try:
-            ticket, item = self._queue.get(timeout=max(wait, 0.001))
+            ticket, item, since = self._inbox.get(timeout=max(wait, 0.001))
             with self._lock:
-                stop = self._handle(ticket, item)
+                stop = self._handle(ticket, item, since)
         except queue.Empty:
             pass
         with self._lock:
@@ -205,23 +207,23 @@ class Sender:
         self._maybe_poll()
         return False
 
-    def _handle(self, ticket: int, item: Any) -> bool:
+    def _handle(self, ticket: int, item: Any, since: float) -> bool:
         if item is _STOP:
             return True
         if item is _FLUSH:
             self._force = True
         else:
-            self._add(ticket, item)
+            self._add(ticket, item, since)
         return False
 
-    def _add(self, ticket: int, item: Any) -> None:
+    def _add(self, ticket: int, item: Any, since: float) -> None:
         if isinstance(item, dict):  # a control record: what came before it goes first
             self._write_batch()
             self._write(item, ticket)
             return
         step, metrics, at = item  # the training thread hands over its dict as is; the work is done here
         if not self._buffer:
-            self._buffer_since = time.monotonic()
+            self._buffer_since = since  # when it was logged: the flush clock runs from there
         for key, value in metrics.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
@@ -235,10 +237,10 @@ class Sender:
         stop = False
         while True:
             try:
-                ticket, item = self._queue.get_nowait()
+                ticket, item, since = self._inbox.get_nowait()
             except queue.Empty:
                 break
-            stop = self._handle(ticket, item) or stop
+            stop = self._handle(ticket, item, since) or stop
         if self._buffer and (final or stop or self._force or now - self._buffer_since >= self.flush_interval):
             self._write_batch()
         return stop
