@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import queue
 import threading
+from typing import Any
 
 import pytest
 
 from losswatch.callbacks.inbox import Inbox
 
 
-def reader(inbox: Inbox, got: list) -> threading.Thread:
+def reader(inbox: Inbox, got: list[tuple[int, Any, float]]) -> threading.Thread:
     t = threading.Thread(target=lambda: got.append(inbox.get(timeout=30)))
     t.start()
     return t
 
 
 def test_inbox_metrics_point_leaves_the_reader_asleep_until_something_urgent() -> None:
-    inbox, got = Inbox(), []
+    inbox = Inbox()
+    got: list[tuple[int, Any, float]] = []
     t = reader(inbox, got)
     inbox.put(1, (10, {"loss": 1.0}, 0.0), urgent=False)
     t.join(0.3)
@@ -47,7 +49,8 @@ def test_inbox_keeps_the_order_of_puts(urgency: list[bool]) -> None:
 
 
 def test_inbox_urgent_put_wakes_a_waiting_reader() -> None:
-    inbox, got = Inbox(), []
+    inbox = Inbox()
+    got: list[tuple[int, Any, float]] = []
     t = reader(inbox, got)
     inbox.put(1, "flush", urgent=True)
     t.join(10)
