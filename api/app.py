@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.inline = inline_writer(settings.url, settings.inline_ms)
         mirror_worker = start_worker(engine, settings)
         notifier = app.state.notify_worker = notify_worker.start_worker(engine, settings)
+        if notifier is not None and app.state.inline is not None:
+            notifier.watch(app.state.inline.engine)
         try:
             yield
         finally:

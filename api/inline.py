@@ -17,11 +17,13 @@ PostgreSQL's writes wait on the network, so they always go to a thread.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from losswatch.api.errors import is_busy
 from losswatch.monitor.budget import STORE_MS_PER_POINT
@@ -29,6 +31,7 @@ from losswatch.monitor.db import make_engine
 from losswatch.monitor.errors import Deferred
 
 T = TypeVar("T")
+log = logging.getLogger("losswatch")
 
 # WAL frames (pages) a commit of an ingest writes, measured on the schema: about 4, plus one per 100 points.
 FRAMES_PER_COMMIT = 4
@@ -70,13 +73,18 @@ class InlineWriter:
         return True
 
     def checkpoint(self) -> None:
+        """Copy the WAL back into the database. It runs after a batch has committed, so a failure (a disk
+        error) is logged, never answered: the batch is stored; the next checkpoint tries again."""
         # PASSIVE: copies what no reader still needs, without waiting for anyone. Outside a transaction, on
         # the driver's own connection (SQLAlchemy would open one first).
-        raw = self.engine.raw_connection()
         try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
-        finally:
-            raw.close()
+            raw = self.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+            finally:
+                raw.close()
+        except (DBAPIError, sqlite3.Error) as exc:
+            log.warning("losswatch: WAL checkpoint failed (%s); the next one tries again", exc)
 
     def dispose(self) -> None:
         self.engine.dispose()

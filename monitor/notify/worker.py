@@ -43,6 +43,11 @@ class NotifyWorker:
         self._thread: threading.Thread | None = None
         self._next_scan = 0.0
         self._read: dict[str, tuple[str, float]] = {}  # run -> (signature of its points, when it was read)
+        self.watch(engine)
+
+    def watch(self, engine: Engine) -> None:
+        """Wake at once when a transaction on `engine` that queued a message commits (not at the next poll);
+        the service writes through more than one engine (api/inline.py)."""
         event.listen(engine, "commit", self._committed)
         event.listen(engine, "rollback", self._rolled_back)
 

@@ -4,8 +4,11 @@ is checkpointed although these connections never checkpoint on commit."""
 
 from __future__ import annotations
 
+import logging
+import shutil
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,14 @@ from losswatch.api.app import create_app
 from losswatch.api.inline import CHECKPOINT_FRAMES, inline_writer
 from losswatch.monitor.settings import Settings
 from tests.conftest import LOCAL, LiveServer
+from tests.receiver import Receiver
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
 
 
 def loss(start: int, n: int) -> dict[str, Any]:
@@ -136,3 +147,34 @@ def test_inline_writes_are_checkpointed(live_server: LiveServer) -> None:
     # pages written between two checkpoints (4 KiB each).
     assert wal.stat().st_size < 2.5 * CHECKPOINT_FRAMES * 4096
     assert c.get(f"/api/v1/runs/{rid}/metrics").json()["keys"][0]["count"] == 800 * batches
+
+
+def test_inline_stop_wakes_the_notifier_at_once(tmp_path: Path, receiver: Receiver) -> None:
+    # The worker polls once a minute here: only the commit's wake-up can deliver the stop within the wait.
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'lw.db'}",
+        data_dir=tmp_path / "data",
+        notify_poll_seconds=60.0,
+        notify_cooldown=0,
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url=LOCAL) as c:
+        targets = {"targets": [{"kind": "webhook", "url": receiver.url(), "events": ["stop"]}]}
+        assert c.put("/api/v1/projects/default/notifications", json=targets).status_code == 200
+        rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
+        r = c.post(f"/api/v1/runs/{rid}/metrics", json={"points": [{"key": "loss", "step": 1, "value": "NaN"}]})
+        assert r.status_code == 200 and r.json()["decision"]["should_stop"] is True
+        assert app.state.inline.batches == 1
+        (got,) = receiver.wait(1, timeout=20)
+        assert got["body"]["event"] == "stop" and got["body"]["run_id"] == rid
+
+
+def test_inline_checkpoint_failure_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = tmp_path / "db"
+    writer = inline_writer(f"sqlite:///{folder / 'lw.db'}", 5.0)
+    assert writer is not None
+    shutil.rmtree(folder)  # the database cannot be opened any more
+    with caplog.at_level(logging.WARNING, logger="losswatch"):
+        writer.checkpoint()
+    assert "checkpoint failed" in caplog.text
+    writer.dispose()
