@@ -46,13 +46,12 @@ class InlineWriter:
         self.batches = 0  # written here, not on a thread
         self._frames = 0
 
-    def admits(self, points: int) -> bool:
-        """Whether a batch of `points` may be tried here at all (its checks are judged inside the store)."""
-        return points * STORE_MS_PER_POINT <= self.budget_ms
-
     def attempt(self, write: Callable[[Engine, float], T], points: int) -> T | None:
         """`write(engine, budget_ms)`'s result, or None when the batch must wait for the lock or costs more than
-        the budget: nothing of it was committed, and the caller writes it on a thread."""
+        the budget: nothing of it was committed, and the caller writes it on a thread. A batch whose points
+        alone are beyond the budget is not tried (its checks are judged inside the store)."""
+        if points * STORE_MS_PER_POINT > self.budget_ms:
+            return None
         try:
             result = write(self.engine, self.budget_ms)
         except Deferred:

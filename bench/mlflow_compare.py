@@ -157,7 +157,6 @@ class Poster:
 
 class Losswatch:
     def __init__(self, url: str, columnar: bool = True) -> None:
-        self.url = url
         self.c = httpx.Client(base_url=url, timeout=120)
         self.columnar = columnar
 
@@ -189,7 +188,6 @@ class Losswatch:
 
 class MLflow:
     def __init__(self, url: str) -> None:
-        self.url = url
         self.c = httpx.Client(base_url=url, timeout=300)
         r = self.c.post("/api/2.0/mlflow/experiments/create", json={"name": "bench"})
         r.raise_for_status()

@@ -39,7 +39,7 @@ def check_ms(policy: Policy) -> float:
 
 def batch_ms(policy: Policy, checks: int, points: int) -> float:
     """Estimated milliseconds of storing `points` points of which `checks` are checks under `policy`."""
-    return points * STORE_MS_PER_POINT + (checks * check_ms(policy) if checks else 0.0)
+    return points * STORE_MS_PER_POINT + checks * check_ms(policy)
 
 
 def afford(policy: Policy, checks: int, *, budget_ms: float | None, what: str) -> None:

@@ -63,10 +63,11 @@ async def post_metrics(run_id: RunId, request: Request) -> Response:
     state = request.app.state
     settings: Settings = state.settings
     inline: InlineWriter | None = state.inline
-    n = _size(body)
     result = None
-    if inline is not None and inline.admits(n):
-        result = inline.attempt(lambda engine, budget: _ingest(run_id, body, request, engine, settings, budget), n)
+    if inline is not None:
+        result = inline.attempt(
+            lambda engine, budget: _ingest(run_id, body, request, engine, settings, budget), _size(body)
+        )
         if result is not None and inline.checkpoint_due():
             # On a thread, and before the answer: the client's next batch then finds the WAL copied back
             # whole and starts it over from its beginning (one written meanwhile would append to it).
