@@ -162,6 +162,23 @@ class RunOut(BaseModel):
     last_seen_at: float | None = None
 
 
+class AdviceItem(BaseModel):
+    code: str
+    kind: str
+    message: str
+
+
+class RunCreated(RunOut):
+    """The run, with what a client needs at its start, so it asks nothing more before training."""
+
+    advice: list[AdviceItem] = Field(
+        default_factory=list,
+        description="what the run's configuration alone says (English), as `GET /runs/{id}/diagnostics?key=loss` "
+        "says it before any point",
+    )
+    stale_after: float = Field(description="seconds of silence after which a running run reads `stale`")
+
+
 class HeartbeatOut(BaseModel):
     status: str
     stale_after: float

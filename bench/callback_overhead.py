@@ -3,7 +3,7 @@
 Runs alternate (with/without, then without/with) so drift hits both; the ratio is the median over
 pairs. Measured with the service up and with nothing listening (every batch goes to the spool).
 Also the p99 time of one on_log call, on the training thread.
-    python bench/callback_overhead.py [--pairs 11] [--steps 200]
+    python bench/callback_overhead.py [--pairs 21] [--steps 200]
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def p99(xs: list[float]) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--pairs", type=int, default=11)
+    ap.add_argument("--pairs", type=int, default=21)
     ap.add_argument("--steps", type=int, default=200)
     a = ap.parse_args()
     on_log_up: list[float] = []

@@ -5,6 +5,7 @@ sent from the sender's thread, never from the training thread."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -22,6 +23,13 @@ class Heartbeat:
     def seen(self) -> None:
         """Anything delivered counts as a heartbeat."""
         self._last = time.monotonic()
+
+    def learn(self, stale_after: Any) -> None:
+        """The service said its `stale_after` (in a run's creation answer): no first heartbeat is needed to ask."""
+        if isinstance(stale_after, bool) or not isinstance(stale_after, (int, float)) or not stale_after > 0:
+            return
+        self.interval = max(MIN_INTERVAL, float(stale_after) / 4)
+        self._asked = True
 
     def maybe(self, http: httpx.Client) -> None:
         if self._asked and time.monotonic() - self._last < self.interval:

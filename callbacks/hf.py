@@ -217,9 +217,10 @@ class LossWatchCallback(TrainerCallback):
         try:
             # Ended before its last step: losswatch, a person (LLaMA-Factory's Abort) or another callback.
             stopped = self.stopped_at is not None or 0 < state.global_step < state.max_steps
+            # The status goes behind the last points, so one wait delivers both.
+            client.set_status("stopped" if stopped else "finished")
             client.flush(self.end_timeout, even_if_down=True)
             decision = client.latest_decision or self.last_decision
-            client.set_status("stopped" if stopped else "finished")
             if stopped and decision:
                 log.info("losswatch: run %s stopped (%s)", client.run_id, decision.get("reason"))
             client.close(timeout=min(self.end_timeout, 2.0))

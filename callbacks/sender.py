@@ -350,23 +350,34 @@ class Sender:
             self._last_decision_at = time.monotonic()
         if d.kind == "run" and not d.rejected:
             self._run_known = True
+            # The run was just made or resumed: no decision to poll for yet, and the answer says how
+            # often to beat and what the configuration alone advises (an older service said neither).
+            self._last_decision_at = time.monotonic()
+            answer = d.answer or {}
+            self._heartbeat.learn(answer.get("stale_after"))
             if self.want_advice and self.advice is None:
-                self._fetch_advice()
+                if isinstance(answer.get("advice"), list):
+                    self._take_advice(answer["advice"])
+                else:
+                    self._fetch_advice()
 
     def _fetch_advice(self) -> None:
         self.advice = []
         try:
             r = self._client().get(f"/api/v1/runs/{self.run_id}/diagnostics", params={"key": "loss"})
             if r.status_code == 200:
-                # At train begin only the configuration can be judged; "too few points" is a given.
-                self.advice = [
-                    a
-                    for a in r.json().get("advice") or []
-                    # A fact (the effective batch size) is shown on the page, not printed as a warning.
-                    if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND and a.get("kind", "advice") == "advice"
-                ]
-        except (httpx.HTTPError, ValueError):
+                self._take_advice(r.json().get("advice") or [])
+        except (httpx.HTTPError, ValueError, AttributeError):
             return  # no advice is not worth a word
+
+    def _take_advice(self, items: list[Any]) -> None:
+        self.advice = [
+            a
+            for a in items
+            # At train begin only the configuration can be judged ("too few points" is a given); a fact
+            # (the effective batch size) is shown on the page, not printed as a warning.
+            if isinstance(a, dict) and a.get("code") not in CONFIG_BLIND and a.get("kind", "advice") == "advice"
+        ]
         for a in self.advice:
             log.warning("losswatch advice [%s]: %s", a.get("code", "?"), a.get("message", ""))
 

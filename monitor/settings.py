@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     # Notifications: an outbox read by a worker thread in each service process, leased through the database.
     public_url: str | None = Field(default=None, description="base URL of the dashboard in messages")
     notify_worker: bool = Field(default=True, description="run the notification worker in this process")
-    notify_poll_seconds: float = Field(default=0.25, gt=0)
+    # A commit in this process that queues a message wakes the worker at once; the poll finds what other
+    # processes queued and retries that came due (bench/notify_latency.py).
+    notify_poll_seconds: float = Field(default=1.0, gt=0)
     notify_lease_seconds: float = Field(default=30.0, gt=0)
     notify_timeout: float = Field(default=10.0, gt=0, description="seconds a receiver may take to answer")
     notify_retry_seconds: float = Field(default=2.0, gt=0, description="first back-off; doubles per failure")

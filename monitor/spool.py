@@ -229,6 +229,15 @@ class Delivered:
     counts: dict[str, int] = field(default_factory=dict)
     decision: dict[str, Any] | None = None
     created: bool = False
+    answer: dict[str, Any] | None = None  # a created run's body (its start advice, the service's stale_after)
+
+
+def _json_object(r: httpx.Response) -> dict[str, Any] | None:
+    try:
+        data = r.json()
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _check(r: httpx.Response) -> str | None:
@@ -256,7 +265,10 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
             body = record["run"]
             runs[body["id"]] = body
             r = http.post("/api/v1/runs", json=body)
-            return Delivered(kind, rejected=_check(r), created=r.status_code == 201)
+            out = Delivered(kind, rejected=_check(r), created=r.status_code == 201)
+            if out.rejected is None:
+                out.answer = _json_object(r)
+            return out
         if kind in ("metrics", "rewind", "status", "checkpoint"):
             return _deliver_to_run(http, kind, record, runs)
         if kind == "torn":

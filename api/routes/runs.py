@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import Engine
 
 from losswatch.api import auth, deps
-from losswatch.api.schemas import HeartbeatOut, RunCreate, RunDetail, RunId, RunList, RunOut, RunPatch, out
+from losswatch.api.schemas import HeartbeatOut, RunCreate, RunCreated, RunDetail, RunId, RunList, RunOut, RunPatch, out
+from losswatch.monitor.diagnostics.advice import start_advice
 from losswatch.monitor.errors import LimitExceeded
 from losswatch.monitor.labels import decision_text
 from losswatch.monitor.mirrors import cursors as mirror_cursors
@@ -23,8 +24,8 @@ router = APIRouter(tags=["runs"])
 @router.post(
     "/runs",
     status_code=201,
-    response_model=RunOut,
-    responses={200: {"model": RunOut, "description": "a run with that id existed: resumed"}},
+    response_model=RunCreated,
+    responses={200: {"model": RunCreated, "description": "a run with that id existed: resumed"}},
 )
 def create_run(
     body: RunCreate,
@@ -50,7 +51,9 @@ def create_run(
     )
     if not created:
         response.status_code = 200
-    return runs.shown(run, now=time.time(), stale_after=settings.stale_after)
+    advice = start_advice(run["config"], monitor=decisions.policy_of(run).monitor)
+    shown = runs.shown(run, now=time.time(), stale_after=settings.stale_after)
+    return {**shown, "advice": advice, "stale_after": settings.stale_after}
 
 
 @router.get("/runs", response_model=RunList)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from losswatch.monitor.vocabulary import TRAIN_LOSS
+
 from .series import MIN_POINTS
 
 # A trend over the last quarter of a run needs MIN_POINTS (5) readings there: 20 over the run.
@@ -156,6 +158,12 @@ def advise(
         *_density(run, key=key, n_points=n_points, lang=lang),
         *_batch(run.config, lang),
     ]
+
+
+def start_advice(config: Mapping[str, Any] | None, *, monitor: str | None) -> list[dict[str, str]]:
+    """What the configuration alone says before any point: the diagnosis of the empty training loss gives
+    the same list (a fresh run has no validation series, and "too few points" is a given)."""
+    return advise(config, key=TRAIN_LOSS, has_eval=False, n_points=0, monitor=monitor)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, or_, select, update
+from sqlalchemy import Connection, Engine, Text, cast, func, or_, select, update
 
 from losswatch.monitor.db import writer
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricSummary, MirrorCursor, Project, Run, StopState
@@ -58,13 +58,16 @@ def version_of(changed_at: float | None, last_decision: int | None, status: str)
 
 def runs_to_mirror(conn: Connection, *, default: list[str]) -> list[RunInfo]:
     changed, last_decision = _version_columns()
-    rows = conn.execute(
-        select(Run.id, Run.name, Run.status, Run.mirrors, Project.name.label("project"), changed, last_decision).join(
-            Project, Project.id == Run.project_id
-        )
-    ).all()
+    q = select(Run.id, Run.name, Run.status, Run.mirrors, Project.name.label("project"), changed, last_decision).join(
+        Project, Project.id == Run.project_id
+    )
+    if not default:
+        # Only runs that name a mirror can have one: the worker's idle pass (every mirror_poll_seconds) then
+        # costs nothing per run that has none. Any other spelling of "none" is dropped below, as before.
+        q = q.where(cast(Run.mirrors, Text).not_in(["[]", "null"]))
+    rows = conn.execute(q).all()
     mirrored = [(r, targets) for r in rows if (targets := effective_targets(r.mirrors, default))]
-    # Configs only for the runs that are mirrored: this runs every poll, over every run the service has.
+    # Configs only for the runs that are mirrored: this runs every poll.
     configs: dict[str, Any] = {}
     ids = [r.id for r, _ in mirrored]
     for i in range(0, len(ids), 500):

@@ -130,3 +130,39 @@ def test_runs_list_pages_with_a_total(client: TestClient) -> None:
     seen = [r["id"] for p in pages for r in p["runs"]]
     assert sorted(seen) == sorted(made) and len(set(seen)) == 5
     assert client.get("/api/v1/runs", params={"limit": 0}).status_code == 422
+
+
+START_CONFIGS = {
+    "no-validation": {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 4},
+    "evaluates-rarely": {"max_steps": 1000, "eval_strategy": "steps", "eval_steps": 500, "logging_steps": 10},
+    "logs-too-rarely": {"max_steps": 100, "eval_strategy": "steps", "eval_steps": 10, "logging_steps": 50},
+    "empty": {},
+}
+
+
+@pytest.mark.parametrize(
+    ("config", "early_stopping"),
+    [(c, None) for c in START_CONFIGS.values()] + [(START_CONFIGS["no-validation"], {"monitor": "val_loss"})],
+    ids=[*START_CONFIGS, "monitors-val_loss"],
+)
+def test_runs_create_answers_the_start_advice_the_diagnosis_gives(
+    client: TestClient, settings, config: dict, early_stopping: dict | None
+) -> None:
+    body = {"name": "start", "config": config, **({"early_stopping": early_stopping} if early_stopping else {})}
+    created = client.post("/api/v1/runs", json=body)
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    diagnosis = client.get(f"/api/v1/runs/{rid}/diagnostics", params={"key": "loss"}).json()
+    # The sender used to ask the diagnosis for this at train begin; the creation answer saves that request.
+    assert created.json()["advice"] == diagnosis["advice"]
+    assert created.json()["stale_after"] == settings.stale_after
+    resumed = client.post("/api/v1/runs", json={**body, "id": rid})
+    assert resumed.status_code == 200 and resumed.json()["advice"] == diagnosis["advice"]
+
+
+def test_runs_create_advice_differs_with_the_config(client: TestClient) -> None:
+    codes = {
+        name: {a["code"] for a in client.post("/api/v1/runs", json={"name": name, "config": c}).json()["advice"]}
+        for name, c in START_CONFIGS.items()
+    }
+    assert len({frozenset(c) for c in codes.values()}) >= 3, codes

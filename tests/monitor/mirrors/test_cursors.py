@@ -5,10 +5,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from losswatch.api.app import create_app
+from losswatch.monitor.db import make_engine
 from losswatch.monitor.mirrors import cursors
 from losswatch.monitor.mirrors.worker import MirrorWorker
 from losswatch.monitor.settings import Settings
@@ -103,3 +105,31 @@ def test_service_worker_mirrors_in_the_background(tmp_path: Path, sqlite_url: st
                 break
             time.sleep(0.05)
         assert state["in_sync"] and state["last_step"] == 100 and state["lag"] == 0
+
+
+@pytest.mark.parametrize(
+    ("default", "expected"),
+    [
+        ([], {"names-tb": ("tensorboard",), "names-both": ("wandb", "tensorboard")}),
+        (
+            ["tensorboard"],
+            {"names-tb": ("tensorboard",), "names-both": ("wandb", "tensorboard"), "names-none": ("tensorboard",)},
+        ),
+    ],
+    ids=["no-default", "default-tensorboard"],
+)
+def test_runs_to_mirror_reads_the_runs_that_have_a_mirror(db_url: str, default: list[str], expected: dict) -> None:
+    eng = make_engine(db_url)
+    try:
+        for name, mirrors in (("names-tb", ["tensorboard"]), ("names-both", ["wandb", "tensorboard"])):
+            make_run(eng, mirrors=mirrors, run_id=name)
+        for i in range(30):  # what most services hold: runs that name no mirror
+            make_run(eng, mirrors=[], run_id="names-none" if i == 0 else f"plain-{i}")
+        with eng.connect() as conn:
+            found = {i.id: i.targets for i in cursors.runs_to_mirror(conn, default=default)}
+    finally:
+        eng.dispose()
+    if default:
+        assert len(found) == 32 and {k: found[k] for k in expected} == expected
+    else:
+        assert found == expected
