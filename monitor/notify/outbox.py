@@ -39,6 +39,13 @@ def _targets(conn: Connection, project_id: int, event: str) -> list[int]:
     return [r.id for r in rows if event in (r.events or [])]
 
 
+def wanted(conn: Connection, *, run_id: str, event: str) -> bool:
+    """Whether a target of the run's project takes `event`: for a project nobody is told about (most of
+    them), the facts of a message are not worth gathering."""
+    run = _run_facts(conn, run_id)
+    return run is not None and bool(_targets(conn, run["project_id"], event))
+
+
 def _last_value(conn: Connection, run_id: str, key: str) -> float | None:
     return conn.scalar(
         select(MetricSummary.last_value)
