@@ -5,8 +5,8 @@ runs gets one point past its `stopping_threshold`, so that batch's transaction r
 queues a `stop` message for a generic webhook target; the receiver notes when the message arrives.
 "decision -> receiver" is the arrival time minus the decision's `created_at` (same host, same clock);
 "request -> receiver" starts when the trainer's POST leaves. Runs one at a time so every message is
-measured alone; once with the default poll of the outbox (1 s) and once with 0.25 s, the earlier default, which shows that
-the wake-up at commit, not the poll, delivers within the process.
+measured alone; once with the default poll of the outbox (1 s) and once with 0.25 s (the earlier default),
+which shows that the wake-up at commit, not the poll, delivers within the process.
     python bench/notify_latency.py [--runs 40]
 """
 
