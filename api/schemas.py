@@ -171,10 +171,11 @@ class AdviceItem(BaseModel):
 class RunCreated(RunOut):
     """The run, with what a client needs at its start, so it asks nothing more before training."""
 
-    advice: list[AdviceItem] = Field(
-        default_factory=list,
-        description="what the run's configuration alone says (English), as `GET /runs/{id}/diagnostics?key=loss` "
-        "says it before any point",
+    advice: list[AdviceItem] | None = Field(
+        default=None,
+        description="for a run just created (201), what its configuration alone says (English), as "
+        "`GET /runs/{id}/diagnostics?key=loss` says it before any point; null for a resumed run (200), whose "
+        "points that diagnosis reads",
     )
     stale_after: float = Field(description="seconds of silence after which a running run reads `stale`")
 

@@ -51,7 +51,8 @@ def create_run(
     )
     if not created:
         response.status_code = 200
-    advice = start_advice(run["config"], monitor=decisions.policy_of(run).monitor)
+    # A resumed run has points: its advice is its diagnosis's, which reads them (the client asks for it).
+    advice = start_advice(run["config"], monitor=decisions.policy_of(run).monitor) if created else None
     shown = runs.shown(run, now=time.time(), stale_after=settings.stale_after)
     return {**shown, "advice": advice, "stale_after": settings.stale_after}
 

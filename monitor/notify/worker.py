@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,6 +27,7 @@ log = logging.getLogger("losswatch.notify")
 RETRYABLE = {408, 425, 429}
 BATCH = 50
 SENDERS = 4
+COMMITTED = "losswatch_outbox_committed"  # on a pooled connection: its last commit queued a message
 
 
 class NotifyWorker:
@@ -43,20 +45,30 @@ class NotifyWorker:
         self._thread: threading.Thread | None = None
         self._next_scan = 0.0
         self._read: dict[str, tuple[str, float]] = {}  # run -> (signature of its points, when it was read)
+        self._watched: list[Engine] = []
         self.watch(engine)
 
     def watch(self, engine: Engine) -> None:
-        """Wake at once when a transaction on `engine` that queued a message commits (not at the next poll);
-        the service writes through more than one engine (api/inline.py)."""
+        """Wake at once when a transaction on `engine` that queued a message has committed (not at the next
+        poll); the service writes through more than one engine (api/inline.py)."""
+        self._watched.append(engine)
         event.listen(engine, "commit", self._committed)
         event.listen(engine, "rollback", self._rolled_back)
+        event.listen(engine.pool, "checkin", self._checked_in)
 
     def _committed(self, conn: Connection) -> None:
+        # SQLAlchemy calls this before the database commits: a read now might not see the message yet.
+        # The wake waits for the connection's return to the pool, which follows the commit.
         if conn.info.pop(outbox.QUEUED, False):
-            self._wake.set()
+            conn.info[COMMITTED] = True
 
     def _rolled_back(self, conn: Connection) -> None:
         conn.info.pop(outbox.QUEUED, None)
+        conn.info.pop(COMMITTED, None)
+
+    def _checked_in(self, dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.info.pop(COMMITTED, False):
+            self._wake.set()
 
     def run_once(self) -> int:
         """One pass; returns how many messages were attempted."""
@@ -165,15 +177,18 @@ class NotifyWorker:
                 self.run_once()
             except Exception:  # e.g. the database is briefly unavailable: try again next poll
                 log.exception("notification worker pass failed")
-            if self._wake.wait(self.settings.notify_poll_seconds):
-                # Woken as a transaction that queued a message commits: give the commit a moment to land.
-                self._stop.wait(0.005)
+            # Cleared before the next pass reads the outbox: a wake set after this point is for a commit that
+            # pass may miss, and it wakes the one after.
+            self._wake.wait(self.settings.notify_poll_seconds)
             self._wake.clear()
         self._shutdown()
 
     def _shutdown(self) -> None:
-        event.remove(self.engine, "commit", self._committed)
-        event.remove(self.engine, "rollback", self._rolled_back)
+        for engine in self._watched:
+            event.remove(engine, "commit", self._committed)
+            event.remove(engine, "rollback", self._rolled_back)
+            event.remove(engine.pool, "checkin", self._checked_in)
+        self._watched.clear()
         self._pool.shutdown(wait=True)
         self._http.close()
         try:

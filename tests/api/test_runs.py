@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from losswatch.api.app import create_app
+from losswatch.monitor.settings import Settings
 from tests.conftest import LOCAL
 
 
@@ -146,18 +148,24 @@ START_CONFIGS = {
     ids=[*START_CONFIGS, "monitors-val_loss"],
 )
 def test_runs_create_answers_the_start_advice_the_diagnosis_gives(
-    client: TestClient, settings, config: dict, early_stopping: dict | None
+    tmp_path, db_url: str, config: dict, early_stopping: dict | None
 ) -> None:
-    body = {"name": "start", "config": config, **({"early_stopping": early_stopping} if early_stopping else {})}
-    created = client.post("/api/v1/runs", json=body)
-    assert created.status_code == 201
-    rid = created.json()["id"]
-    diagnosis = client.get(f"/api/v1/runs/{rid}/diagnostics", params={"key": "loss"}).json()
-    # The sender used to ask the diagnosis for this at train begin; the creation answer saves that request.
-    assert created.json()["advice"] == diagnosis["advice"]
-    assert created.json()["stale_after"] == settings.stale_after
-    resumed = client.post("/api/v1/runs", json={**body, "id": rid})
-    assert resumed.status_code == 200 and resumed.json()["advice"] == diagnosis["advice"]
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "data", stale_after=123.5)
+    with TestClient(create_app(settings), base_url=LOCAL) as client:
+        body = {"name": "start", "config": config, **({"early_stopping": early_stopping} if early_stopping else {})}
+        created = client.post("/api/v1/runs", json=body)
+        assert created.status_code == 201
+        rid = created.json()["id"]
+        diagnosis = client.get(f"/api/v1/runs/{rid}/diagnostics", params={"key": "loss"}).json()
+        # The sender used to ask the diagnosis for this at train begin; the creation answer saves that request.
+        assert created.json()["advice"] == diagnosis["advice"]
+        assert created.json()["stale_after"] == 123.5
+        points = {"points": [{"key": "eval_loss", "step": 10, "value": 1.5}, {"key": "loss", "step": 10, "value": 2}]}
+        assert client.post(f"/api/v1/runs/{rid}/metrics", json=points).status_code == 200
+        # A resumed run has points the configuration alone does not know of: its advice is its diagnosis's.
+        resumed = client.post("/api/v1/runs", json={**body, "id": rid})
+        assert resumed.status_code == 200 and resumed.json()["advice"] is None
+        assert resumed.json()["stale_after"] == 123.5
 
 
 def test_runs_create_advice_differs_with_the_config(client: TestClient) -> None:

@@ -121,3 +121,24 @@ def test_sender_asks_an_older_service_for_advice_and_its_stale_after(
     assert client.advice == [{"code": "from_the_diagnosis", "kind": "advice", "message": "asked the old way"}]
     assert "asked the old way" in "\n".join(r.getMessage() for r in caplog.records)
     assert client._sender._heartbeat.interval == 2.0
+
+
+def test_sender_a_resumed_run_gets_the_advice_of_its_points(
+    live_server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = LossWatchClient(live_server.url, run_name="resumed", spool_dir=tmp_path / "s1", poll_interval=600)
+    first.log(10, {"loss": 2.0, "eval_loss": 2.1})
+    assert first.flush(10)
+    first.close()
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="losswatch")
+    again = LossWatchClient(
+        live_server.url, run_name="resumed", run_id=first.run_id, spool_dir=tmp_path / "s2", poll_interval=600
+    )
+    again.log(11, {"loss": 1.9})
+    assert again.flush(10)
+    again.close()
+    # It has logged a validation loss: the configuration alone (none here) would have said it has none.
+    assert "No validation loss has been logged" not in "\n".join(r.getMessage() for r in caplog.records)
+    diagnosis = httpx.get(f"{live_server.url}/api/v1/runs/{first.run_id}/diagnostics", params={"key": "loss"})
+    assert again.advice is not None and all(a in diagnosis.json()["advice"] for a in again.advice)
