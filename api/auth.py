@@ -66,7 +66,8 @@ def _check(request: Request) -> None:
     request.state.principal = principal
 
 
-def principal(request: Request) -> Principal | None:
+async def principal(request: Request) -> Principal | None:
+    # `async` so FastAPI calls it on the loop: a plain `def` dependency costs a hop to its thread pool.
     return getattr(request.state, "principal", None)
 
 
