@@ -25,7 +25,8 @@ class Heartbeat:
         self._last = time.monotonic()
 
     def learn(self, stale_after: Any) -> None:
-        """The service said its `stale_after` (in a run's creation answer): no first heartbeat is needed to ask."""
+        """The service said its `stale_after` (a heartbeat's answer, or a run's creation answer, which spares
+        the first heartbeat); anything but a positive number is ignored."""
         if isinstance(stale_after, bool) or not isinstance(stale_after, (int, float)) or not stale_after > 0:
             return
         self.interval = max(MIN_INTERVAL, float(stale_after) / 4)
@@ -39,8 +40,6 @@ class Heartbeat:
         try:
             r = http.post(f"/api/v1/runs/{self.run_id}/heartbeat", json={})
             if r.status_code == 200:
-                stale_after = float(r.json().get("stale_after") or 0)
-                if stale_after > 0:
-                    self.interval = max(MIN_INTERVAL, stale_after / 4)
-        except (httpx.HTTPError, ValueError, TypeError):
+                self.learn(r.json().get("stale_after"))
+        except (httpx.HTTPError, ValueError, AttributeError):
             pass  # an older service, or a blip: the next delivery attempt notices what matters

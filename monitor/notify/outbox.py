@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,11 +40,11 @@ def _targets(conn: Connection, project_id: int, event: str) -> list[int]:
     return [r.id for r in rows if event in (r.events or [])]
 
 
-def wanted(conn: Connection, *, run_id: str, event: str) -> bool:
-    """Whether a target of the run's project takes `event`: for a project nobody is told about (most of
-    them), the facts of a message are not worth gathering."""
+def _listening(conn: Connection, run_id: str, event: str) -> list[int]:
+    """The targets of the run's project that take `event`. Asked before a message's facts are gathered:
+    for a project nobody is told about (most of them), they are not worth the queries."""
     run = _run_facts(conn, run_id)
-    return run is not None and bool(_targets(conn, run["project_id"], event))
+    return [] if run is None else _targets(conn, run["project_id"], event)
 
 
 def _last_value(conn: Connection, run_id: str, key: str) -> float | None:
@@ -124,16 +125,20 @@ def _decision_facts(conn: Connection, run_id: str, decision: Decision) -> dict[s
 
 def run_stopped(conn: Connection, *, run_id: str, decision: Decision, now: float) -> list[str]:
     """The policy (or a person) has just decided this run should stop."""
-    return emit(
-        conn, run_id=run_id, event="stop", now=now, step=decision.step, extra=_decision_facts(conn, run_id, decision)
-    )
+    targets = _listening(conn, run_id, "stop")
+    if not targets:
+        return []
+    facts = _decision_facts(conn, run_id, decision)
+    return emit(conn, run_id=run_id, event="stop", now=now, step=decision.step, extra=facts, target_ids=targets)
 
 
-def run_finished(conn: Connection, *, run: dict[str, Any], decision: Decision, now: float) -> list[str]:
-    step = last_step(conn, run["id"])
-    return emit(
-        conn, run_id=run["id"], event="finished", now=now, step=step, extra=_decision_facts(conn, run["id"], decision)
-    )
+def run_finished(conn: Connection, *, run: dict[str, Any], decision: Callable[[], Decision], now: float) -> list[str]:
+    """The run ended well; `decision` gives its latest decision, read only when someone is to be told."""
+    targets = _listening(conn, run["id"], "finished")
+    if not targets:
+        return []
+    step, facts = last_step(conn, run["id"]), _decision_facts(conn, run["id"], decision())
+    return emit(conn, run_id=run["id"], event="finished", now=now, step=step, extra=facts, target_ids=targets)
 
 
 def test_message(conn: Connection, *, project_id: int, target_ids: list[int], now: float) -> list[str]:

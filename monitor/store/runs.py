@@ -236,13 +236,9 @@ def update_run(
         if values:
             conn.execute(update(Run).where(Run.id == run_id).values(**values))
         run = get_run(conn, run_id=run_id)
-        if (
-            status == "finished"
-            and before["status"] != "finished"
-            and outbox.wanted(conn, run_id=run_id, event="finished")
-        ):
+        if status == "finished" and before["status"] != "finished":
             # In this transaction: the run cannot end without its message being on its way.
-            outbox.run_finished(conn, run=run, decision=decisions.current(conn, run), now=now)
+            outbox.run_finished(conn, run=run, decision=lambda: decisions.current(conn, run), now=now)
         return run
 
 
