@@ -1,0 +1,57 @@
+"""The stop-quality bench's hindsight columns: what they count as a stop, and that the per-curve patience
+choice is an upper bound for every transformers patience within the regret goal."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.stop_quality import (
+    HINDSIGHT_PATIENCES,
+    REGRET_GOAL,
+    best_patience_in_hindsight,
+    curves,
+    hf_stop,
+    hindsight_stop,
+    outcome,
+)
+
+Evals = list[tuple[int, float]]
+
+
+def steps(values: list[float], every: int = 100) -> Evals:
+    return [(i * every, v) for i, v in enumerate(values, start=1)]
+
+
+@pytest.mark.parametrize(
+    ("values", "stop", "saved"),
+    [
+        # Best at the first evaluation and never approached again: patience 1 stops at the second.
+        pytest.param([1.0, 1.2, 1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0], 200, 0.8, id="overfit-from-first"),
+        # A bump of three evaluations, then a 20% better best at the end: every patience up to 3 fires in the
+        # bump (20% regret); patience 4 and more never fire, so no stop is the only choice within 1%.
+        pytest.param([1.0, 1.1, 1.2, 1.1, 0.8], None, 0.0, id="bump-then-best-last"),
+        # A new best at the 4th evaluation within 0.5% of the 2nd: stopping in the dip keeps regret under 1%.
+        pytest.param([1.0, 0.9, 0.95, 0.896, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5], 300, 0.7, id="near-best-counts"),
+    ],
+)
+def test_best_patience_in_hindsight_on_sequences(tmp_path, values: list[float], stop: int | None, saved: float) -> None:
+    evals = steps(values)
+    got = best_patience_in_hindsight(evals, evals[-1][0], str(tmp_path))
+    assert got.stop == stop
+    assert got.saved == pytest.approx(saved)
+    assert got.regret <= REGRET_GOAL
+
+
+def test_hindsight_stop_is_the_first_evaluation_within_the_goal() -> None:
+    assert hindsight_stop(steps([2.0, 1.0, 1.005, 0.999])) == 200
+    assert hindsight_stop(steps([2.0, 1.5, 1.0])) == 300
+
+
+@pytest.mark.curves
+def test_best_patience_in_hindsight_saves_at_least_every_patience_within_the_goal(tmp_path) -> None:
+    for c in curves():
+        best = best_patience_in_hindsight(c.evals, c.end, str(tmp_path))
+        for p in HINDSIGHT_PATIENCES:
+            theirs = outcome(c.evals, c.end, hf_stop(c.evals, p, str(tmp_path)))
+            if theirs.regret <= REGRET_GOAL:
+                assert best.saved >= theirs.saved, f"{c.name}: patience {p} saves {theirs.saved:.2f} > {best.saved:.2f}"
