@@ -55,6 +55,10 @@ def render(run: dict[str, Any], diagnoses: list[dict[str, Any]], lang: str) -> s
     sep = "：" if lang == "zh" else ": "
     word = "stop" if d["should_stop"] else "ended" if run["status"] in ENDED_STATUSES else "continue"
     verdict = label("decision", word, lang)
+    if d["should_stop"] and d.get("step") is not None and lang != "zh":
+        # The step the stop was decided at: an imported log (or a run that went on) has points past it, and
+        # the decision's best is the best as of that step. The Chinese text already names it.
+        verdict += f" at step {d['step']}"
     lines = [
         f"{t['run']} {run['name']} ({run['project']}/{run['id']}), {t['status']}{sep}{lifecycle(run, lang)}",
         f"{t['decision']}: {verdict} ({label('reason', d['reason'], lang)}, {d['reason']}) — {decision_text(d, lang)}",

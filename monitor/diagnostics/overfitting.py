@@ -72,11 +72,13 @@ def overfitting(
     train_steps: np.ndarray,
     train_values: np.ndarray,
     eval_recent_slope: float | None,
+    eval_recent_falling: bool = False,
 ) -> dict[str, Any]:
     """Read the validation/training pair. `eval_x` is oriented lower-is-better (negated for
     accuracy-like metrics); GL is then the relative worsening from the best, in percent, which for
     a positive loss is exactly Prechelt's GL. `train_values` is a training loss (lower is better).
-    `eval_recent_slope` is the oriented Theil-Sen slope of the validation's recent window.
+    `eval_recent_slope` is the oriented Theil-Sen slope of the validation's recent window, and
+    `eval_recent_falling` whether that window falls significantly (its trend test).
     """
     out: dict[str, Any] = {
         "detected": False,
@@ -118,6 +120,17 @@ def overfitting(
         since_slope is not None and since_slope > 0
     )
     rising = rise > NOISE_K * noise and headed_up
+    # A rise that is over: validation climbed, then levelled off at its worse level, every reading of the
+    # recent window beyond the noise above the best and no significant way back down. With training seen
+    # falling that is an overfit as much as a climb is; without it, a level jump is left to the divergence
+    # reading (an accuracy that collapses and stays collapsed is a run gone wrong, not a model memorising).
+    window = eval_x[-recent_size(eval_x.size) :]
+    risen = (
+        rise > NOISE_K * noise
+        and b < eval_x.size - window.size
+        and not eval_recent_falling
+        and bool(np.all(window - best > NOISE_K * noise))
+    )
     out.update(
         best_step=int(eval_steps[b]),
         best_value=eval_sign * best,
@@ -126,7 +139,7 @@ def overfitting(
         generalization_loss=gl,
         generalization_loss_current=gl_current,
         rise_over_noise=rise / noise if noise > 0 else None,
-        validation_rising=bool(rising),
+        validation_rising=bool(rising or risen),
     )
 
     if train_steps.size == 0:
@@ -157,5 +170,7 @@ def overfitting(
         out["training_progress"] = progress
         if gl is not None and progress > 0:
             out["progress_quotient"] = gl / progress
-    out["detected"] = bool(rising and not train_rising and gl_current is not None and gl_current > GL_THRESHOLD)
+    out["detected"] = bool(
+        (rising or risen) and not train_rising and gl_current is not None and gl_current > GL_THRESHOLD
+    )
     return out

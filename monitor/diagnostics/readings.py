@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from losswatch.monitor.policy import RULE_DEFAULTS
+
 from .wording import num, pct, pval, say
 
 # Recent improvement slower than a quarter of the whole run's average rate reads as "slowing".
@@ -206,12 +208,31 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         verb=("下降" if down else "上升") if zh else ("falling" if down else "rising"),
         slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
     )
+    hi = little_left(r)
     todo = say(
-        "Keep training.",
-        "继续训练即可。",
+        "Keep training."
+        if hi is None
+        else "Little is left to win, though: even the optimistic end of the forecast gains {hi}, less than "
+        "the {md} the default stop rule asks of continuing.",
+        "继续训练即可。"
+        if hi is None
+        else "不过剩下的提升空间很小：即使按预测的乐观一端，也只能再改善 {hi}，"
+        "低于默认停止规则要求继续训练带来的 {md}。",
         lang,
+        hi=pct(hi, signed=False) if hi is not None else "",
+        md=pct(RULE_DEFAULTS["min_delta"], signed=False),
     )
     return [s, companion_overfits(r, lang) or todo]
+
+
+def little_left(r: dict[str, Any]) -> float | None:
+    """The forecast's optimistic gain when it is below what the default rule stops for (its relative
+    `min_delta`), else None: a curve can still fall significantly and have next to nothing left to give."""
+    f = r.get("forecast")
+    if not f or RULE_DEFAULTS["delta_mode"] != "rel":
+        return None
+    high = float(f["gain"]["high"])
+    return high if high < RULE_DEFAULTS["min_delta"] else None
 
 
 def _plateaued(r: dict[str, Any], lang: str) -> list[str]:

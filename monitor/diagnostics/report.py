@@ -99,25 +99,40 @@ def _overfitting(
         empty = np.empty(0)
         slope = recent["slope_per_1k_steps"]
         result = overfitting(
-            series.fsteps, series.x, series.sign, empty.astype(np.int64), empty, series.sign * slope if slope else None
+            series.fsteps,
+            series.x,
+            series.sign,
+            empty.astype(np.int64),
+            empty,
+            series.sign * slope if slope else None,
+            _falls(recent, series.sign),
         )
         result["validation"] = "key"
         return result, True
     other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
     if key_is_eval:
         ev, tr = series, other
-        ev_slope = recent["slope_per_1k_steps"]
+        ev_recent = recent
     else:
         ev, tr = other, series
         ev_n = ev.recent_size()
-        ev_slope = window_trend(ev.fsteps[-ev_n:], ev.values[ev.finite][-ev_n:])["slope_per_1k_steps"]
+        ev_recent = window_trend(ev.fsteps[-ev_n:], ev.values[ev.finite][-ev_n:])
+    ev_slope = ev_recent["slope_per_1k_steps"]
     has_eval = ev.n > 0
     if ev.n < 2 or tr.n < 2:
         return None, has_eval
     oriented_slope = ev.sign * ev_slope if ev_slope is not None else None
-    result = overfitting(ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope)
+    result = overfitting(
+        ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope, _falls(ev_recent, ev.sign)
+    )
     result["validation"] = "key" if key_is_eval else "companion"
     return result, has_eval
+
+
+def _falls(recent: dict[str, Any], sign: float) -> bool:
+    """Whether a window's trend test found it significantly better (oriented: lower is better)."""
+    slope = recent["slope_per_1k_steps"]
+    return bool(recent["significant"]) and slope is not None and sign * slope < 0
 
 
 # The interval the diagnosis states, the same as the forecast endpoint's default.

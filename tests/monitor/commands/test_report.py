@@ -17,7 +17,7 @@ runner = CliRunner()
 @pytest.mark.parametrize(
     ("lang", "decision_word", "script"),
     [
-        ("en", "Decision: stop (patience exhausted, patience_exhausted)", r"[A-Za-z]{4,}"),
+        ("en", "Decision: stop at step 900 (patience exhausted, patience_exhausted)", r"[A-Za-z]{4,}"),
         ("zh", "决定: 停止 (耐心耗尽, patience_exhausted) — eval_loss 连续多次评估没有足够的改善", r"[\u4e00-\u9fff]"),
     ],
     ids=["en", "zh"],

@@ -79,3 +79,39 @@ def test_no_overfitting_below_prechelt_gl_threshold() -> None:
 def test_best_at_the_last_evaluation_is_not_overfitting() -> None:
     o = _pair([2.0, 1.9, 1.8, 1.7], [2.0, 1.8, 1.6, 1.4])
     assert o["generalization_loss"] == 0.0 and not o["detected"]
+
+
+# Validation that fell to its best at step 400, climbed to 1.8 and stayed there (a wobble of +-0.002), with
+# training falling all along: the rise is over, the overfit is not.
+RISEN_THEN_LEVEL = [2.0, 1.8, 1.6, 1.5, 1.65, 1.8] + [1.8 + 0.002 * (-1) ** i for i in range(14)]
+
+
+@pytest.mark.parametrize(
+    ("evals", "falling", "detected"),
+    [
+        pytest.param(RISEN_THEN_LEVEL, False, True, id="risen-then-level"),
+        # The same level, but its recent window falls significantly: on its way back, not overfitting now.
+        pytest.param(RISEN_THEN_LEVEL, True, False, id="risen-coming-back"),
+        # One reading of the recent window back near the best: the rise did not hold.
+        pytest.param(RISEN_THEN_LEVEL[:-3] + [1.51, 1.8, 1.8], False, False, id="risen-one-dip-to-best"),
+        # Level from the start: no best before the window to have risen from.
+        pytest.param([1.8 + 0.002 * (-1) ** i for i in range(20)], False, False, id="level-throughout"),
+    ],
+)
+def test_overfitting_reads_a_rise_that_levelled_off(evals: list[float], falling: bool, detected: bool) -> None:
+    eval_steps = np.arange(1, len(evals) + 1, dtype=np.int64) * 100
+    train_steps = np.arange(10, eval_steps[-1] + 1, 10, dtype=np.int64)
+    train = np.linspace(2.0, 0.5, train_steps.size)
+    # A flat recent slope: the window is level, so only the held rise can make it count.
+    o = overfitting(eval_steps, np.array(evals), 1.0, train_steps, train, 0.0, falling)
+    assert o["detected"] is detected, o
+
+
+def test_a_level_jump_without_training_is_not_read_as_overfitting() -> None:
+    # Without a training loss a jump that stays is as much a run gone wrong as an overfit: the state's
+    # divergence rule reads it; a climb (headed up) would still be overfitting.
+    evals = np.array(RISEN_THEN_LEVEL)
+    steps = np.arange(1, evals.size + 1, dtype=np.int64) * 100
+    empty = np.empty(0)
+    o = overfitting(steps, evals, 1.0, empty.astype(np.int64), empty, 0.0, False)
+    assert o["validation_rising"] and not o["detected"], o

@@ -141,3 +141,35 @@ def test_summary_of_an_ended_run_never_says_keep_training(values: list[float], w
     steps = np.arange(1, len(values) + 1, dtype=np.int64) * 10
     text = diagnose(steps, np.asarray(values), key="eval_loss", ended=True)["summary"]
     assert words in text and "Keep training" not in text and "Wait for more points" not in text, text
+
+
+def _settling(tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth validation loss still falling towards 1.0, on a time scale of `tau` steps."""
+    steps = np.arange(1, 21, dtype=np.int64) * 100
+    return steps, 1.0 + 0.5 * np.exp(-steps / tau)
+
+
+LITTLE_LEFT = [
+    # id, tau, lang, words that must be there, words that must not
+    ("almost-settled-en", 200.0, "en", ["still falling significantly", "Little is left to win"], ["Keep"]),
+    ("almost-settled-zh", 200.0, "zh", ["剩下的提升空间很小"], ["继续训练即可"]),
+    ("far-to-go-en", 3000.0, "en", ["Keep training."], ["Little is left"]),
+    ("far-to-go-zh", 3000.0, "zh", ["继续训练即可"], ["剩下的提升空间很小"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("tau", "lang", "present", "absent"), [c[1:] for c in LITTLE_LEFT], ids=[c[0] for c in LITTLE_LEFT]
+)
+def test_a_curve_still_falling_with_little_left_does_not_say_keep_training(
+    tau: float, lang: str, present: list[str], absent: list[str]
+) -> None:
+    # A fall can be significant (a smooth curve) and still worth next to nothing: the advice follows the
+    # forecast's optimistic gain against what the default stop rule asks of continuing.
+    steps, ev = _settling(tau)
+    result = diagnose(steps, ev, key="eval_loss", config={"max_steps": 2400}, lang=lang)
+    assert result["state"] == "improving", result["summary"]
+    for word in present:
+        assert word in result["summary"], (word, result["summary"])
+    for word in absent:
+        assert word not in result["summary"], (word, result["summary"])
