@@ -98,6 +98,9 @@ class IngestBatch(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     batch_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     points: Mapped[int] = mapped_column(Integer)
+    # A hash of the batch's keys, steps and values (store/columns.digest): the same id over other points is
+    # refused. None for batches claimed before revision 0007.
+    digest: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
 
 

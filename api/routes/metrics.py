@@ -51,8 +51,9 @@ METRICS_BODY = {
 
 @router.post("/runs/{run_id}/metrics", response_model=IngestOut, openapi_extra=METRICS_BODY)
 async def post_metrics(run_id: RunId, request: Request) -> Response:
-    """Store a batch of points and answer with the decision. A retried batch (same `batch_id`) changes nothing; the
-    same (key, step) with the same value is a duplicate, with another value it is overwritten.
+    """Store a batch of points and answer with the decision. A retried batch (same `batch_id`, same points) changes
+    nothing; the same `batch_id` over other points is refused (422). The same (key, step) with the same value is a
+    duplicate, with another value it is overwritten, inside one batch as across batches.
     """
     # The hot path: msgspec decodes and validates the raw bytes in one pass, twice as fast as pydantic; the
     # engine and settings come from app state, not from dependencies FastAPI would solve per request.

@@ -7,6 +7,7 @@ NaN and the infinities as themselves; a time of NaN means "not given" (the serve
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -88,19 +89,37 @@ def combine(parts: Iterable[Columns]) -> list[Columns]:
     return out
 
 
-def dedupe(c: Columns) -> tuple[Columns, int]:
+def dedupe(c: Columns) -> tuple[Columns, int, int]:
     """Sorted by step with one point per step, the last one given (as across two batches); and how many
-    were dropped. Already sorted and unique, the common case, costs one pass."""
+    were dropped: those the kept point repeats exactly (duplicates), and those it replaces with another
+    value (overwritten, as a later batch would). Already sorted and unique, the common case, costs one pass."""
     s = c.steps
     if s.size < 2 or bool(np.all(s[1:] > s[:-1])):
-        return c, 0
+        return c, 0, 0
     # Stable sort, then keep the last of each run of equal steps.
     order = np.argsort(s, kind="stable")
     ss = s[order]
     last = np.ones(ss.size, dtype=bool)
     last[:-1] = ss[1:] != ss[:-1]
     keep = order[last]
-    return Columns(c.key, s[keep], c.values[keep], c.times[keep]), int(s.size - keep.size)
+    # Each dropped point against the value kept for its step: bit for bit, so a NaN repeats a NaN.
+    group = np.cumsum(np.concatenate(([0], last[:-1].astype(np.int64))))
+    kept_bits = c.values[keep].view(np.int64)
+    dropped = order[~last]
+    same = int(np.count_nonzero(c.values[dropped].view(np.int64) == kept_bits[group[~last]]))
+    return Columns(c.key, s[keep], c.values[keep], c.times[keep]), same, int(dropped.size) - same
+
+
+def digest(parts: Sequence[Columns]) -> str:
+    """What a batch holds (keys, steps, values; not times, which a client may stamp again on a retry), as a
+    short hash: a retried batch repeats it, a different batch under the same id does not."""
+    h = hashlib.blake2b(digest_size=16)
+    for c in parts:
+        h.update(c.key.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+        h.update(np.ascontiguousarray(c.steps, dtype=np.int64).tobytes())
+        h.update(np.ascontiguousarray(c.values, dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 def flags_of(values: np.ndarray) -> np.ndarray:

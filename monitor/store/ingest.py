@@ -16,11 +16,11 @@ from sqlalchemy import Connection, Engine
 
 from losswatch.monitor.budget import afford, batch_ms
 from losswatch.monitor.db import bulk_writer, inserted_id
-from losswatch.monitor.errors import Deferred, LimitExceeded, NotFound
+from losswatch.monitor.errors import Deferred, Invalid, LimitExceeded, NotFound
 from losswatch.monitor.models import FLAG_FINITE, MetricKey
 from losswatch.monitor.policy import Decision
 from losswatch.monitor.store import bulk, decisions, driver, summaries
-from losswatch.monitor.store.columns import Columns, combine, dedupe, flags_of, from_points
+from losswatch.monitor.store.columns import Columns, combine, dedupe, digest, flags_of, from_points
 from losswatch.monitor.store.runs import touch
 from losswatch.monitor.store.values import PointLike
 
@@ -58,21 +58,21 @@ def ingest(
     with bulk_writer(engine).begin() as conn:
         run = _lock_run(conn, run_id)
         touch(conn, run_id=run_id, now=now)  # a stale run is running again
-        if batch_id is not None and not _claim(conn, run_id, batch_id, total, now):
+        if batch_id is not None and not _claim(conn, run_id, batch_id, total, digest(parts), now):
             return IngestResult(0, total, 0, decisions.current(conn, run))
         keyed = [dedupe(c) for c in combine(parts)]
         policy = decisions.policy_of(run)
-        checks = next((c.size for c, _ in keyed if c.key == policy.monitor), 0)
+        checks = next((c.size for c, _, _ in keyed if c.key == policy.monitor), 0)
         afford(policy, checks, budget_ms=max_check_ms, what="this batch")
         if defer_ms is not None and batch_ms(policy, checks, total) > defer_ms:
             raise Deferred(f"{checks} checks under rule {policy.rule!r} and {total} points: beyond {defer_ms} ms")
-        known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _ in keyed], limit=max_keys_per_run)
+        known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _, _ in keyed], limit=max_keys_per_run)
         accepted = overwritten = duplicates = 0
         changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for unique, dropped in keyed:
+        for unique, same, replaced in keyed:
             key_id, summary = known[unique.key]
             a, d, o, ch = _store_key(conn, key_id, summary, unique, now)
-            accepted, duplicates, overwritten = accepted + a, duplicates + d + dropped, overwritten + o
+            accepted, duplicates, overwritten = accepted + a, duplicates + d + same, overwritten + o + replaced
             if ch is not None:
                 changed[unique.key] = ch
         decision = decisions.advance(conn, run, changed)
@@ -83,9 +83,10 @@ def ingest(
 # what SQLAlchemy's execution machinery adds around it, and every batch runs them whatever its size.
 _RUN = "SELECT id, early_stopping, stop_requested, config FROM runs WHERE id = ?"
 _CLAIM = (
-    "INSERT INTO ingest_batches (run_id, batch_id, points, created_at) VALUES (?, ?, ?, ?) "
+    "INSERT INTO ingest_batches (run_id, batch_id, points, digest, created_at) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (run_id, batch_id) DO NOTHING"
 )
+_CLAIMED = "SELECT digest, points FROM ingest_batches WHERE run_id = ? AND batch_id = ?"
 _KEY_COUNT = "SELECT COUNT(*) FROM metric_keys WHERE run_id = ?"
 
 
@@ -104,9 +105,20 @@ def _lock_run(conn: Connection, run_id: str) -> dict[str, Any]:
     }
 
 
-def _claim(conn: Connection, run_id: str, batch_id: str, points: int, now: float) -> bool:
-    """Record the batch id; False when it was already there (a retried batch, which changes nothing)."""
-    return driver.execute(conn, _CLAIM, (run_id, batch_id, points, now)).rowcount == 1
+def _claim(conn: Connection, run_id: str, batch_id: str, points: int, held: str, now: float) -> bool:
+    """Record the batch id with what the batch holds; False when it was already there with the same content
+    (a retried batch, which changes nothing). The same id over other points is a client's mistake that would
+    otherwise lose those points without a word: refused (a batch claimed before digests were kept passes)."""
+    if driver.execute(conn, _CLAIM, (run_id, batch_id, points, held, now)).rowcount == 1:
+        return True
+    before, count = driver.fetchone(conn, _CLAIMED, (run_id, batch_id))
+    if before is not None and before != held:
+        # 422, not 409: a client retries a conflict (a run id being created elsewhere), and no retry fixes this.
+        raise Invalid(
+            f"batch_id {batch_id!r} was already used for a different batch ({count} points) of this run; a retry "
+            "must send the same points, and new points need a new batch_id"
+        )
+    return False
 
 
 def keys_and_summaries(

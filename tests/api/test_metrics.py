@@ -38,10 +38,44 @@ def test_metrics_ingest_counts_duplicates_and_overwrites(client: TestClient, rid
 
 def test_metrics_retried_batch_changes_nothing(client: TestClient, rid: str) -> None:
     first = post(client, rid, pts("loss", range(1, 51)), batch_id="b-1").json()
-    again = post(client, rid, pts("loss", range(1, 51), lambda s: 7.0), batch_id="b-1").json()
-    assert first["accepted"] == 50 and again["accepted"] == 0 and again["overwritten"] == 0
+    again = post(client, rid, pts("loss", range(1, 51)), batch_id="b-1").json()
+    assert first["accepted"] == 50 and (again["accepted"], again["duplicates"], again["overwritten"]) == (0, 50, 0)
+    assert len(client.get(f"/api/v1/runs/{rid}/metrics/loss").json()["points"]) == 50
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(lambda: pts("loss", range(1, 51), lambda s: 7.0), id="other-values"),
+        pytest.param(lambda: pts("eval_loss", range(1, 51)), id="other-key"),
+        pytest.param(lambda: pts("loss", range(1, 52)), id="one-point-more"),
+    ],
+)
+def test_metrics_batch_id_reused_for_other_points_is_refused(client: TestClient, rid: str, other) -> None:
+    # The same id over other points is a client's mistake: answered 422, not taken for a retry and dropped.
+    post(client, rid, pts("loss", range(1, 51)), batch_id="b-1")
+    r = post(client, rid, other(), batch_id="b-1")
+    assert r.status_code == 422 and "already used for a different batch (50 points)" in r.json()["detail"], r.text
+    keys = {k["key"]: k["count"] for k in client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"]}
+    assert keys == {"loss": 50}
     values = [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/loss").json()["points"]]
-    assert 7.0 not in values and len(values) == 50
+    assert 7.0 not in values
+
+
+def test_metrics_repeats_inside_one_batch_count_as_duplicates_or_overwrites(client: TestClient, rid: str) -> None:
+    # Last write wins inside a batch as across batches, and is counted the same way.
+    body = [
+        {"key": "a", "step": 1, "value": 1.0},
+        {"key": "a", "step": 1, "value": 2.0},
+        {"key": "a", "step": 2, "value": 5.0},
+        {"key": "a", "step": 2, "value": 5.0},
+        {"key": "a", "step": 3, "value": "NaN"},
+        {"key": "a", "step": 3, "value": "NaN"},
+    ]
+    out = post(client, rid, body).json()
+    assert (out["accepted"], out["duplicates"], out["overwritten"]) == (3, 2, 1)
+    values = [p["value"] for p in client.get(f"/api/v1/runs/{rid}/metrics/a").json()["points"]]
+    assert values == [2.0, 5.0, "NaN"]
 
 
 def test_metrics_non_finite_round_trip(client: TestClient, rid: str) -> None:

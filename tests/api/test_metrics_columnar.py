@@ -47,8 +47,10 @@ COUNT_CASES = [
         [[series("loss", range(1, 6))], [series("loss", [4, 5, 6], lambda s: 1.0 / s if s == 4 else 7.0)]],
         [(5, 0, 0), (1, 1, 1)],
     ),
-    # Inside one batch the last write of a step wins; the earlier one counts as a duplicate.
-    ("repeat-inside-batch", [[{"key": "loss", "steps": [1, 2, 2, 3], "values": [1.0, 2.0, 5.0, 3.0]}]], [(3, 1, 0)]),
+    # Inside one batch the last write of a step wins, and the earlier one counts as across batches: overwritten
+    # by another value, a duplicate of the same one.
+    ("repeat-inside-batch", [[{"key": "loss", "steps": [1, 2, 2, 3], "values": [1.0, 2.0, 5.0, 3.0]}]], [(3, 0, 1)]),
+    ("same-repeat-inside-batch", [[{"key": "loss", "steps": [1, 2, 2], "values": [1.0, 5.0, 5.0]}]], [(2, 1, 0)]),
     ("unsorted-steps", [[{"key": "loss", "steps": [30, 10, 20], "values": [3.0, 1.0, 2.0]}]], [(3, 0, 0)]),
     (
         "two-keys-one-batch",
@@ -107,10 +109,13 @@ def test_columnar_stores_what_rows_store(client: TestClient) -> None:
 
 def test_columnar_retried_batch_id_changes_nothing(client: TestClient, rid: str) -> None:
     first = post(client, rid, series=[series("loss", range(1, 51))], batch_id="c-1")
-    again = post(client, rid, series=[series("loss", range(1, 51), lambda s: 7.0)], batch_id="c-1")
+    again = post(client, rid, series=[series("loss", range(1, 51))], batch_id="c-1")
     assert counts(first) == (50, 0, 0)
     assert counts(again) == (0, 50, 0)  # the whole retried batch is reported as already there
     assert again.json()["decision"] == first.json()["decision"]
+    # The same id over other values is no retry: refused, and nothing it held is stored.
+    other = post(client, rid, series=[series("loss", range(1, 51), lambda s: 7.0)], batch_id="c-1")
+    assert other.status_code == 422 and "batch_id 'c-1' was already used" in other.json()["detail"]
     assert set(stored(client, rid, "loss").values()) == {1.0 / s for s in range(1, 51)}
 
 
@@ -140,9 +145,18 @@ def test_columnar_beside_points_in_one_batch(client: TestClient, rid: str) -> No
         series=[series("loss", [2, 3], lambda s: 10.0 * s), series("eval_loss", [3])],
         batch_id="mixed-1",
     )
-    assert counts(r) == (4, 1, 0)
+    assert counts(r) == (4, 0, 1)  # the point at step 2 (2.0) is overwritten by the series' 20.0
     assert stored(client, rid, "loss") == {1: 1.0, 2: 20.0, 3: 30.0}
-    assert counts(post(client, rid, points=[{"key": "loss", "step": 1, "value": 5.0}], batch_id="mixed-1")) == (0, 1, 0)
+    again = post(
+        client,
+        rid,
+        points=[{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": 2.0}],
+        series=[series("loss", [2, 3], lambda s: 10.0 * s), series("eval_loss", [3])],
+        batch_id="mixed-1",
+    )
+    assert counts(again) == (0, 5, 0)
+    other = post(client, rid, points=[{"key": "loss", "step": 1, "value": 5.0}], batch_id="mixed-1")
+    assert other.status_code == 422 and stored(client, rid, "loss") == {1: 1.0, 2: 20.0, 3: 30.0}
 
 
 def test_columnar_decision_is_in_the_response(client: TestClient) -> None:
