@@ -27,9 +27,12 @@ import math
 import numpy as np
 from scipy import special, stats
 
+from losswatch.monitor.diagnostics.overfitting import overfitting
+from losswatch.monitor.diagnostics.series import recent_size
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
+from losswatch.monitor.vocabulary import is_eval_key
 
 from .forecast import NOISE_MIN_POINTS, Forecast, forecast
 from .noise import reading_sigma, spread_sigma, upper_sigma
@@ -64,7 +67,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         j.update(flat=0)
         msg = (
             f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}; "
-            f"{y.size} of {MIN_READINGS} evaluations needed to judge"
+            f"{y.size} of {MIN_READINGS} {_readings(p)}s needed to judge"
         )
         return _decision(p, st, Reason.NONE, msg, step, stop=False)
 
@@ -104,28 +107,32 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     if overfit and may_stop:
         assert rise is not None
         msg = (
-            f"{p.monitor} is overfitting: its {since.size} evaluation(s) since the best {_fmt(values[b])} at "
+            f"{p.monitor} {_overfits(p)}: its {since.size} {_readings(p)}(s) since the best {_fmt(values[b])} at "
             f"step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than {_fmt(margin)} "
             f"(max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and {pct(p.regret)} of the "
-            f"best), and even the luckiest of the {ahead} evaluation(s) left before step {horizon} is not "
+            f"best), and even the luckiest of the {ahead} {_readings(p)}(s) left before step {horizon} is not "
             f"expected to come back within {pct(p.regret)} of the best"
         )
         return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
     if j["flat"] >= p.patience and may_stop and fc is not None:
-        shape = "has been rising since its best (overfitting)" if rising else "is levelling off"
+        # The words follow the curve as the diagnosis reads it too: a smooth climb whose rise this rule's
+        # noise scale (curvature included) swallows is still a climb, never "levelling off".
+        turned = rising or turned_up(steps, y)
+        shape = f"has been rising since its best{' (overfitting)' if is_eval_key(p.monitor) else ''}"
+        shape = shape if turned else "is levelling off"
         msg = (
             f"{p.monitor} {shape}: continuing to step {horizon} is expected to improve on the best "
             f"{_fmt(values[b])} (step {steps[b]}) by {_gain_text(fc, p.forecast_level)}, less than min_delta "
             f"{_fmt(p.min_delta)}{' (relative)' if p.delta_mode == 'rel' else ''}, {j['flat']} check(s) in a row"
         )
         # A curve that rose from its best is overfitting whichever clause saw it first; the reason says so.
-        return _decision(p, st, Reason.PATIENCE_EXHAUSTED if rising else Reason.PLATEAU, msg, step, stop=True)
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED if turned else Reason.PLATEAU, msg, step, stop=True)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
     if fc is not None:
         msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
     if rising:
-        msg += f"; {since.size} evaluation(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
+        msg += f"; {since.size} {_readings(p)}(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
     if not may_stop and (flat or overfit):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
     return _decision(p, st, Reason.NONE, msg, step, stop=False)
@@ -163,6 +170,26 @@ def theil_alpha(level: float) -> float:
 
 # Readings ahead beyond this many add nothing the first ones have not already decided.
 AHEAD_MAX = 100_000
+
+
+def turned_up(steps: list[int], y: np.ndarray) -> bool:
+    """Whether the diagnosis would read these (oriented) readings as validation that turned up beyond its
+    noise and more than Prechelt's GL_1 (diagnostics/overfitting.py, without a training loss to read)."""
+    x = np.asarray(steps, dtype=np.int64)
+    window = recent_size(y.size)
+    recent = float(stats.theilslopes(y[-window:], x[-window:].astype(np.float64)).slope) if window >= 2 else None
+    empty = np.empty(0)
+    return bool(overfitting(x, y, 1.0, empty.astype(np.int64), empty, recent)["detected"])
+
+
+def _readings(p: Policy) -> str:
+    """What one check is: an evaluation of a validation key, a reading of anything else."""
+    return "evaluation" if is_eval_key(p.monitor) else "reading"
+
+
+def _overfits(p: Policy) -> str:
+    # Only a validation curve overfits; a training loss that rises from its best is getting worse.
+    return "is overfitting" if is_eval_key(p.monitor) else "is getting worse"
 
 
 def _worse(sign: float) -> str:

@@ -89,6 +89,43 @@ def test_overfitting_stop_says_overfitting_not_plateau() -> None:
     assert "best 0.22 at step 100" in message or "best 0.22" in message
 
 
+# A smooth climb from a best at step 500: its rise is small against the rule's noise scale (which counts the
+# curvature), so the levelling-off clause stops it; the words must still say what the curve does.
+SMOOTH_CLIMB = [1.5 + (s - 500) ** 2 / 1e6 for s in range(100, 1001, 100)]
+
+
+@pytest.mark.parametrize(
+    ("monitor", "present", "absent"),
+    [
+        pytest.param("eval_loss", ["rising since its best (overfitting)"], ["levelling off"], id="validation"),
+        pytest.param("val_loss", ["rising since its best (overfitting)"], ["levelling off"], id="val-prefix"),
+        # A training loss does not overfit, and its points are readings, not evaluations.
+        pytest.param("loss", ["rising since its best"], ["overfitting", "levelling off"], id="training-loss"),
+    ],
+)
+def test_a_smooth_climb_is_never_called_levelling_off(monitor: str, present: list[str], absent: list[str]) -> None:
+    stopper, state = Stopper(Policy(monitor=monitor), Schedule.from_config({"max_steps": 1000})), StopState()
+    for i, value in enumerate(SMOOTH_CLIMB, start=1):
+        d = stopper.check(state, step=100 * i, value=value)
+        if d.should_stop:
+            break
+    assert d.should_stop and d.reason == Reason.PATIENCE_EXHAUSTED and d.best_step == 500, d.message
+    for words in present:
+        assert words in d.message, d.message
+    for words in absent:
+        assert words not in d.message, d.message
+
+
+def test_a_training_loss_monitor_speaks_of_readings_not_evaluations() -> None:
+    stopper, state = Stopper(Policy(monitor="loss")), StopState()
+    for i, value in enumerate([0.5, 0.9, 1.4, 1.6, 1.7, 1.8], start=1):
+        d = stopper.check(state, step=10 * i, value=value)
+        if d.should_stop:
+            break
+    assert d.should_stop and "loss is getting worse" in d.message and "reading(s)" in d.message, d.message
+    assert "evaluation" not in d.message and "overfitting" not in d.message, d.message
+
+
 def test_decision_best_is_the_best_reading() -> None:
     stopper, state = Stopper(Policy()), StopState()
     for step, value in [(100, 1.9), (200, 1.815), (300, 1.812), (400, 1.807), (500, 1.83)]:
