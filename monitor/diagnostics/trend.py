@@ -30,8 +30,9 @@ def window_trend(steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:
     """Trend of finite `values` (original units) against `steps` over one window.
 
     `change` is the Theil-Sen slope times the window's span: how far the fitted line moved, which
-    unlike last-minus-first is not at the mercy of the two end points' noise. `relative_change`
-    divides it by the fitted line's value at the window's start (None when that is 0).
+    unlike last-minus-first is not at the mercy of the two end points' noise. `relative_change` is
+    the fitted line's move with both its ends held within the readings' range, over its value at the
+    window's start (None when that is 0).
     """
     n = int(values.size)
     out: dict[str, Any] = {
@@ -62,16 +63,20 @@ def window_trend(steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:
         if not math.isfinite(p):
             p = 1.0
     change = slope * float(steps[-1] - steps[0])
-    # Relative to the fitted level at the window's start: "lost x% of where it was", which for a
-    # positive loss cannot pass -100% the way a ratio to the window's median can.
+    # Relative to the fitted level at the window's start: "lost x% of where it was". The line's ends are
+    # held within the readings' range: a straight line through a steep convex fall (15 -> 0.3) starts and
+    # ends beyond it, and a positive loss cannot lose more than all of where it was.
+    lo, hi = float(np.min(v)), float(np.max(v))
     level = float(np.median(v)) + slope * (float(steps[0]) - float(np.median(s)))
+    start, end = min(max(level, lo), hi), min(max(level + change, lo), hi)
+    level, shown = start, end - start
     significant = p < SIGNIFICANCE and (low > 0.0 or high < 0.0)
     out.update(
         slope_per_1k_steps=slope * 1000.0,
         slope_ci_per_1k_steps=[low * 1000.0, high * 1000.0],
         p_value=p,
         change=change,
-        relative_change=change / abs(level) if level != 0.0 else None,
+        relative_change=shown / abs(level) if level != 0.0 else None,
         significant=bool(significant),
         direction=("decreasing" if slope < 0 else "increasing") if significant else "flat",
     )

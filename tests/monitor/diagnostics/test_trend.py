@@ -59,3 +59,19 @@ def test_long_window_is_thinned_and_fast() -> None:
     assert time.process_time() - start < 0.5
     assert t["slope_per_1k_steps"] == pytest.approx(-0.01, rel=0.05)
     assert t["n_points"] == steps.size > TREND_MAX_POINTS
+
+
+@pytest.mark.parametrize(
+    ("values", "low", "high"),
+    [
+        # A straight fall: the fitted line is the readings, 2.0 -> 1.0.
+        pytest.param(np.linspace(2.0, 1.0, 6), -0.5, -0.5, id="straight-fall-50pct"),
+        # A steep convex fall (15.4 -> 0.3, like a first epoch of a model with a huge initial loss): a straight
+        # line through it starts and ends beyond the readings; a positive loss cannot lose more than all of it.
+        pytest.param(np.array([15.4, 4.0, 1.2, 0.6, 0.4, 0.3]), -1.0, -0.9, id="convex-fall-within-100pct"),
+        pytest.param(np.array([0.3, 0.4, 0.6, 1.2, 4.0, 15.4]), 1.0, 60.0, id="convex-rise"),
+    ],
+)
+def test_relative_change_stays_within_what_the_readings_moved(values: np.ndarray, low: float, high: float) -> None:
+    out = window_trend(np.arange(1, values.size + 1, dtype=np.int64) * 100, values)
+    assert low - 1e-12 <= out["relative_change"] <= high + 1e-12, out
