@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import Path as PathParam
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator, model_validator
 
 from losswatch.monitor.policy import Policy
 from losswatch.monitor.storable import find_bad_text
@@ -44,6 +44,12 @@ class RunCreate(Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     early_stopping: Policy | None = None
     mirrors: list[MirrorTarget] = Field(default_factory=list, max_length=2)
+
+    @field_validator("mirrors")
+    @classmethod
+    def _once_each(cls, mirrors: list[MirrorTarget]) -> list[MirrorTarget]:
+        # A target named twice is still one target: stored once, so the run reads as it is mirrored.
+        return list(dict.fromkeys(mirrors))
 
 
 class BestCheckpoint(Strict):

@@ -10,7 +10,7 @@ import mimetypes
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
@@ -36,7 +36,10 @@ def index() -> FileResponse:
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
 def run_page(
-    run_id: str, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
+    run_id: str,
+    request: Request,
+    engine: Engine = Depends(deps.engine),
+    settings: Settings = Depends(deps.settings),
 ) -> Response:
     if settings.auth == "required":
         # The page itself holds no data; without a token it must not tell which ids exist. Its script
@@ -50,7 +53,9 @@ def run_page(
             # that says there is no such run (not a JSON error).
             matches = [r["id"] for r in runs.list_runs(engine) if r["id"].startswith(run_id)]
             if len(matches) == 1:
-                return RedirectResponse(f"/runs/{quote(matches[0], safe='')}", status_code=307)
+                # The view is part of the link (smoothing, mode, scale): it goes along.
+                query = f"?{request.url.query}" if request.url.query else ""
+                return RedirectResponse(f"/runs/{quote(matches[0], safe='')}{query}", status_code=307)
             return _page("missing.html", status_code=404)
     return _page("run.html")
 

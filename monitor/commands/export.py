@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,14 @@ def register(app: typer.Typer) -> None:
         except RunNotFound as exc:
             typer.echo(f"losswatch export: {exc}", err=True)
             raise typer.Exit(1) from exc
+        except BrokenPipeError as exc:
+            # The reader went away (`| head`): what it wanted it has; no complaint, as other tools behave.
+            # stdout is pointed at /dev/null so the interpreter's own flush at exit does not fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(0) from exc
         except OSError as exc:
-            typer.echo(f"losswatch export: cannot write {output}: {exc.strerror or exc}", err=True)
+            where = output if output else "to standard output"
+            typer.echo(f"losswatch export: cannot write {where}: {exc.strerror or exc}", err=True)
             raise typer.Exit(1) from exc
         except httpx.HTTPError as exc:
             typer.echo(f"losswatch export: {explain(exc, url)}", err=True)

@@ -15,7 +15,9 @@ def register(app: typer.Typer) -> None:
         folders: list[Path] = typer.Argument(
             ..., help="training output folders (trainer_log.jsonl, trainer_state.json)"
         ),
-        pid: int | None = typer.Option(None, help="the training process: its end ends the watch; stopped if graceful"),
+        pid: int | None = typer.Option(
+            None, min=1, help="the training process: its end ends the watch; stopped if graceful"
+        ),
         url: str = options.URL,
         project: str = options.RUNS_PROJECT,
         name: str | None = typer.Option(None, help="run name (default: the folder's name)"),

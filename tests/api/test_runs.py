@@ -174,3 +174,9 @@ def test_runs_create_advice_differs_with_the_config(client: TestClient) -> None:
         for name, c in START_CONFIGS.items()
     }
     assert len({frozenset(c) for c in codes.values()}) >= 3, codes
+
+
+def test_runs_a_mirror_named_twice_is_stored_once(client: TestClient) -> None:
+    run = client.post("/api/v1/runs", json={"name": "m", "mirrors": ["tensorboard", "tensorboard"]}).json()
+    assert run["mirrors"] == ["tensorboard"]
+    assert client.get(f"/api/v1/runs/{run['id']}").json()["mirrors"] == ["tensorboard"]

@@ -34,6 +34,9 @@ def test_pages_run_page_follows_a_unique_id_prefix(client: TestClient) -> None:
     r = client.get("/runs/pre-o", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == "/runs/pre-one-aaa"
     assert client.get("/runs/pre-", follow_redirects=False).status_code == 404  # two runs start so
+    # The view is part of the link: a short id keeps it.
+    r = client.get("/runs/pre-o?smoothing=0.8&mode=llamafactory&log=1", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == "/runs/pre-one-aaa?smoothing=0.8&mode=llamafactory&log=1"
 
 
 @pytest.mark.parametrize(

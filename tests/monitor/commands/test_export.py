@@ -3,6 +3,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -64,3 +66,18 @@ def test_export_csv_neutralises_formula_keys(live_server, tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     got = sorted(r["key"] for r in csv.DictReader(io.StringIO(out.read_text())))
     assert got == sorted(["'=cmd|' /C calc'!A0", '\'+HYPERLINK("http://x.example","y")', "'@SUM(1+1)", "loss"])
+
+
+def test_export_to_a_reader_that_stops_early_ends_quietly(seeded) -> None:
+    # `losswatch export RUN | head -1`: the reader closes the pipe after its first bytes. Like other tools the
+    # export then stops without a word and without failing the pipeline.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "losswatch", "export", seeded.run_id, "--format", "json", "--url", seeded.url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == "", err

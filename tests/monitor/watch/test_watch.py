@@ -13,7 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from losswatch.monitor.cli import app
 from tests.conftest import ROOT
 
 WRITER = Path(__file__).with_name("log_writer.py")
@@ -136,3 +138,10 @@ def test_watch_says_once_what_it_waits_for(live_server, tmp_path) -> None:
         f"{tmp_path / 'not-yet'}: waiting for a training log (no such file or directory)",
     ]
     assert sum("waiting" in line for line in lines) == 2 and "Traceback" not in out
+
+
+@pytest.mark.parametrize("pid", ["0", "-1"])
+def test_watch_refuses_a_pid_that_names_no_single_process(tmp_path: Path, pid: str) -> None:
+    # os.kill(0 or -1, 0) succeeds (a process group, every process): such a watch would never end on its pid.
+    result = CliRunner().invoke(app, ["watch", str(tmp_path), "--pid", pid, "--url", "http://127.0.0.1:9"])
+    assert result.exit_code == 2 and "--pid" in result.output, result.output
