@@ -18,7 +18,10 @@ Rules, checked in this order (values oriented so that lower is better):
    p < 0.05 and the 95% interval excludes 0) and the fitted change over the window exceeds one
    reading's noise sigma. With many points a tiny drift becomes significant; the second test asks
    that it also be visible: the EMA-0.6 chart's +-2 sigma band is +-1 reading sigma wide.
-8. plateaued: everything else - the recent change is not significant or smaller than the noise.
+8. plateaued: everything else - the recent change is not significant or smaller than the noise, or it
+   is a worsening too small to be diverging on a key that cannot be overfitting (a training loss back
+   up a little). The contract's list of states has no word for that; the summary says it in words
+   ("getting worse again ... now x% worse than its best").
 """
 
 from __future__ import annotations

@@ -118,6 +118,17 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
         best=num(f["best"]),
         v=num(f["minimum"]["expected"]),
     )
+    if not up and f["best"] > 0 and f["minimum"]["expected"] <= 0:
+        # The floor at 0 is speaking, not the curve: the noise is large against the level, so the luckiest of
+        # the readings still to come is allowed all the way down. "Lower by 100%, to 0" would be the floor's.
+        return say(
+            "The forecast to step {h} says little: its noise (±{n}) is large against the level, so the luckiest "
+            "of the readings still to come could land anywhere down to 0.",
+            "到第 {h} 步的预测说明不了什么：噪声（±{n}）相对数值本身很大，剩下的读数里最幸运的一个可能低到 0。",
+            lang,
+            h=f["horizon"],
+            n=num(f["noise"]),
+        )
     if g["high"] < 0.001:
         return say(
             "Continuing to step {h} is not expected to improve on the best {best} ({lvl} interval: at most {hi}).",

@@ -130,7 +130,13 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
     if fc is not None:
-        msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
+        if sign > 0 and fc.best > 0 and fc.minimum.expected <= 0:
+            # The floor at 0 would be speaking ("by 100%"), not the curve: say why the forecast cannot tell.
+            msg += (
+                f"; the forecast to step {horizon} says little: its noise {_fmt(fc.sigma)} is large against the level"
+            )
+        else:
+            msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
     if rising:
         msg += f"; {since.size} {_readings(p)}(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
     if not may_stop and (flat or overfit):

@@ -126,6 +126,13 @@ def test_a_training_loss_monitor_speaks_of_readings_not_evaluations() -> None:
     assert "evaluation" not in d.message and "overfitting" not in d.message, d.message
 
 
+def test_a_forecast_pinned_at_zero_is_not_stated_as_a_100pct_gain() -> None:
+    # Curve 25's shape: eval loss around 0.6-1.4, jumping by about as much as its level.
+    values = [0.63, 0.64, 1.13, 0.71, 1.40, 1.00, 1.10, 1.25, 0.63, 0.34]
+    _, _, message = judge(values, config={"max_steps": 2000})
+    assert "the forecast to step 2000 says little" in message and "100%" not in message, message
+
+
 def test_decision_best_is_the_best_reading() -> None:
     stopper, state = Stopper(Policy()), StopState()
     for step, value in [(100, 1.9), (200, 1.815), (300, 1.812), (400, 1.807), (500, 1.83)]:

@@ -173,3 +173,15 @@ def test_a_curve_still_falling_with_little_left_does_not_say_keep_training(
         assert word in result["summary"], (word, result["summary"])
     for word in absent:
         assert word not in result["summary"], (word, result["summary"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_forecast_pinned_at_zero_by_its_noise_says_so_instead_of_a_100pct_gain(lang: str) -> None:
+    # A training loss logged every step at 0.05 with a scatter of 0.03: the luckiest of the thousands of
+    # readings ahead could be anything down to 0, which is the floor talking, not a 100% gain.
+    steps = np.arange(1, 2001, dtype=np.int64)
+    values = np.abs(0.05 + np.random.default_rng(3).normal(0, 0.03, steps.size))
+    result = diagnose(steps, values, key="loss", config={"max_steps": 6000}, lang=lang)
+    assert result["forecast"]["minimum"]["expected"] == 0.0
+    words = "The forecast to step 6000 says little" if lang == "en" else "到第 6000 步的预测说明不了什么"
+    assert words in result["summary"] and "100%" not in result["summary"], result["summary"]
