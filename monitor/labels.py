@@ -145,8 +145,13 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
         return str(decision.get("message") or "")
     # The key that decided: the training loss for a stop by its guard, else the monitor.
     monitor = decision.get("key") or decision.get("monitor") or EVAL_LOSS
-    text = _ZH_REASON.get(decision.get("reason") or "none", "{monitor}").format(monitor=monitor)
     best, best_step = decision.get("best_value"), decision.get("best_step")
+    reason = decision.get("reason") or "none"
+    if reason == "none" and best is None:
+        # Nothing of the monitor yet (a run without evaluations, or before the first): the English message
+        # says it waits for one; "keep training" would be advice the decision cannot give.
+        return f"还在等待第一个 {monitor} 数值，暂时无法判断。"
+    text = _ZH_REASON.get(reason, "{monitor}").format(monitor=monitor)
     if best is not None and best_step is not None:
         text += f"；最好值 {_num(best)}，在第 {best_step} 步"
     if decision.get("should_stop") and decision.get("step") is not None:

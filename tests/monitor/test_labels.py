@@ -88,3 +88,11 @@ def test_labels_served_with_the_vocabulary(client: TestClient) -> None:
     served = client.get("/api/v1/vocabulary").json()["labels"]
     assert served["status"]["zh"]["finished"] == "已结束"
     assert set(served["reason"]["zh"]) == set(client.get("/api/v1/vocabulary").json()["reasons"])
+
+
+def test_labels_decision_text_chinese_without_a_value_waits_instead_of_advising() -> None:
+    # A run whose eval_loss has not come (or never will: no evaluations): the English message says it waits.
+    d = Stopper(Policy()).observe(StopState(), key="loss", step=1, value=2.0).to_dict()
+    assert d["reason"] == "none" and d["best_value"] is None, d
+    text = decision_text(d, "zh")
+    assert "等待第一个 eval_loss" in text and "继续训练" not in text, text
