@@ -118,7 +118,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         # The words follow the curve as the diagnosis reads it too: a smooth climb whose rise this rule's
         # noise scale (curvature included) swallows is still a climb, never "levelling off".
         turned = rising or turned_up(steps, y)
-        shape = f"has been rising since its best{' (overfitting)' if is_eval_key(p.monitor) else ''}"
+        moved = "rising" if sign > 0 else "falling"  # away from its best, in the metric's own direction
+        shape = f"has been {moved} since its best{' (overfitting)' if is_eval_key(p.monitor) else ''}"
         shape = shape if turned else "is levelling off"
         msg = (
             f"{p.monitor} {shape}: continuing to step {horizon} is expected to improve on the best "

@@ -116,6 +116,18 @@ def test_a_smooth_climb_is_never_called_levelling_off(monitor: str, present: lis
         assert words not in d.message, d.message
 
 
+def test_a_higher_is_better_metric_falling_from_its_best_is_said_falling() -> None:
+    policy = Policy(monitor="eval_accuracy", mode="max")
+    stopper, state = Stopper(policy, Schedule.from_config({"max_steps": 1000})), StopState()
+    for i, value in enumerate(SMOOTH_CLIMB, start=1):
+        d = stopper.check(state, step=100 * i, value=-value)
+        if d.should_stop:
+            break
+    assert d.should_stop and "falling since its best (overfitting)" in d.message and "rising" not in d.message, (
+        d.message
+    )
+
+
 def test_a_training_loss_monitor_speaks_of_readings_not_evaluations() -> None:
     stopper, state = Stopper(Policy(monitor="loss")), StopState()
     for i, value in enumerate([0.5, 0.9, 1.4, 1.6, 1.7, 1.8], start=1):
