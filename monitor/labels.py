@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from losswatch.monitor.vocabulary import EVAL_LOSS
+from losswatch.monitor.vocabulary import EVAL_LOSS, is_eval_key
 
 LANGS = ("en", "zh")
 
@@ -151,7 +151,11 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
         # Nothing of the monitor yet (a run without evaluations, or before the first): the English message
         # says it waits for one; "keep training" would be advice the decision cannot give.
         return f"还在等待第一个 {monitor} 数值，暂时无法判断。"
-    text = _ZH_REASON.get(reason, "{monitor}").format(monitor=monitor)
+    if reason == "patience_exhausted" and not is_eval_key(str(monitor)):
+        # A training loss does not overfit and is not evaluated: it got worse, as the English says.
+        text = f"{monitor} 自最好值以来一直在变差"
+    else:
+        text = _ZH_REASON.get(reason, "{monitor}").format(monitor=monitor)
     if best is not None and best_step is not None:
         text += f"；最好值 {_num(best)}，在第 {best_step} 步"
     if decision.get("should_stop") and decision.get("step") is not None:

@@ -61,6 +61,18 @@ def train_at_evals(
     return np.where(count > 0, mean, np.nan), count
 
 
+# The level a risen curve is measured from: the lowest median of this many consecutive readings before its
+# recent window, so one lucky reading on a flat stretch cannot make the whole window look risen above it.
+LEVEL_READINGS = 3
+
+
+def _best_level(x: np.ndarray) -> float:
+    if x.size < LEVEL_READINGS:
+        return float(np.median(x))
+    runs = np.lib.stride_tricks.sliding_window_view(x, LEVEL_READINGS)
+    return float(np.min(np.median(runs, axis=1)))
+
+
 def _ratio_pct(cur: float, best: float) -> float | None:
     return 100.0 * (cur - best) / abs(best) if best != 0.0 else None
 
@@ -125,11 +137,12 @@ def overfitting(
     # falling that is an overfit as much as a climb is; without it, a level jump is left to the divergence
     # reading (an accuracy that collapses and stays collapsed is a run gone wrong, not a model memorising).
     window = eval_x[-recent_size(eval_x.size) :]
+    before = eval_x[: eval_x.size - window.size]
     risen = (
         rise > NOISE_K * noise
-        and b < eval_x.size - window.size
+        and b < before.size
         and not eval_recent_falling
-        and bool(np.all(window - best > NOISE_K * noise))
+        and bool(np.all(window - max(best, _best_level(before)) > NOISE_K * noise))
     )
     out.update(
         best_step=int(eval_steps[b]),

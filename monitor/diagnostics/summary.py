@@ -119,12 +119,13 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
         v=num(f["minimum"]["expected"]),
     )
     if not up and f["best"] > 0 and f["minimum"]["expected"] <= 0:
-        # The floor at 0 is speaking, not the curve: the noise is large against the level, so the luckiest of
-        # the readings still to come is allowed all the way down. "Lower by 100%, to 0" would be the floor's.
+        # The floor at 0 is speaking, not the curve: the spread the forecast allows each reading still to come
+        # (read over the whole run, so wider than the recent noise) lets the luckiest of them reach 0. "Lower by
+        # 100%, to 0" would be the floor's words.
         return say(
-            "The forecast to step {h} says little: its noise (±{n}) is large against the level, so the luckiest "
-            "of the readings still to come could land anywhere down to 0.",
-            "到第 {h} 步的预测说明不了什么：噪声（±{n}）相对数值本身很大，剩下的读数里最幸运的一个可能低到 0。",
+            "The forecast to step {h} says little here: the spread it allows each reading still to come (±{n}) "
+            "lets the luckiest of them reach all the way down to 0.",
+            "到第 {h} 步的预测在这里说明不了什么：它给剩下每个读数留的波动（±{n}）让其中最幸运的一个可以一直低到 0。",
             lang,
             h=f["horizon"],
             n=num(f["noise"]),

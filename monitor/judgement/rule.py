@@ -134,7 +134,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         if sign > 0 and fc.best > 0 and fc.minimum.expected <= 0:
             # The floor at 0 would be speaking ("by 100%"), not the curve: say why the forecast cannot tell.
             msg += (
-                f"; the forecast to step {horizon} says little: its noise {_fmt(fc.sigma)} is large against the level"
+                f"; the forecast to step {horizon} says little: the spread it allows each reading ahead "
+                f"({_fmt(fc.sigma)}) lets the luckiest reach 0"
             )
         else:
             msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"

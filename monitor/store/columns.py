@@ -91,8 +91,9 @@ def combine(parts: Iterable[Columns]) -> list[Columns]:
 
 def dedupe(c: Columns) -> tuple[Columns, int, int]:
     """Sorted by step with one point per step, the last one given (as across two batches); and how many
-    were dropped: those the kept point repeats exactly (duplicates), and those it replaces with another
-    value (overwritten, as a later batch would). Already sorted and unique, the common case, costs one pass."""
+    were dropped: those whose value the kept point repeats (duplicates), and those it replaces with another
+    value (overwritten). Each is counted against the value that wins, not against the one before it.
+    Already sorted and unique, the common case, costs one pass."""
     s = c.steps
     if s.size < 2 or bool(np.all(s[1:] > s[:-1])):
         return c, 0, 0
@@ -102,11 +103,13 @@ def dedupe(c: Columns) -> tuple[Columns, int, int]:
     last = np.ones(ss.size, dtype=bool)
     last[:-1] = ss[1:] != ss[:-1]
     keep = order[last]
-    # Each dropped point against the value kept for its step: bit for bit, so a NaN repeats a NaN.
+    # Each dropped point against the value kept for its step, compared as the store compares (a NaN repeats
+    # a NaN, -0.0 repeats 0.0).
     group = np.cumsum(np.concatenate(([0], last[:-1].astype(np.int64))))
-    kept_bits = c.values[keep].view(np.int64)
+    kept = c.values[keep][group[~last]]
     dropped = order[~last]
-    same = int(np.count_nonzero(c.values[dropped].view(np.int64) == kept_bits[group[~last]]))
+    mine = c.values[dropped]
+    same = int(np.count_nonzero((mine == kept) | (np.isnan(mine) & np.isnan(kept))))
     return Columns(c.key, s[keep], c.values[keep], c.times[keep]), same, int(dropped.size) - same
 
 

@@ -62,6 +62,13 @@ def test_metrics_batch_id_reused_for_other_points_is_refused(client: TestClient,
     assert 7.0 not in values
 
 
+def test_metrics_retry_listing_the_same_points_in_another_order_is_a_retry(client: TestClient, rid: str) -> None:
+    body = [{"key": "loss", "step": 1, "value": 0.5}, {"key": "lr", "step": 1, "value": 0.1}]
+    post(client, rid, body, batch_id="b")
+    again = post(client, rid, body[::-1], batch_id="b")
+    assert again.status_code == 200 and (again.json()["accepted"], again.json()["duplicates"]) == (0, 2), again.text
+
+
 def test_metrics_repeats_inside_one_batch_count_as_duplicates_or_overwrites(client: TestClient, rid: str) -> None:
     # Last write wins inside a batch as across batches, and is counted the same way.
     body = [

@@ -51,6 +51,7 @@ COUNT_CASES = [
     # by another value, a duplicate of the same one.
     ("repeat-inside-batch", [[{"key": "loss", "steps": [1, 2, 2, 3], "values": [1.0, 2.0, 5.0, 3.0]}]], [(3, 0, 1)]),
     ("same-repeat-inside-batch", [[{"key": "loss", "steps": [1, 2, 2], "values": [1.0, 5.0, 5.0]}]], [(2, 1, 0)]),
+    ("signed-zero-repeat-inside-batch", [[{"key": "loss", "steps": [1, 1], "values": [0.0, -0.0]}]], [(1, 1, 0)]),
     ("unsorted-steps", [[{"key": "loss", "steps": [30, 10, 20], "values": [3.0, 1.0, 2.0]}]], [(3, 0, 0)]),
     (
         "two-keys-one-batch",

@@ -96,3 +96,10 @@ def test_labels_decision_text_chinese_without_a_value_waits_instead_of_advising(
     assert d["reason"] == "none" and d["best_value"] is None, d
     text = decision_text(d, "zh")
     assert "等待第一个 eval_loss" in text and "继续训练" not in text, text
+
+
+def test_labels_decision_text_chinese_for_a_training_loss_monitor_says_it_got_worse() -> None:
+    d = {"reason": "patience_exhausted", "monitor": "loss", "best_value": 0.5, "best_step": 10, "should_stop": True}
+    text = decision_text(d, "zh")
+    assert "loss 自最好值以来一直在变差" in text and "评估" not in text, text
+    assert "评估" in decision_text({**d, "monitor": "eval_loss"}, "zh")

@@ -115,3 +115,16 @@ def test_a_level_jump_without_training_is_not_read_as_overfitting() -> None:
     empty = np.empty(0)
     o = overfitting(steps, evals, 1.0, empty.astype(np.int64), empty, 0.0, False)
     assert o["validation_rising"] and not o["detected"], o
+
+
+def test_one_lucky_reading_on_a_flat_stretch_is_not_a_rise() -> None:
+    # A metric that climbed to a level and stays there, with one lucky reading at evaluation 12: the level
+    # after it is no higher than before it, so nothing rose (eval_accuracy oriented: lower is better).
+    level = [-0.5 - 0.35 * (1 - np.exp(-k / 3)) for k in range(1, 11)]
+    flat = [-0.85 + 0.003 * (-1) ** k for k in range(20)]
+    evals = np.array(level + flat)
+    evals[11] = -0.875
+    steps = np.arange(1, evals.size + 1, dtype=np.int64) * 100
+    train_steps = np.arange(10, steps[-1] + 1, 10, dtype=np.int64)
+    o = overfitting(steps, evals, -1.0, train_steps, np.linspace(2.0, 0.5, train_steps.size), 0.0, False)
+    assert not o["detected"], o

@@ -183,5 +183,5 @@ def test_a_forecast_pinned_at_zero_by_its_noise_says_so_instead_of_a_100pct_gain
     values = np.abs(0.05 + np.random.default_rng(3).normal(0, 0.03, steps.size))
     result = diagnose(steps, values, key="loss", config={"max_steps": 6000}, lang=lang)
     assert result["forecast"]["minimum"]["expected"] == 0.0
-    words = "The forecast to step 6000 says little" if lang == "en" else "到第 6000 步的预测说明不了什么"
+    words = "The forecast to step 6000 says little" if lang == "en" else "到第 6000 步的预测在这里说明不了什么"
     assert words in result["summary"] and "100%" not in result["summary"], result["summary"]
