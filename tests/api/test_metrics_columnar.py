@@ -139,23 +139,15 @@ def test_columnar_times_are_kept_and_missing_ones_take_the_clock(client: TestCli
 
 def test_columnar_beside_points_in_one_batch(client: TestClient, rid: str) -> None:
     """Both forms in one batch: counted together, one transaction; on the same (key, step) the series wins."""
-    r = post(
-        client,
-        rid,
-        points=[{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": 2.0}],
-        series=[series("loss", [2, 3], lambda s: 10.0 * s), series("eval_loss", [3])],
-        batch_id="mixed-1",
-    )
+    batch = {
+        "points": [{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": 2.0}],
+        "series": [series("loss", [2, 3], lambda s: 10.0 * s), series("eval_loss", [3])],
+        "batch_id": "mixed-1",
+    }
+    r = post(client, rid, **batch)
     assert counts(r) == (4, 0, 1)  # the point at step 2 (2.0) is overwritten by the series' 20.0
     assert stored(client, rid, "loss") == {1: 1.0, 2: 20.0, 3: 30.0}
-    again = post(
-        client,
-        rid,
-        points=[{"key": "loss", "step": 1, "value": 1.0}, {"key": "loss", "step": 2, "value": 2.0}],
-        series=[series("loss", [2, 3], lambda s: 10.0 * s), series("eval_loss", [3])],
-        batch_id="mixed-1",
-    )
-    assert counts(again) == (0, 5, 0)
+    assert counts(post(client, rid, **batch)) == (0, 5, 0)  # the same batch again: a retry
     other = post(client, rid, points=[{"key": "loss", "step": 1, "value": 5.0}], batch_id="mixed-1")
     assert other.status_code == 422 and stored(client, rid, "loss") == {1: 1.0, 2: 20.0, 3: 30.0}
 
