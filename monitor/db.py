@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import CursorResult, Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError
 
 from alembic import command
 from losswatch.monitor.errors import SchemaBehind
@@ -78,6 +79,16 @@ def inserted_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the INSERT reported no primary key")
     return int(key[0])
+
+
+def unavailable(exc: BaseException) -> str | None:
+    """The first line of the driver's message when `exc` is the database being busy or away (SQLite's lock
+    held past busy_timeout, a PostgreSQL lock timeout, a server down): what a background pass logs in one
+    line before trying again. None for anything else, which deserves its traceback."""
+    if not isinstance(exc, OperationalError):
+        return None
+    text = str(exc.orig if exc.orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def writer(engine: Engine) -> Engine:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Connection, Engine, event
 
+from losswatch.monitor.db import unavailable
 from losswatch.monitor.mirrors.cursors import _pid_dead, new_owner
 from losswatch.monitor.notify import TEST, diagnosis, formats, outbox, stale
 from losswatch.monitor.notify.outbox import Message
@@ -171,12 +172,20 @@ class NotifyWorker:
     def wake(self) -> None:
         self._wake.set()
 
+    def _pass(self) -> None:
+        try:
+            self.run_once()
+        except Exception as exc:  # the next poll tries again
+            busy = unavailable(exc)
+            if busy is None:
+                log.exception("notification worker pass failed")
+            else:
+                # Expected under heavy writing or a database restart: one line, not a traceback.
+                log.warning("notification worker pass skipped, the database is busy or away: %s", busy)
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # e.g. the database is briefly unavailable: try again next poll
-                log.exception("notification worker pass failed")
+            self._pass()
             # Cleared before the next pass reads the outbox: a wake set after this point is for a commit that
             # pass may miss, and it wakes the one after.
             self._wake.wait(self.settings.notify_poll_seconds)

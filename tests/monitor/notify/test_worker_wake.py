@@ -4,6 +4,8 @@ the message and leave it to the next poll."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -44,4 +46,35 @@ def test_worker_wake_delivers_after_a_slow_commit(
         assert time.monotonic() - t0 < POLL / 4
     finally:
         worker.stop()
+        engine.dispose()
+
+
+def test_worker_pass_on_a_locked_database_logs_one_line(
+    tmp_path: Path, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another process holds SQLite's write lock past the worker's busy timeout while a run has gone silent:
+    # the pass that would report it cannot write. That is expected under heavy writing: one warning line
+    # that says so, not a traceback, and the next pass goes on.
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path / "data", stale_after=1.0)
+    engine: Engine = make_engine(settings.url, busy_timeout=0.1)
+    runs.create_run(engine, name="quiet", run_id="quiet")
+    time.sleep(1.2)  # past stale_after: the next pass reports the run
+    worker = NotifyWorker(engine, settings)
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        caplog.set_level(logging.WARNING, logger="losswatch.notify")
+        worker._pass()
+        (record,) = [r for r in caplog.records if r.name == "losswatch.notify"]
+        assert record.levelno == logging.WARNING and record.exc_info is None
+        assert "busy or away: database is locked" in record.getMessage()
+        holder.rollback()
+        caplog.clear()
+        worker._next_scan = 0.0
+        worker._pass()
+        # With the lock gone the next pass reports the silent run (its mark is written).
+        marks = holder.execute("SELECT COUNT(*) FROM notification_marks WHERE run_id = 'quiet'").fetchone()[0]
+        assert not caplog.records and marks == 1
+    finally:
+        holder.close()
         engine.dispose()
