@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +83,19 @@ def inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def unavailable(exc: BaseException) -> str | None:
-    """The first line of the driver's message when `exc` is the database being busy or away (SQLite's lock
-    held past busy_timeout, a PostgreSQL lock timeout, a server down): what a background pass logs in one
-    line before trying again. None for anything else, which deserves its traceback."""
-    if not isinstance(exc, OperationalError):
-        return None
-    text = str(exc.orig if exc.orig is not None else exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def background_pass(run: Callable[[], object], log: logging.Logger, what: str) -> None:
+    """One pass of a background worker; the next poll tries again whatever happens. A database that is busy
+    or away (SQLite's lock held past busy_timeout, a PostgreSQL lock timeout, a server down) is expected
+    under heavy writing or a restart: one warning line with the driver's first line. Anything else keeps its
+    traceback."""
+    try:
+        run()
+    except OperationalError as exc:
+        text = str(exc.orig if exc.orig is not None else exc).strip()
+        busy = text.splitlines()[0] if text else type(exc).__name__
+        log.warning("%s pass skipped, the database is busy or away: %s", what, busy)
+    except Exception:
+        log.exception("%s pass failed", what)
 
 
 def writer(engine: Engine) -> Engine:

@@ -69,14 +69,13 @@ def window_trend(steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:
     lo, hi = float(np.min(v)), float(np.max(v))
     level = float(np.median(v)) + slope * (float(steps[0]) - float(np.median(s)))
     start, end = min(max(level, lo), hi), min(max(level + change, lo), hi)
-    level, shown = start, end - start
     significant = p < SIGNIFICANCE and (low > 0.0 or high < 0.0)
     out.update(
         slope_per_1k_steps=slope * 1000.0,
         slope_ci_per_1k_steps=[low * 1000.0, high * 1000.0],
         p_value=p,
         change=change,
-        relative_change=shown / abs(level) if level != 0.0 else None,
+        relative_change=(end - start) / abs(start) if start != 0.0 else None,
         significant=bool(significant),
         direction=("decreasing" if slope < 0 else "increasing") if significant else "flat",
     )

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
-from losswatch.monitor.db import unavailable
+from losswatch.monitor.db import background_pass
 from losswatch.monitor.mirrors import cursors
 from losswatch.monitor.mirrors.cursors import RunInfo
 from losswatch.monitor.settings import Settings
@@ -129,15 +129,7 @@ class MirrorWorker:
                 log.warning("mirror %s of run %s: closing failed: %s", key[1], key[0], exc)
 
     def _pass(self) -> None:
-        try:
-            self.run_once()
-        except Exception as exc:  # the next poll tries again
-            busy = unavailable(exc)
-            if busy is None:
-                log.exception("mirror worker pass failed")
-            else:
-                # Expected under heavy writing or a database restart: one line, not a traceback.
-                log.warning("mirror worker pass skipped, the database is busy or away: %s", busy)
+        background_pass(self.run_once, log, "mirror worker")
 
     def _loop(self) -> None:
         while not self._stop.is_set():

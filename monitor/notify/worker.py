@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import Connection, Engine, event
 
-from losswatch.monitor.db import unavailable
+from losswatch.monitor.db import background_pass
 from losswatch.monitor.mirrors.cursors import _pid_dead, new_owner
 from losswatch.monitor.notify import TEST, diagnosis, formats, outbox, stale
 from losswatch.monitor.notify.outbox import Message
@@ -173,15 +173,7 @@ class NotifyWorker:
         self._wake.set()
 
     def _pass(self) -> None:
-        try:
-            self.run_once()
-        except Exception as exc:  # the next poll tries again
-            busy = unavailable(exc)
-            if busy is None:
-                log.exception("notification worker pass failed")
-            else:
-                # Expected under heavy writing or a database restart: one line, not a traceback.
-                log.warning("notification worker pass skipped, the database is busy or away: %s", busy)
+        background_pass(self.run_once, log, "notification worker")
 
     def _loop(self) -> None:
         while not self._stop.is_set():

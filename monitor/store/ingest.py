@@ -59,11 +59,12 @@ def ingest(
         run = _lock_run(conn, run_id)
         touch(conn, run_id=run_id, now=now)  # a stale run is running again
         keyed = [dedupe(c) for c in combine(parts)]
-        # The digest is of what the batch does (each key's points after last-wins, keys in order), so a retry
-        # that lists the same points in another order is still the same batch.
-        held = digest(sorted((c for c, _, _ in keyed), key=lambda c: c.key))
-        if batch_id is not None and not _claim(conn, run_id, batch_id, total, held, now):
-            return IngestResult(0, total, 0, decisions.current(conn, run))
+        if batch_id is not None:
+            # The digest is of what the batch does (each key's points after last-wins, keys in order), so a
+            # retry that lists the same points in another order is still the same batch.
+            held = digest(sorted((c for c, _, _ in keyed), key=lambda c: c.key))
+            if not _claim(conn, run_id, batch_id, total, held, now):
+                return IngestResult(0, total, 0, decisions.current(conn, run))
         policy = decisions.policy_of(run)
         checks = next((c.size for c, _, _ in keyed if c.key == policy.monitor), 0)
         afford(policy, checks, budget_ms=max_check_ms, what="this batch")
