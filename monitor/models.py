@@ -113,6 +113,16 @@ class StopState(Base):
     updated_at: Mapped[float] = mapped_column(Float)
 
 
+class StopSnapshot(Base):
+    """The policy's state as it stood after every stored point up to `step`, kept by a replay of history so
+    that the next rewrite of history replays from there (monitor/store/snapshots.py)."""
+
+    __tablename__ = "stop_snapshots"
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 class DecisionRow(Base):
     __tablename__ = "decisions"
     __table_args__ = (Index("ix_decisions_run_id_id", "run_id", "id"),)

@@ -13,7 +13,7 @@ from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
 from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision, Policy, Reason, stored_policy
 from losswatch.monitor.stopping import Stopper, StopState
-from losswatch.monitor.store import driver
+from losswatch.monitor.store import driver, snapshots
 from losswatch.monitor.store.values import decode
 
 GUARD_KEY = "loss"
@@ -74,13 +74,17 @@ def current(conn: Connection, run: dict[str, Any]) -> Decision:
 
 def advance(conn: Connection, run: dict[str, Any], changed: dict[str, tuple[np.ndarray, np.ndarray]]) -> Decision:
     """Feed the points this batch changed ((steps, values) per key, sorted by step) to the policy.
-    O(new points), except after a rewrite of already-judged history (a resume or a rewind), which
-    replays the monitored key once."""
+    O(new points), except after a rewrite of already-judged history (a resume, a late point), which
+    replays the monitored key from the latest snapshot before it (monitor/store/snapshots.py)."""
     stopper = stopper_of(run)
     state = load_state(conn, run["id"])
     watched = changed.get(stopper.monitor)
+    firsts = [int(changed[k][0][0]) for k in {stopper.monitor, GUARD_KEY} if k in changed and changed[k][0].size]
+    if firsts and state.last_step is not None and min(firsts) <= state.last_step:
+        # History the snapshots were taken over has changed.
+        snapshots.forget(conn, run_id=run["id"], since=min(firsts))
     if watched is not None and state.last_step is not None and int(watched[0][0]) <= state.last_step:
-        state = replay_stored(conn, run["id"], stopper)
+        state = replay_stored(conn, run["id"], stopper, since=min(firsts))
     else:
         # Same step: the training loss is logged before the evaluation, as the Trainer does (order 0 before 1).
         parts = [] if watched is None else [(1, stopper.monitor, *watched)]
@@ -113,31 +117,54 @@ def _feed_arrays(stopper: Stopper, state: StopState, parts: list[tuple[int, str,
         stopper.feed_many(state, key=key, steps=steps[a:b].tolist(), values=values[a:b].tolist())
 
 
-def replay_stored(conn: Connection, run_id: str, stopper: Stopper) -> StopState:
-    state = StopState()
-    _feed(stopper, state, stored_events(conn, run_id, stopper.monitor))
+def replay_stored(conn: Connection, run_id: str, stopper: Stopper, *, since: int | None = None) -> StopState:
+    """The state after every stored point, fed in step order: from the latest snapshot before `since` (the
+    first step whose points changed; the snapshots from there on must already be forgotten), or from the
+    start. Takes snapshots as it goes."""
+    start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since)
+    after, state = start if start is not None else (None, StopState())
+    taken = _feed(stopper, state, stored_events(conn, run_id, stopper.monitor, after=after))
+    snapshots.keep(conn, run_id=run_id, taken=taken)
     return state
 
 
-def _feed(stopper: Stopper, state: StopState, events: list[tuple[int, int, str, float]]) -> None:
-    """Feed events in step order, handing each run of same-key points over at once."""
+def _feed(
+    stopper: Stopper, state: StopState, events: list[tuple[int, int, str, float]]
+) -> list[tuple[int, dict[str, Any]]]:
+    """Feed events in step order, handing each run of same-key points over at once; returns the snapshots
+    (step, state) taken every `snapshots.EVERY` checks. A check is the last event of its step (the
+    monitored key sorts after the training loss), so a snapshot there holds every point up to its step."""
+    taken: list[tuple[int, dict[str, Any]]] = []
     i = 0
     while i < len(events):
         key = events[i][2]
         j = i
         while j < len(events) and events[j][2] == key:
             j += 1
+        if key == stopper.monitor and not state.stopped:
+            # Up to the next multiple of EVERY checks, then the rest of this run of checks.
+            j = min(j, i + snapshots.EVERY - state.checks % snapshots.EVERY)
         stopper.feed_many(state, key=key, steps=[e[0] for e in events[i:j]], values=[e[3] for e in events[i:j]])
+        if key == stopper.monitor and not state.stopped and state.checks % snapshots.EVERY == 0:
+            taken.append((events[j - 1][0], state.to_dict()))
         i = j
+    return taken
 
 
-def stored_events(conn: Connection, run_id: str, monitor: str) -> list[tuple[int, int, str, float]]:
+def stored_events(
+    conn: Connection, run_id: str, monitor: str, *, after: int | None = None
+) -> list[tuple[int, int, str, float]]:
+    """The monitored key's and the training loss's stored points (after step `after`, if given), as
+    (step, order, key, value) in the order a replay feeds them."""
     keys = [monitor] if monitor == GUARD_KEY else [monitor, GUARD_KEY]
-    rows = conn.execute(
+    query = (
         select(MetricKey.name, MetricPoint.step, MetricPoint.value, MetricPoint.flag)
         .join(MetricPoint, MetricPoint.key_id == MetricKey.id)
         .where(MetricKey.run_id == run_id, MetricKey.name.in_(keys))
-    ).all()
+    )
+    if after is not None:
+        query = query.where(MetricPoint.step > after)
+    rows = conn.execute(query).all()
     return sorted((r.step, 1 if r.name == monitor else 0, r.name, decode(r.value, r.flag)) for r in rows)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, select
 from losswatch.monitor.db import writer
 from losswatch.monitor.errors import NotFound
 from losswatch.monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
-from losswatch.monitor.store import decisions, driver, summaries
+from losswatch.monitor.store import decisions, driver, snapshots, summaries
 from losswatch.monitor.store.cache import Entry, SeriesCache
 from losswatch.monitor.store.runs import get_run
 from losswatch.monitor.store.values import decode, decode_array
@@ -131,7 +131,8 @@ def rewind(engine: Engine, *, run_id: str, step: int, rewind_id: str | None = No
                 deleted += n
                 summaries.recompute(conn, kid)
         stopper = decisions.stopper_of(run)
-        state = decisions.replay_stored(conn, run_id, stopper)
+        snapshots.forget(conn, run_id=run_id, since=step + 1)
+        state = decisions.replay_stored(conn, run_id, stopper, since=step + 1)
         decisions.save_state(conn, run_id, state)
         decision = decisions.with_manual(run, stopper.current(state))
         decisions.record(conn, run_id, decision)

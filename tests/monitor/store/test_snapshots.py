@@ -1,0 +1,136 @@
+"""A rewrite of judged history replays from the latest snapshot before it (monitor/store/snapshots.py), and
+ends in exactly the state a replay of every stored point from the start gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine, text
+
+from losswatch.monitor.db import make_engine
+from losswatch.monitor.store import decisions, ingest, runs, series, snapshots
+from losswatch.monitor.store.columns import from_series
+
+EVALS = 60  # checks every 50 steps, training loss every 10
+
+
+def curve(step: int, bump: float = 0.0) -> float:
+    """A falling loss with a little deterministic wobble: the forecast rule keeps judging, never stops."""
+    return 2.0 / (1 + step / 400) + 0.01 * np.sin(step / 37.0) + bump
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    e = make_engine(db_url)
+    yield e
+    e.dispose()
+
+
+def send(engine: Engine, rid: str, key: str, steps: list[int], bump: float = 0.0) -> None:
+    values = [curve(s, bump) for s in steps]
+    ingest.ingest(engine, run_id=rid, series=[from_series(key, steps, values, None, where="series[0]")])
+
+
+def started(engine: Engine) -> str:
+    run, _ = runs.create_run(engine, name="r", config={"max_steps": 20 * 50 * EVALS})
+    rid = run["id"]
+    for e in range(1, EVALS + 1):
+        send(engine, rid, "loss", list(range(50 * e - 40, 50 * e + 1, 10)))
+        send(engine, rid, "eval_loss", [50 * e])
+    return rid
+
+
+def from_scratch(engine: Engine, rid: str) -> dict:
+    with engine.connect() as conn:
+        run = runs.get_run(conn, run_id=rid)
+        return decisions.replay_stored(conn, rid, decisions.stopper_of(run)).to_dict()
+
+
+def stored(engine: Engine, rid: str) -> tuple[dict, list[int]]:
+    with engine.connect() as conn:
+        state = decisions.load_state(conn, rid).to_dict()
+        steps = conn.execute(text("SELECT step FROM stop_snapshots WHERE run_id = :r ORDER BY step"), {"r": rid})
+        return state, [int(s) for (s,) in steps]
+
+
+def late_eval(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * EVALS - 125], bump=0.3)
+
+
+def late_evals_far_back(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+    send(engine, rid, "eval_loss", [425], bump=-0.2)
+
+
+def late_loss_then_eval(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * EVALS - 225])
+    # A training-loss point inside the snapshots' history, on the in-order path: they must not outlive it.
+    send(engine, rid, "loss", [50 * EVALS - 1005], bump=5.0)
+    send(engine, rid, "eval_loss", [50 * EVALS - 25], bump=0.1)
+
+
+def overwritten_eval(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * EVALS - 175])
+    send(engine, rid, "eval_loss", [50 * EVALS - 300], bump=0.05)
+
+
+def rewound(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+    series.rewind(engine, run_id=rid, step=50 * EVALS - 700)
+    send(engine, rid, "eval_loss", [50 * EVALS - 650, 50 * EVALS - 600], bump=0.2)
+
+
+REWRITES: list[tuple[str, Callable[[Engine, str], None]]] = [
+    ("late-eval", late_eval),
+    ("late-evals-far-back", late_evals_far_back),
+    ("late-loss-inside-the-snapshots", late_loss_then_eval),
+    ("overwritten-eval", overwritten_eval),
+    ("rewind-and-resume", rewound),
+]
+
+
+@pytest.mark.parametrize("rewrite", [r for _, r in REWRITES], ids=[n for n, _ in REWRITES])
+def test_snapshots_replay_ends_where_a_full_replay_does(engine: Engine, rewrite: Callable[[Engine, str], None]) -> None:
+    rid = started(engine)
+    rewrite(engine, rid)
+    state, steps = stored(engine, rid)
+    assert steps, "a replay keeps snapshots"
+    assert state == from_scratch(engine, rid)
+
+
+def test_snapshots_a_late_point_replays_only_what_follows_the_latest_snapshot(engine: Engine) -> None:
+    rid = started(engine)
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])  # the first rewrite replays from the start
+    _, steps = stored(engine, rid)
+    assert steps == [50 * k for k in range(snapshots.EVERY, EVALS + 1, snapshots.EVERY)]
+    with engine.connect() as conn:
+        run = runs.get_run(conn, run_id=rid)
+        stopper = decisions.stopper_of(run)
+        found = snapshots.latest(conn, run_id=rid, before=50 * EVALS - 75)
+        assert found is not None and found[0] == 50 * 56
+        assert found[1].checks == 56 and found[1].last_step == 50 * 56
+        after = decisions.stored_events(conn, rid, stopper.monitor, after=found[0])
+    # What a later rewrite at step 2925 replays: five checks (the late one among them), not sixty-one.
+    assert [e[0] for e in after if e[2] == "eval_loss"] == [2850, 2875, 2900, 2950, 3000]
+
+
+def test_snapshots_keep_only_the_latest(engine: Engine) -> None:
+    run, _ = runs.create_run(engine, name="long", early_stopping={"rule": "best", "patience": 10_000})
+    rid = run["id"]
+    n = snapshots.EVERY * (snapshots.KEEP + 5)
+    send(engine, rid, "eval_loss", list(range(10, 10 * n + 1, 10)))
+    send(engine, rid, "eval_loss", [5], bump=1.0)
+    checks = [5, *range(10, 10 * n + 1, 10)]  # the late point is the replay's first check
+    every = checks[snapshots.EVERY - 1 :: snapshots.EVERY]
+    assert len(every) > snapshots.KEEP
+    assert stored(engine, rid)[1] == every[-snapshots.KEEP :]
+    assert stored(engine, rid)[0] == from_scratch(engine, rid)
+
+
+def test_snapshots_go_with_their_run(engine: Engine) -> None:
+    rid = started(engine)
+    late_eval(engine, rid)
+    runs.delete_run(engine, run_id=rid)
+    assert stored(engine, rid)[1] == []
