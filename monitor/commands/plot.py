@@ -11,10 +11,19 @@ import typer
 from losswatch.monitor import cli_options as options
 from losswatch.monitor.vocabulary import EVAL_LOSS, companion_key, is_eval_key
 
+# matplotlib computes an axis's span and margins in floats: values near the float limit (a run that blew up to
+# 1e308) overflow them and it cannot draw at all. Beyond this magnitude a value is left out as a gap.
+DRAWABLE = 1e300
+
 
 def _values(points: list[dict[str, Any]], field: str) -> list[float]:
     # Non-finite values arrive spelled out; float() reads "NaN"/"Infinity", and matplotlib leaves gaps.
-    return [float(p[field]) for p in points]
+    out = [float(p[field]) for p in points]
+    return [v if abs(v) <= DRAWABLE or not math.isfinite(v) else math.nan for v in out]
+
+
+def _too_large(points: list[dict[str, Any]], field: str) -> int:
+    return sum(1 for p in points if math.isfinite(v := float(p[field])) and abs(v) > DRAWABLE)
 
 
 def image_format(path: Path) -> str:
@@ -88,11 +97,14 @@ def draw(
         )
     if d.get("should_stop") and d.get("step") is not None:
         ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
-    note = None
+    notes = []
     if log and any(v > 0 for v in [*raw, *eval_values] if math.isfinite(v)):
         ax.set_yscale("log")
     elif log:
-        note = f"--log needs positive values and {key} has none: drawn on a linear axis"
+        notes.append(f"--log needs positive values and {key} has none: drawn on a linear axis")
+    huge = _too_large(train["points"], "value") + (_too_large(evals["points"], "value") if evals is not None else 0)
+    if huge:
+        notes.append(f"{huge} value(s) beyond ±{DRAWABLE:g} left out: an axis that wide cannot be drawn")
     ax.set_xlabel("step")
     ax.set_ylabel(key)
     ax.set_title(f"{run['name']} ({run['project']}): {key}")
@@ -103,7 +115,7 @@ def draw(
         fig.savefig(path, format=fmt)
     finally:
         plt.close(fig)
-    return note
+    return "; ".join(notes) or None
 
 
 def register(app: typer.Typer) -> None:

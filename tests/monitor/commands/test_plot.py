@@ -89,3 +89,18 @@ def test_plot_log_scale_of_a_key_with_no_positive_value_says_so(seeded, tmp_path
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == PNG
     assert "--log needs positive values and reward has none: drawn on a linear axis" in result.output
+
+
+def test_plot_values_near_the_float_limit_are_left_out_and_said(seeded, tmp_path: Path) -> None:
+    import httpx
+
+    huge = [1e308, -1.7e308, 1.5e308]
+    points = [{"key": "blowup", "step": s, "value": v} for s, v in enumerate([*huge, 2.0, 1.5, 1.2], start=1)]
+    httpx.post(
+        f"{seeded.url}/api/v1/runs/{seeded.run_id}/metrics", json={"points": points}, timeout=10
+    ).raise_for_status()
+    out = tmp_path / "blowup.png"
+    result = runner.invoke(app, ["plot", seeded.run_id, "--key", "blowup", "-o", str(out), "--url", seeded.url])
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:8] == PNG
+    assert "3 value(s) beyond ±1e+300 left out" in result.output
