@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -32,6 +33,9 @@ def stopper_of(run: dict[str, Any]) -> Stopper:
 _LOAD_STATE = "SELECT state FROM stop_states WHERE run_id = ?"
 _UPDATE_STATE = "UPDATE stop_states SET state = ?, updated_at = ? WHERE run_id = ?"
 _INSERT_STATE = "INSERT INTO stop_states (run_id, state, updated_at) VALUES (?, ?, ?)"
+_LAST_STEP = (
+    "SELECT s.last_step FROM metric_summaries s JOIN metric_keys k ON k.id = s.key_id WHERE k.run_id = ? AND k.name = ?"
+)
 _LAST_DECISION = "SELECT should_stop, reason FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT 1"
 _INSERT_DECISION = (
     "INSERT INTO decisions (run_id, step, should_stop, reason, message, details, created_at) "
@@ -72,39 +76,85 @@ def current(conn: Connection, run: dict[str, Any]) -> Decision:
     return with_manual(run, stopper.current(load_state(conn, run["id"])))
 
 
-def advance(conn: Connection, run: dict[str, Any], changed: dict[str, tuple[np.ndarray, np.ndarray]]) -> Decision:
+def advance(
+    conn: Connection,
+    run: dict[str, Any],
+    changed: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    stored_last: dict[str, int | None] | None = None,
+) -> Decision:
     """Feed the points this batch changed ((steps, values) per key, sorted by step) to the policy.
-    O(new points), except after a rewrite of already-judged history (a resume, a late point), which
-    replays the monitored key from the latest snapshot before it (monitor/store/snapshots.py)."""
+
+    `stored_last` is each changed key's last stored step before the batch. Points that come after
+    everything already fed are fed on: O(new points), with a snapshot every `snapshots.EVERY` checks.
+    Points that belong earlier (a resume, a late point, an overwrite, a training loss sent after the
+    evaluation of its step) rewrite judged history: the policy is replayed from the latest snapshot before
+    them (monitor/store/snapshots.py), so the state is always the one a replay of every stored point in
+    step order gives."""
     stopper = stopper_of(run)
     state = load_state(conn, run["id"])
-    watched = changed.get(stopper.monitor)
-    firsts = [int(changed[k][0][0]) for k in {stopper.monitor, GUARD_KEY} if k in changed and changed[k][0].size]
-    if firsts and state.last_step is not None and min(firsts) <= state.last_step:
-        # History the snapshots were taken over has changed.
-        snapshots.forget(conn, run_id=run["id"], since=min(firsts))
-    if watched is not None and state.last_step is not None and int(watched[0][0]) <= state.last_step:
-        state = replay_stored(conn, run["id"], stopper, since=min(firsts))
+    stored_last = dict(stored_last or {})
+    if stopper.monitor in changed and GUARD_KEY not in stored_last and stopper.monitor != GUARD_KEY:
+        # Not in this batch, so what is stored now is what was fed before it.
+        row = driver.fetchone(conn, _LAST_STEP, (run["id"], GUARD_KEY))
+        stored_last[GUARD_KEY] = None if row is None or row[0] is None else int(row[0])
+    since = _rewritten(stopper, state, changed, stored_last)
+    if since is not None:
+        snapshots.forget(conn, run_id=run["id"], since=since)
+        state = replay_stored(conn, run["id"], stopper, since=since)
     else:
         # Same step: the training loss is logged before the evaluation, as the Trainer does (order 0 before 1).
+        watched = changed.get(stopper.monitor)
         parts = [] if watched is None else [(1, stopper.monitor, *watched)]
         if stopper.monitor != GUARD_KEY and GUARD_KEY in changed:
             parts.append((0, GUARD_KEY, *changed[GUARD_KEY]))
-        _feed_arrays(stopper, state, parts)
+        snapshots.keep(conn, run_id=run["id"], taken=_feed_arrays(stopper, state, parts))
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
     return decision
 
 
-def _feed_arrays(stopper: Stopper, state: StopState, parts: list[tuple[int, str, np.ndarray, np.ndarray]]) -> None:
+def _rewritten(
+    stopper: Stopper,
+    state: StopState,
+    changed: dict[str, tuple[np.ndarray, np.ndarray]],
+    stored_last: dict[str, int | None],
+) -> int | None:
+    """The first step whose changed points belong before something the policy was already fed, or None.
+    In step order the training loss goes before the evaluation of its step: an evaluation lands behind a
+    training loss of a later step, a training loss behind an evaluation of its own step or a later one."""
+
+    def at(step: int | None) -> float:
+        return -math.inf if step is None else float(step)
+
+    fed_check = at(state.last_step)
+    fed_loss = at(stored_last.get(GUARD_KEY)) if stopper.monitor != GUARD_KEY else -math.inf
+    fed_own = at(stored_last.get(stopper.monitor))
+    late = []
+    if stopper.monitor in changed and changed[stopper.monitor][0].size:
+        first = int(changed[stopper.monitor][0][0])
+        if first <= max(fed_check, fed_own) or first < fed_loss:
+            late.append(first)
+    if stopper.monitor != GUARD_KEY and GUARD_KEY in changed and changed[GUARD_KEY][0].size:
+        first = int(changed[GUARD_KEY][0][0])
+        if first <= max(fed_check, fed_loss):
+            late.append(first)
+    return min(late) if late else None
+
+
+Run = tuple[str, list[int], list[float]]
+
+
+def _feed_arrays(
+    stopper: Stopper, state: StopState, parts: list[tuple[int, str, np.ndarray, np.ndarray]]
+) -> list[tuple[int, dict[str, Any]]]:
     """Feed one or two keys' points merged in (step, order), each run of same-key points at once."""
     if len(parts) == 1:
         _, key, steps, values = parts[0]
-        stopper.feed_many(state, key=key, steps=steps.tolist(), values=values.tolist())
-        return
+        return _feed_runs(stopper, state, [(key, steps.tolist(), values.tolist())])
     if not parts:
-        return
+        return []
     steps = np.concatenate([p[2] for p in parts])
     values = np.concatenate([p[3] for p in parts])
     which = np.concatenate([np.full(p[2].size, i) for i, p in enumerate(parts)])
@@ -112,9 +162,11 @@ def _feed_arrays(stopper: Stopper, state: StopState, parts: list[tuple[int, str,
     idx = np.lexsort((order, steps))
     steps, values, which = steps[idx], values[idx], which[idx]
     cuts = [0, *(np.flatnonzero(which[1:] != which[:-1]) + 1).tolist(), int(steps.size)]
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        key = parts[int(which[a])][1]
-        stopper.feed_many(state, key=key, steps=steps[a:b].tolist(), values=values[a:b].tolist())
+    runs = [
+        (parts[int(which[a])][1], steps[a:b].tolist(), values[a:b].tolist())
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+    return _feed_runs(stopper, state, runs)
 
 
 def replay_stored(conn: Connection, run_id: str, stopper: Stopper, *, since: int | None = None) -> StopState:
@@ -123,31 +175,34 @@ def replay_stored(conn: Connection, run_id: str, stopper: Stopper, *, since: int
     start. Takes snapshots as it goes."""
     start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since)
     after, state = start if start is not None else (None, StopState())
-    taken = _feed(stopper, state, stored_events(conn, run_id, stopper.monitor, after=after))
-    snapshots.keep(conn, run_id=run_id, taken=taken)
+    events = stored_events(conn, run_id, stopper.monitor, after=after)
+    runs: list[Run] = []
+    for e in events:
+        if runs and runs[-1][0] == e[2]:
+            runs[-1][1].append(e[0])
+            runs[-1][2].append(e[3])
+        else:
+            runs.append((e[2], [e[0]], [e[3]]))
+    snapshots.keep(conn, run_id=run_id, taken=_feed_runs(stopper, state, runs))
     return state
 
 
-def _feed(
-    stopper: Stopper, state: StopState, events: list[tuple[int, int, str, float]]
-) -> list[tuple[int, dict[str, Any]]]:
-    """Feed events in step order, handing each run of same-key points over at once; returns the snapshots
-    (step, state) taken every `snapshots.EVERY` checks. A check is the last event of its step (the
-    monitored key sorts after the training loss), so a snapshot there holds every point up to its step."""
+def _feed_runs(stopper: Stopper, state: StopState, runs: list[Run]) -> list[tuple[int, dict[str, Any]]]:
+    """Feed runs of same-key points (in step order, the training loss of a step before its evaluation);
+    returns the snapshots (step, state) taken every `snapshots.EVERY` checks. A check is the last point of
+    its step, so a snapshot there holds every point up to its step."""
     taken: list[tuple[int, dict[str, Any]]] = []
-    i = 0
-    while i < len(events):
-        key = events[i][2]
-        j = i
-        while j < len(events) and events[j][2] == key:
-            j += 1
-        if key == stopper.monitor and not state.stopped:
-            # Up to the next multiple of EVERY checks, then the rest of this run of checks.
-            j = min(j, i + snapshots.EVERY - state.checks % snapshots.EVERY)
-        stopper.feed_many(state, key=key, steps=[e[0] for e in events[i:j]], values=[e[3] for e in events[i:j]])
-        if key == stopper.monitor and not state.stopped and state.checks % snapshots.EVERY == 0:
-            taken.append((events[j - 1][0], state.to_dict()))
-        i = j
+    for key, steps, values in runs:
+        i = 0
+        while i < len(steps):
+            j = len(steps)
+            if key == stopper.monitor and not state.stopped:
+                # Up to the next multiple of EVERY checks, then on.
+                j = min(j, i + snapshots.EVERY - state.checks % snapshots.EVERY)
+            stopper.feed_many(state, key=key, steps=steps[i:j], values=values[i:j])
+            if key == stopper.monitor and not state.stopped and state.checks % snapshots.EVERY == 0:
+                taken.append((steps[j - 1], state.to_dict()))
+            i = j
     return taken
 
 

@@ -73,13 +73,15 @@ def ingest(
         known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _, _ in keyed], limit=max_keys_per_run)
         accepted = overwritten = duplicates = 0
         changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        stored_last: dict[str, int | None] = {}
         for unique, same, replaced in keyed:
             key_id, summary = known[unique.key]
+            stored_last[unique.key] = summary["last_step"] if summary is not None else None
             a, d, o, ch = _store_key(conn, key_id, summary, unique, now)
             accepted, duplicates, overwritten = accepted + a, duplicates + d + same, overwritten + o + replaced
             if ch is not None:
                 changed[unique.key] = ch
-        decision = decisions.advance(conn, run, changed)
+        decision = decisions.advance(conn, run, changed, stored_last=stored_last)
         return IngestResult(accepted, duplicates, overwritten, decision)
 
 

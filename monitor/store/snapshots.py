@@ -1,14 +1,16 @@
 """Snapshots of a run's stopping state along its history, so that rewriting history does not replay it all.
 
-A rewrite of already-judged points (a resumed trainer sending steps again, a late point from a second
-writer, a rewind) makes the state that followed them wrong: the policy has to be run again from there.
-From the run's first point that costs one check per evaluation (~10 ms each under the forecast rule), held
-under the run's write lock: seconds on a long run, for every late point. A replay therefore keeps the state
-every EVERY checks; the next one starts from the latest snapshot before the first changed step.
+A rewrite of already-judged points (a resumed trainer's rewind, a late point from a second writer, an
+overwrite) makes the state that followed them wrong: the policy has to be run again from there. From the
+run's first point that costs one check per evaluation (~10 ms each under the forecast rule), held under the
+write lock: seconds on a long run, for every late point, while every other writer waits. So the state is
+kept every EVERY checks, as points arrive and during a replay, and a replay starts from the latest snapshot
+before the first changed step.
 
-A snapshot at step k is the state after every stored point at or before k, fed in the replay's order, so a
-replay from it ends exactly where a replay from the start would. It stays valid until a point at or before
-k changes: every write that reaches back that far (`forget`) drops the snapshots from its first step on.
+A snapshot at step k is the state after every stored point at or before k, fed in step order (the training
+loss of a step before its evaluation): `decisions.advance` replays whatever arrives out of that order, so
+the live state, and every snapshot of it, is the one a replay from the start gives. A snapshot stays valid
+until a point at or before k changes: every such write (`forget`) drops the snapshots from its step on.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""A rewrite of judged history replays from the latest snapshot before it (monitor/store/snapshots.py), and
-ends in exactly the state a replay of every stored point from the start gives."""
+"""Points out of step order replay the policy from the latest snapshot before them (monitor/store/snapshots.py),
+and every write ends in exactly the state a replay of every stored point from the start gives."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -29,7 +30,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 def send(engine: Engine, rid: str, key: str, steps: list[int], bump: float = 0.0) -> None:
-    values = [curve(s, bump) for s in steps]
+    values = [curve(s, bump) if math.isfinite(bump) else bump for s in steps]
     ingest.ingest(engine, run_id=rid, series=[from_series(key, steps, values, None, where="series[0]")])
 
 
@@ -82,7 +83,41 @@ def rewound(engine: Engine, rid: str) -> None:
     send(engine, rid, "eval_loss", [50 * EVALS - 650, 50 * EVALS - 600], bump=0.2)
 
 
+def loss_after_its_eval(engine: Engine, rid: str) -> None:
+    # A batch boundary between an evaluation and the training loss of its step (an import sorted by key).
+    send(engine, rid, "eval_loss", [50 * EVALS + 50])
+    send(engine, rid, "loss", [50 * EVALS + 50], bump=0.02)
+
+
+def eval_after_a_later_loss(engine: Engine, rid: str) -> None:
+    send(engine, rid, "loss", [50 * EVALS + 10, 50 * EVALS + 20])
+    send(engine, rid, "eval_loss", [50 * EVALS + 5])
+
+
+def nan_loss_after_its_eval(engine: Engine, rid: str) -> None:
+    # In step order the NaN stops the run before the evaluation of its step is judged.
+    send(engine, rid, "eval_loss", [50 * EVALS + 50])
+    send(engine, rid, "loss", [50 * EVALS + 50], bump=math.nan)
+
+
+def eval_before_a_nan_loss_already_in(engine: Engine, rid: str) -> None:
+    # In step order the evaluation is judged before the NaN that follows it stops the run.
+    send(engine, rid, "loss", [50 * EVALS + 10], bump=math.nan)
+    send(engine, rid, "eval_loss", [50 * EVALS + 5])
+
+
+def loss_out_of_its_order(engine: Engine, rid: str) -> None:
+    send(engine, rid, "loss", [50 * EVALS + 30])
+    send(engine, rid, "loss", [50 * EVALS + 20], bump=3.0)
+    send(engine, rid, "eval_loss", [50 * EVALS + 50])
+
+
 REWRITES: list[tuple[str, Callable[[Engine, str], None]]] = [
+    ("loss-after-its-eval", loss_after_its_eval),
+    ("eval-after-a-later-loss", eval_after_a_later_loss),
+    ("loss-out-of-its-own-order", loss_out_of_its_order),
+    ("nan-loss-after-its-eval", nan_loss_after_its_eval),
+    ("eval-before-a-nan-loss-already-in", eval_before_a_nan_loss_already_in),
     ("late-eval", late_eval),
     ("late-evals-far-back", late_evals_far_back),
     ("late-loss-inside-the-snapshots", late_loss_then_eval),
@@ -100,9 +135,21 @@ def test_snapshots_replay_ends_where_a_full_replay_does(engine: Engine, rewrite:
     assert state == from_scratch(engine, rid)
 
 
+def test_snapshots_in_order_points_take_the_snapshots_a_replay_would(engine: Engine) -> None:
+    rid = started(engine)
+    with engine.connect() as conn:
+        query = text("SELECT step, state FROM stop_snapshots WHERE run_id = :r ORDER BY step")
+        live = [(int(r.step), r.state) for r in conn.execute(query, {"r": rid})]
+        run = runs.get_run(conn, run_id=rid)
+        decisions.replay_stored(conn, rid, decisions.stopper_of(run))  # not committed
+        replayed = [(int(r.step), r.state) for r in conn.execute(query, {"r": rid})]
+    assert [step for step, _ in live] == [50 * k for k in range(snapshots.EVERY, EVALS + 1, snapshots.EVERY)]
+    assert live == replayed
+
+
 def test_snapshots_a_late_point_replays_only_what_follows_the_latest_snapshot(engine: Engine) -> None:
     rid = started(engine)
-    send(engine, rid, "eval_loss", [50 * EVALS - 125])  # the first rewrite replays from the start
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
     _, steps = stored(engine, rid)
     assert steps == [50 * k for k in range(snapshots.EVERY, EVALS + 1, snapshots.EVERY)]
     with engine.connect() as conn:
