@@ -120,6 +120,8 @@ class StopSnapshot(Base):
     __tablename__ = "stop_snapshots"
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     step: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # What the state was computed under (snapshots.basis): the effective policy, the run's plan, the release.
+    basis: Mapped[str] = mapped_column(String(32))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

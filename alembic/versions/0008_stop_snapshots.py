@@ -21,6 +21,7 @@ def upgrade() -> None:
         "stop_snapshots",
         sa.Column("run_id", sa.String(length=64), nullable=False),
         sa.Column("step", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("basis", sa.String(length=32), nullable=False),
         sa.Column("state", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("run_id", "step"),

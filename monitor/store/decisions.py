@@ -108,7 +108,9 @@ def advance(
         parts = [] if watched is None else [(1, stopper.monitor, *watched)]
         if stopper.monitor != GUARD_KEY and GUARD_KEY in changed:
             parts.append((0, GUARD_KEY, *changed[GUARD_KEY]))
-        snapshots.keep(conn, run_id=run["id"], taken=_feed_arrays(stopper, state, parts))
+        taken = _feed_arrays(stopper, state, parts)
+        if taken:
+            snapshots.keep(conn, run_id=run["id"], taken=taken, under=snapshots.basis(stopper))
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
@@ -170,10 +172,21 @@ def _feed_arrays(
 
 
 def replay_stored(conn: Connection, run_id: str, stopper: Stopper, *, since: int | None = None) -> StopState:
-    """The state after every stored point, fed in step order: from the latest snapshot before `since` (the
-    first step whose points changed; the snapshots from there on must already be forgotten), or from the
-    start. Takes snapshots as it goes."""
-    start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since)
+    """`replayed`, keeping the snapshots it took."""
+    state, taken = replayed(conn, run_id, stopper, since=since)
+    if taken:
+        snapshots.keep(conn, run_id=run_id, taken=taken, under=snapshots.basis(stopper))
+    return state
+
+
+def replayed(
+    conn: Connection, run_id: str, stopper: Stopper, *, since: int | None = None
+) -> tuple[StopState, list[tuple[int, dict[str, Any]]]]:
+    """The state after every stored point, fed in step order, and the snapshots taken on the way: from the
+    latest snapshot before `since` (the first step whose points changed; the snapshots from there on must
+    already be forgotten), or from the start. Reads only."""
+    under = snapshots.basis(stopper)
+    start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since, under=under)
     after, state = start if start is not None else (None, StopState())
     events = stored_events(conn, run_id, stopper.monitor, after=after)
     runs: list[Run] = []
@@ -183,8 +196,7 @@ def replay_stored(conn: Connection, run_id: str, stopper: Stopper, *, since: int
             runs[-1][2].append(e[3])
         else:
             runs.append((e[2], [e[0]], [e[3]]))
-    snapshots.keep(conn, run_id=run_id, taken=_feed_runs(stopper, state, runs))
-    return state
+    return state, _feed_runs(stopper, state, runs)
 
 
 def _feed_runs(stopper: Stopper, state: StopState, runs: list[Run]) -> list[tuple[int, dict[str, Any]]]:

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text, update
 
 from losswatch.monitor.db import make_engine
+from losswatch.monitor.models import StopSnapshot
 from losswatch.monitor.store import decisions, ingest, runs, series, snapshots
 from losswatch.monitor.store.columns import from_series
 
@@ -46,7 +47,7 @@ def started(engine: Engine) -> str:
 def from_scratch(engine: Engine, rid: str) -> dict:
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=rid)
-        return decisions.replay_stored(conn, rid, decisions.stopper_of(run)).to_dict()
+        return decisions.replayed(conn, rid, decisions.stopper_of(run))[0].to_dict()
 
 
 def stored(engine: Engine, rid: str) -> tuple[dict, list[int]]:
@@ -75,6 +76,39 @@ def late_loss_then_eval(engine: Engine, rid: str) -> None:
 def overwritten_eval(engine: Engine, rid: str) -> None:
     send(engine, rid, "eval_loss", [50 * EVALS - 175])
     send(engine, rid, "eval_loss", [50 * EVALS - 300], bump=0.05)
+
+
+def written_at_a_snapshot_step(engine: Engine, rid: str) -> None:
+    # The snapshot at 2800 holds the training loss of its step: it must go, not only the ones after it.
+    send(engine, rid, "loss", [50 * 56], bump=5.0)
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+
+
+def eval_overwritten_at_a_snapshot_step(engine: Engine, rid: str) -> None:
+    send(engine, rid, "eval_loss", [50 * 48], bump=0.4)
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+
+
+def rewound_then_another_history(engine: Engine, rid: str) -> None:
+    series.rewind(engine, run_id=rid, step=2300)
+    for e in range(47, EVALS + 1):
+        send(engine, rid, "loss", list(range(50 * e - 40, 50 * e + 1, 10)), bump=0.05)
+        send(engine, rid, "eval_loss", [50 * e], bump=0.05)
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+
+
+def nan_loss_at_a_snapshot_step(engine: Engine, rid: str) -> None:
+    # The replay stops at 2800 and takes no snapshot there: the old one must not survive to be used.
+    send(engine, rid, "loss", [50 * 56], bump=math.nan)
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+
+
+def rewound_past_snapshots_then_sparse(engine: Engine, rid: str) -> None:
+    # After the rewind the snapshots at 2400 and 2800 describe a history that is gone; the new one passes
+    # them with too few checks to replace them before a late point looks for one.
+    series.rewind(engine, run_id=rid, step=2300)
+    send(engine, rid, "eval_loss", [2900, 3000], bump=0.3)
+    send(engine, rid, "eval_loss", [2950], bump=0.3)
 
 
 def rewound(engine: Engine, rid: str) -> None:
@@ -123,6 +157,11 @@ REWRITES: list[tuple[str, Callable[[Engine, str], None]]] = [
     ("late-loss-inside-the-snapshots", late_loss_then_eval),
     ("overwritten-eval", overwritten_eval),
     ("rewind-and-resume", rewound),
+    ("training-loss-at-a-snapshot-step", written_at_a_snapshot_step),
+    ("eval-overwritten-at-a-snapshot-step", eval_overwritten_at_a_snapshot_step),
+    ("rewind-then-another-history", rewound_then_another_history),
+    ("nan-loss-at-a-snapshot-step", nan_loss_at_a_snapshot_step),
+    ("rewind-past-snapshots-then-sparse-points", rewound_past_snapshots_then_sparse),
 ]
 
 
@@ -138,13 +177,12 @@ def test_snapshots_replay_ends_where_a_full_replay_does(engine: Engine, rewrite:
 def test_snapshots_in_order_points_take_the_snapshots_a_replay_would(engine: Engine) -> None:
     rid = started(engine)
     with engine.connect() as conn:
-        query = text("SELECT step, state FROM stop_snapshots WHERE run_id = :r ORDER BY step")
-        live = [(int(r.step), r.state) for r in conn.execute(query, {"r": rid})]
+        t = StopSnapshot.__table__
+        live = [(int(r.step), r.state) for r in conn.execute(select(t.c.step, t.c.state).order_by(t.c.step))]
         run = runs.get_run(conn, run_id=rid)
-        decisions.replay_stored(conn, rid, decisions.stopper_of(run))  # not committed
-        replayed = [(int(r.step), r.state) for r in conn.execute(query, {"r": rid})]
+        _, taken = decisions.replayed(conn, rid, decisions.stopper_of(run))
     assert [step for step, _ in live] == [50 * k for k in range(snapshots.EVERY, EVALS + 1, snapshots.EVERY)]
-    assert live == replayed
+    assert live == taken
 
 
 def test_snapshots_a_late_point_replays_only_what_follows_the_latest_snapshot(engine: Engine) -> None:
@@ -155,7 +193,7 @@ def test_snapshots_a_late_point_replays_only_what_follows_the_latest_snapshot(en
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=rid)
         stopper = decisions.stopper_of(run)
-        found = snapshots.latest(conn, run_id=rid, before=50 * EVALS - 75)
+        found = snapshots.latest(conn, run_id=rid, before=50 * EVALS - 75, under=snapshots.basis(stopper))
         assert found is not None and found[0] == 50 * 56
         assert found[1].checks == 56 and found[1].last_step == 50 * 56
         after = decisions.stored_events(conn, rid, stopper.monitor, after=found[0])
@@ -181,3 +219,30 @@ def test_snapshots_go_with_their_run(engine: Engine) -> None:
     late_eval(engine, rid)
     runs.delete_run(engine, run_id=rid)
     assert stored(engine, rid)[1] == []
+
+
+def tamper(engine: Engine, rid: str, step: int, **values: object) -> None:
+    with engine.begin() as conn:
+        t = StopSnapshot.__table__
+        state = conn.execute(select(t.c.state).where(t.c.run_id == rid, t.c.step == step)).scalar_one()
+        if "checks" in values:
+            state = {**state, "checks": values.pop("checks")}
+        conn.execute(update(t).where(t.c.run_id == rid, t.c.step == step).values(state=state, **values))
+
+
+def test_snapshots_a_late_point_starts_from_the_snapshot_before_it(engine: Engine) -> None:
+    rid = started(engine)
+    tamper(engine, rid, 50 * 56, checks=1000)  # a mark only a replay from this snapshot carries on
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+    # 1000, then the checks at 2850, 2875 (the late one), 2900, 2950 and 3000.
+    assert stored(engine, rid)[0]["checks"] == 1005
+
+
+def test_snapshots_of_another_policy_or_release_are_not_used(engine: Engine) -> None:
+    rid = started(engine)
+    tamper(engine, rid, 50 * 56, checks=1000, basis="computed-by-an-older-release")
+    send(engine, rid, "eval_loss", [50 * EVALS - 125])
+    state, steps = stored(engine, rid)
+    assert state["checks"] == EVALS + 1  # the snapshot at 2800 passed over
+    assert state == from_scratch(engine, rid)
+    assert 50 * 56 in steps  # and taken again under this basis
