@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from losswatch.api import auth, errors
+from losswatch.api.gate import write_gate
 from losswatch.api.inline import inline_writer
 from losswatch.api.limits import BodyLimit
 from losswatch.api.observability import AccessLog, Metrics
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prepare(engine, settings.url)
         app.state.engine = engine
         app.state.inline = inline_writer(settings.url, settings.inline_ms)
+        app.state.gate = write_gate(settings.url, settings.busy_timeout)
         mirror_worker = start_worker(engine, settings)
         notifier = app.state.notify_worker = notify_worker.start_worker(engine, settings)
         if notifier is not None and app.state.inline is not None:

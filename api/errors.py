@@ -22,6 +22,7 @@ STATUS = {
     errors.Conflict: 409,
     errors.LimitExceeded: 413,
     errors.SchemaBehind: 503,
+    errors.Busy: 503,
 }
 ECHO_MAX = 200
 RETRY_AFTER = "1"
@@ -61,7 +62,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.LossWatchError)
     async def _domain_error(_: Request, exc: errors.LossWatchError) -> JSONResponse:
         code = next((c for t, c in STATUS.items() if isinstance(exc, t)), 400)
-        return JSONResponse({"detail": _safe(str(exc))}, status_code=code)
+        headers = {"Retry-After": RETRY_AFTER} if isinstance(exc, errors.Busy) else None
+        return JSONResponse({"detail": _safe(str(exc))}, status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -30,6 +30,10 @@ class SchemaBehind(LossWatchError):
     pass
 
 
+class Busy(LossWatchError):
+    """The database is taken by other writes for longer than a request may wait; a retry will find it free."""
+
+
 class Deferred(Exception):
     """A batch's estimated work is beyond what its caller may spend where it runs (the event loop): nothing was
     committed, and the caller runs it again where it may wait (a worker thread). Never reaches a client."""

@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 
-from losswatch.api import deps
+from losswatch.api import deps, gate
 from losswatch.api.inline import InlineWriter
 from losswatch.api.schemas import MAX_STEP, IngestOut, KeysOut, MetricsIn, RewindIn, RewindOut, RunId, SeriesOut, out
 from losswatch.api.wire import BadBody, WireBatch, decode_batch
@@ -74,7 +74,8 @@ async def post_metrics(run_id: RunId, request: Request) -> Response:
             # whole and starts it over from its beginning (one written meanwhile would append to it).
             await run_in_threadpool(inline.checkpoint)
     if result is None:
-        result = await run_in_threadpool(_ingest, run_id, body, request, state.engine, settings, None)
+        async with gate.held(state.gate):
+            result = await run_in_threadpool(_ingest, run_id, body, request, state.engine, settings, None)
     # Encoded here, already in the documented shape: FastAPI's response-model pass would re-validate it.
     return Response(_encoder.encode(result), media_type="application/json")
 
