@@ -29,7 +29,7 @@ class WriteGate:
         """Hold the gate for one write; Busy when the writes queued before it take longer than `timeout`."""
         try:
             await asyncio.wait_for(self._lock.acquire(), self.timeout)
-        except TimeoutError as exc:
+        except (TimeoutError, asyncio.TimeoutError) as exc:  # not yet the same class on Python 3.10
             raise Busy(f"the database is busy with other writes (waited {self.timeout:g} s); retry shortly") from exc
         try:
             yield

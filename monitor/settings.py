@@ -31,7 +31,12 @@ class Settings(BaseSettings):
     # With auth off only loopback Host names are answered (DNS rebinding); a name a person serves the
     # dashboard under on purpose (an SSH tunnel's alias, a reverse proxy) is added here.
     allowed_hosts: list[str] = Field(default_factory=list, description="extra Host names served while auth is off")
-    busy_timeout: float = Field(default=10.0, gt=0, description="seconds a write waits for SQLite's lock before a 503")
+    busy_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds a write waits for its turn among this process's writes, and then as long again for "
+        "SQLite's lock held by another process, before a 503",
+    )
 
     # Bounds on what one request may carry; each breach is a 413/422 naming the limit.
     max_body_bytes: int = 64 * 1024 * 1024

@@ -40,6 +40,8 @@ class StopState:
     above: int = 0
     # rule "forecast" (monitor/judgement/rule.py): its readings and its clauses' counters.
     judge: dict[str, Any] = field(default_factory=dict)
+    # What this state was computed under (monitor/store/snapshots.basis); None for one older than the field.
+    basis: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # JSON columns on PostgreSQL reject Infinity/NaN tokens, so non-finite floats travel as strings.

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, select
 
+from losswatch.monitor.errors import Deferred
 from losswatch.monitor.judgement.schedule import Schedule
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
 from losswatch.monitor.notify import outbox
@@ -82,6 +83,7 @@ def advance(
     changed: dict[str, tuple[np.ndarray, np.ndarray]],
     *,
     stored_last: dict[str, int | None] | None = None,
+    defer: bool = False,
 ) -> Decision:
     """Feed the points this batch changed ((steps, values) per key, sorted by step) to the policy.
 
@@ -98,8 +100,14 @@ def advance(
         # Not in this batch, so what is stored now is what was fed before it.
         row = driver.fetchone(conn, _LAST_STEP, (run["id"], GUARD_KEY))
         stored_last[GUARD_KEY] = None if row is None or row[0] is None else int(row[0])
+    under = snapshots.basis(stopper)
+    if state.basis is None and state == StopState():
+        state.basis = under  # a new run's
     since = _rewritten(stopper, state, changed, stored_last)
     if since is not None:
+        if defer:
+            # A replay's cost is not known before it runs: never on the event loop.
+            raise Deferred(f"points at step {since} rewrite judged history: the policy is replayed from there")
         snapshots.forget(conn, run_id=run["id"], since=since)
         state = replay_stored(conn, run["id"], stopper, since=since)
     else:
@@ -109,8 +117,9 @@ def advance(
         if stopper.monitor != GUARD_KEY and GUARD_KEY in changed:
             parts.append((0, GUARD_KEY, *changed[GUARD_KEY]))
         taken = _feed_arrays(stopper, state, parts)
-        if taken:
-            snapshots.keep(conn, run_id=run["id"], taken=taken, under=snapshots.basis(stopper))
+        # Only a state computed under this basis makes snapshots of it (one carried over a release is not).
+        if taken and state.basis == under:
+            snapshots.keep(conn, run_id=run["id"], taken=taken, under=under)
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
     record(conn, run["id"], decision)
@@ -125,7 +134,9 @@ def _rewritten(
 ) -> int | None:
     """The first step whose changed points belong before something the policy was already fed, or None.
     In step order the training loss goes before the evaluation of its step: an evaluation lands behind a
-    training loss of a later step, a training loss behind an evaluation of its own step or a later one."""
+    training loss of a later step, a training loss behind an evaluation of its own step or a later one.
+    Training losses out of their own order before the first evaluation are fed as they come: there is no
+    snapshot to replay from yet, and a replay from the start on every such batch would grow with the run."""
 
     def at(step: int | None) -> float:
         return -math.inf if step is None else float(step)
@@ -140,7 +151,7 @@ def _rewritten(
             late.append(first)
     if stopper.monitor != GUARD_KEY and GUARD_KEY in changed and changed[GUARD_KEY][0].size:
         first = int(changed[GUARD_KEY][0][0])
-        if first <= max(fed_check, fed_loss):
+        if first <= fed_check or (first <= fed_loss and state.checks > 0):
             late.append(first)
     return min(late) if late else None
 
@@ -187,7 +198,7 @@ def replayed(
     already be forgotten), or from the start. Reads only."""
     under = snapshots.basis(stopper)
     start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since, under=under)
-    after, state = start if start is not None else (None, StopState())
+    after, state = start if start is not None else (None, StopState(basis=under))
     events = stored_events(conn, run_id, stopper.monitor, after=after)
     runs: list[Run] = []
     for e in events:

@@ -81,7 +81,7 @@ def ingest(
             accepted, duplicates, overwritten = accepted + a, duplicates + d + same, overwritten + o + replaced
             if ch is not None:
                 changed[unique.key] = ch
-        decision = decisions.advance(conn, run, changed, stored_last=stored_last)
+        decision = decisions.advance(conn, run, changed, stored_last=stored_last, defer=defer_ms is not None)
         return IngestResult(accepted, duplicates, overwritten, decision)
 
 

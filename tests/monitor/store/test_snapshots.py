@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from losswatch.monitor.db import make_engine
+from losswatch.monitor.errors import Deferred
 from losswatch.monitor.models import StopSnapshot
 from losswatch.monitor.store import decisions, ingest, runs, series, snapshots
 from losswatch.monitor.store.columns import from_series
@@ -246,3 +247,45 @@ def test_snapshots_of_another_policy_or_release_are_not_used(engine: Engine) -> 
     assert state["checks"] == EVALS + 1  # the snapshot at 2800 passed over
     assert state == from_scratch(engine, rid)
     assert 50 * 56 in steps  # and taken again under this basis
+
+
+def test_snapshots_a_replay_never_runs_where_it_may_not_wait(engine: Engine) -> None:
+    rid = started(engine)
+    late = [from_series("eval_loss", [50 * EVALS - 125], [1.0], None, where="series[0]")]
+    # However cheap the batch itself, a replay's cost is unknown beforehand: the event loop hands it on.
+    with pytest.raises(Deferred):
+        ingest.ingest(engine, run_id=rid, series=late, defer_ms=1e9)
+    with engine.connect() as conn:
+        steps = decisions.stored_events(conn, rid, "eval_loss")
+    assert 50 * EVALS - 125 not in [s for s, _, key, _ in steps if key == "eval_loss"]
+    assert ingest.ingest(engine, run_id=rid, series=late, defer_ms=None).accepted == 1
+
+
+def test_snapshots_training_loss_out_of_order_before_any_evaluation_is_fed_as_it_comes(engine: Engine) -> None:
+    run, _ = runs.create_run(engine, name="r")
+    rid = run["id"]
+    send(engine, rid, "loss", list(range(10, 2001, 10)))
+    # No snapshot to start from yet: no replay (which would go back to the first point on every such batch).
+    back = [from_series("loss", [995, 1005], [1.0, 1.0], None, where="series[0]")]
+    assert ingest.ingest(engine, run_id=rid, series=back, defer_ms=1e9).accepted == 2
+
+
+def test_snapshots_a_state_from_another_release_takes_none_until_a_replay(engine: Engine) -> None:
+    rid = started(engine)
+    with engine.begin() as conn:
+        conn.execute(update(StopSnapshot.__table__).values(basis="older-release"))
+        live = decisions.load_state(conn, rid)
+        live.basis = "older-release"
+        decisions.save_state(conn, rid, live)
+    for e in range(EVALS + 1, EVALS + 2 * snapshots.EVERY + 1):
+        send(engine, rid, "eval_loss", [50 * e])
+    with engine.connect() as conn:
+        t = StopSnapshot.__table__
+        assert set(conn.execute(select(t.c.basis).where(t.c.run_id == rid)).scalars()) == {"older-release"}
+    send(engine, rid, "eval_loss", [50 * EVALS + 25])  # late: a replay, from the start
+    state, steps = stored(engine, rid)
+    with engine.connect() as conn:
+        run = runs.get_run(conn, run_id=rid)
+        assert state["basis"] == snapshots.basis(decisions.stopper_of(run))
+    assert state == from_scratch(engine, rid)
+    assert len(steps) == (EVALS + 2 * snapshots.EVERY + 1) // snapshots.EVERY
