@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +66,20 @@ def test_wandb_stop_decision_becomes_an_alert(engine: Engine, worker: MirrorWork
     assert "manual" in alerts[0].title and "diverging, says the operator" in alerts[0].text
 
 
+SECOND_WORKER = """
+import sys
+from losswatch.monitor.db import make_engine
+from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.settings import Settings
+settings = Settings(database_url=sys.argv[1], data_dir=sys.argv[2], mirror_poll_seconds=0.05)
+engine = make_engine(settings.database_url)
+worker = MirrorWorker(engine, settings)
+worker.run_once()
+worker.stop()
+engine.dispose()
+"""
+
+
 def test_wandb_new_process_writes_a_complete_offline_file(engine: Engine, mirror_settings, wandb_offline: Path) -> None:
     rid = make_run(engine, mirrors=["wandb"])
     rows = curve(60)
@@ -76,9 +92,10 @@ def test_wandb_new_process_writes_a_complete_offline_file(engine: Engine, mirror
     # wandb names offline folders by the wall-clock second; a restarted service is never within the
     # same second as the process it replaces, so neither is the second worker here.
     time.sleep(1.05 - time.time() % 1)
-    second = MirrorWorker(engine, mirror_settings)
-    second.run_once()
-    second.stop()
+    # A real new process, with a wandb service of its own (in this one, the first run's service may still
+    # hold the run's steps and drop the second's as already logged).
+    args = [mirror_settings.database_url, str(mirror_settings.data_dir)]
+    subprocess.run([sys.executable, "-c", SECOND_WORKER, *args], check=True, timeout=180)
     files = wandb_records.run_files(wandb_offline, rid)
     assert len(files) == 2
     newest = {}
