@@ -100,9 +100,8 @@ def advance(
         # Not in this batch, so what is stored now is what was fed before it.
         row = driver.fetchone(conn, _LAST_STEP, (run["id"], GUARD_KEY))
         stored_last[GUARD_KEY] = None if row is None or row[0] is None else int(row[0])
-    under = snapshots.basis(stopper)
     if state.basis is None and state == StopState():
-        state.basis = under  # a new run's
+        state.basis = snapshots.basis(stopper)  # a new run's
     since = _rewritten(stopper, state, changed, stored_last)
     if since is not None:
         if defer:
@@ -116,9 +115,10 @@ def advance(
         parts = [] if watched is None else [(1, stopper.monitor, *watched)]
         if stopper.monitor != GUARD_KEY and GUARD_KEY in changed:
             parts.append((0, GUARD_KEY, *changed[GUARD_KEY]))
-        taken = _feed_arrays(stopper, state, parts)
         # Only a state computed under this basis makes snapshots of it (one carried over a release is not).
-        if taken and state.basis == under:
+        # The basis (a hash of the policy) is only worked out when there is a snapshot to keep: every 8 checks.
+        taken = _feed_arrays(stopper, state, parts)
+        if taken and state.basis == (under := snapshots.basis(stopper)):
             snapshots.keep(conn, run_id=run["id"], taken=taken, under=under)
     save_state(conn, run["id"], state)
     decision = with_manual(run, stopper.current(state))
@@ -156,7 +156,8 @@ def _rewritten(
     return min(late) if late else None
 
 
-Run = tuple[str, list[int], list[float]]
+# A stretch of one key's points in step order: (key, steps, values).
+Stretch = tuple[str, list[int], list[float]]
 
 
 def _feed_arrays(
@@ -200,7 +201,7 @@ def replayed(
     start = None if since is None else snapshots.latest(conn, run_id=run_id, before=since, under=under)
     after, state = start if start is not None else (None, StopState(basis=under))
     events = stored_events(conn, run_id, stopper.monitor, after=after)
-    runs: list[Run] = []
+    runs: list[Stretch] = []
     for e in events:
         if runs and runs[-1][0] == e[2]:
             runs[-1][1].append(e[0])
@@ -210,7 +211,7 @@ def replayed(
     return state, _feed_runs(stopper, state, runs)
 
 
-def _feed_runs(stopper: Stopper, state: StopState, runs: list[Run]) -> list[tuple[int, dict[str, Any]]]:
+def _feed_runs(stopper: Stopper, state: StopState, runs: list[Stretch]) -> list[tuple[int, dict[str, Any]]]:
     """Feed runs of same-key points (in step order, the training loss of a step before its evaluation);
     returns the snapshots (step, state) taken every `snapshots.EVERY` checks. A check is the last point of
     its step, so a snapshot there holds every point up to its step."""
