@@ -40,6 +40,21 @@ def test_wandb_offline_file_holds_every_step_merged(engine: Engine, worker: Mirr
     assert synced["eval_steps"] == 10
 
 
+def test_wandb_records_waits_for_the_block_the_service_writes_last(
+    engine: Engine, worker: MirrorWorker, wandb_offline: Path, tmp_path: Path
+) -> None:
+    # The file as a reader could see it just after run.finish(): whole 32 KiB blocks, the last not yet written.
+    rid = make_run(engine, mirrors=["wandb"])
+    put(engine, rid, curve(250))
+    runs.set_status(engine, run_id=rid, status="finished")
+    worker.run_once()
+    [path] = wandb_records.run_files(wandb_offline, rid)
+    assert wandb_records.finished(path)
+    cut = tmp_path / "cut.wandb"
+    cut.write_bytes(path.read_bytes()[: wandb_records.BLOCK * (path.stat().st_size // wandb_records.BLOCK)])
+    assert not wandb_records.finished(cut)
+
+
 def test_wandb_holds_back_the_newest_step_while_the_run_is_running(engine: Engine, worker: MirrorWorker) -> None:
     rid = make_run(engine, mirrors=["wandb"])
     put(engine, rid, curve(30))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,8 +55,28 @@ def records(path: Path) -> Iterator[Any]:  # wandb_internal_pb2.Record: generate
         yield record
 
 
-def run_files(wandb_dir: Path, run_id: str) -> list[Path]:
-    return sorted(wandb_dir.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))
+def run_files(wandb_dir: Path, run_id: str, *, timeout: float = 60.0) -> list[Path]:
+    """The run's offline files, oldest first, once the newest is finished.
+
+    `run.finish()` returns when wandb's service has handled the exit record, but the service writes the
+    file's last block only when it closes the stream, a moment later and in its own process (a CI run
+    read 236 of 250 steps). A finished file ends with the exit record; an older file may never be
+    finished (its process was killed), so only the newest is waited for.
+    """
+    files = sorted(wandb_dir.glob(f"wandb/offline-run-*-{run_id}/run-{run_id}.wandb"))
+    deadline = time.monotonic() + timeout
+    while files and not finished(files[-1]):
+        assert time.monotonic() < deadline, f"{files[-1]} has no exit record after {timeout:.0f} s"
+        time.sleep(0.05)
+    return files
+
+
+def finished(path: Path) -> bool:
+    try:
+        kinds = [r.WhichOneof("record_type") for r in records(path)]
+    except AssertionError:  # read while the service was writing a block: a torn tail
+        return False
+    return kinds[-1:] == ["exit"]
 
 
 def history(wandb_dir: Path, run_id: str) -> dict[int, dict[str, float]]:
