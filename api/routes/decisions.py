@@ -43,7 +43,7 @@ def list_decisions(
         return {"decisions": [worded(d, lang) for d in decisions.history(conn, run_id)]}
 
 
-@router.post("/runs/{run_id}/stop", response_model=DecisionOut)
+@router.post("/runs/{run_id}/stop", response_model=DecisionOut, dependencies=[deps.urgent_turn])
 def stop(run_id: RunId, body: StopIn | None = None, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     """A person asks the run to stop: its next decision says `manual`, and the trainer stops at the next step."""
     return runs.request_stop(engine, run_id=run_id, reason=body.reason if body else None).to_dict()

@@ -193,7 +193,7 @@ def get_series(
     }
 
 
-@router.post("/runs/{run_id}/rewind", response_model=RewindOut)
+@router.post("/runs/{run_id}/rewind", response_model=RewindOut, dependencies=[deps.write_turn])
 def rewind(run_id: RunId, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     """Delete the points after `step`, as a resume from an earlier checkpoint does (TensorBoard's purge). A repeated
     `rewind_id` is a no-op.

@@ -76,7 +76,7 @@ def get_notifications(
         return {"targets": targets.list_targets(conn, project=project)}
 
 
-@router.put("/projects/{project}/notifications", response_model=NotificationsOut)
+@router.put("/projects/{project}/notifications", response_model=NotificationsOut, dependencies=[deps.write_turn])
 def put_notifications(
     project: ProjectName,
     body: NotificationsIn,
@@ -94,7 +94,9 @@ def put_notifications(
     }
 
 
-@router.post("/projects/{project}/notifications/test", status_code=202, response_model=TestOut)
+@router.post(
+    "/projects/{project}/notifications/test", status_code=202, response_model=TestOut, dependencies=[deps.write_turn]
+)
 def test_notifications(
     project: ProjectName,
     body: TestIn | None = None,

@@ -26,6 +26,7 @@ router = APIRouter(tags=["runs"])
     status_code=201,
     response_model=RunCreated,
     responses={200: {"model": RunCreated, "description": "a run with that id existed: resumed"}},
+    dependencies=[deps.urgent_turn],
 )
 def create_run(
     body: RunCreate,
@@ -103,7 +104,7 @@ def get_run(
     return {**run, "keys": keys, "decision": shown, "mirror_state": mirror_state}
 
 
-@router.delete("/runs/{run_id}", status_code=204, response_class=Response)
+@router.delete("/runs/{run_id}", status_code=204, response_class=Response, dependencies=[deps.write_turn])
 @auth.needs("admin")
 def delete_run(run_id: RunId, engine: Engine = Depends(deps.engine)) -> Response:
     """Delete the run and everything stored for it: points, summaries, decisions, mirror cursors.
@@ -112,7 +113,7 @@ def delete_run(run_id: RunId, engine: Engine = Depends(deps.engine)) -> Response
     return Response(status_code=204)
 
 
-@router.patch("/runs/{run_id}", response_model=RunOut)
+@router.patch("/runs/{run_id}", response_model=RunOut, dependencies=[deps.urgent_turn])
 def patch_run(
     run_id: RunId,
     body: RunPatch,
@@ -125,7 +126,7 @@ def patch_run(
     return runs.shown(run, now=time.time(), stale_after=settings.stale_after)
 
 
-@router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut)
+@router.post("/runs/{run_id}/heartbeat", response_model=HeartbeatOut, dependencies=[deps.urgent_turn])
 def heartbeat(
     run_id: RunId, engine: Engine = Depends(deps.engine), settings: Settings = Depends(deps.settings)
 ) -> dict[str, Any]:

@@ -26,7 +26,7 @@ class TokenCreate(Storable):
     project: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, dependencies=[deps.write_turn])
 @auth.needs("admin")
 def create_token(
     body: TokenCreate,
@@ -58,7 +58,7 @@ def list_tokens(
     return {"tokens": tokens.list_tokens(engine, project=who.project if who else None)}
 
 
-@router.delete("/tokens/{token_id}", status_code=204)
+@router.delete("/tokens/{token_id}", status_code=204, dependencies=[deps.write_turn])
 @auth.needs("admin")
 def revoke_token(
     token_id: TokenId, engine: Engine = Depends(deps.engine), who: Principal | None = Depends(auth.principal)
