@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field
 
 from losswatch.monitor.policy import Policy
 from losswatch.monitor.storable import find_bad_text
-from losswatch.monitor.vocabulary import MAX_STEP, MirrorTarget, NonFiniteSpelling, RunStatus, spell
+from losswatch.monitor.vocabulary import MAX_KEY_LENGTH, MAX_STEP, MirrorTarget, NonFiniteSpelling, RunStatus, spell
 
 NonFinite = NonFiniteSpelling
 
@@ -75,7 +75,7 @@ WireNumber = StrictFloat | StrictInt | NonFinite
 
 
 class PointIn(Strict):
-    key: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    key: str = Field(min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"\S")
     step: StrictInt = Field(ge=0, le=MAX_STEP)
     value: WireNumber
     time: StrictFloat | StrictInt | None = None
@@ -84,7 +84,7 @@ class PointIn(Strict):
 class SeriesIn(Strict):
     """One key's points as parallel lists (the columnar form): `values[i]` (and `times[i]`) at `steps[i]`."""
 
-    key: str = Field(min_length=1, max_length=200, pattern=r"\S")
+    key: str = Field(min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"\S")
     steps: list[Annotated[StrictInt, Field(ge=0, le=MAX_STEP)]]
     values: list[WireNumber]
     # A null (whole or per point) means "when the service received it", as a point's missing `time` does.

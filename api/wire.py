@@ -8,9 +8,9 @@ from typing import Annotated, Union
 
 import msgspec
 
-from losswatch.monitor.vocabulary import MAX_STEP, NonFiniteSpelling
+from losswatch.monitor.vocabulary import MAX_KEY_LENGTH, MAX_STEP, NonFiniteSpelling
 
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=r"\S")]
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_KEY_LENGTH, pattern=r"\S")]
 Step = Annotated[int, msgspec.Meta(ge=0, le=MAX_STEP)]
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 

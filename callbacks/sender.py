@@ -9,6 +9,7 @@ All HTTP happens on this thread; the training thread only puts items in its inbo
 from __future__ import annotations
 
 import logging
+import numbers
 import queue
 import ssl
 import tempfile
@@ -25,7 +26,7 @@ from losswatch.callbacks.heartbeat import Heartbeat
 from losswatch.callbacks.inbox import Inbox
 from losswatch.monitor.columnar import SeriesBuffer
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
-from losswatch.monitor.vocabulary import spell
+from losswatch.monitor.vocabulary import point_problem, spell
 
 CONFIG_BLIND = {"too_few_points"}
 log = logging.getLogger("losswatch")
@@ -236,9 +237,17 @@ class Sender:
         if not self._buffer:
             self._buffer_since = since  # when it was logged: the flush clock runs from there
         for key, value in metrics.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            # numbers.Real takes numpy's float32 and int64 too (a custom loop logs them as they come); a bool
+            # is a flag, not a metric.
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 continue
-            self._buffer.add(str(key), step, float(value), at)
+            name = str(key)
+            problem = point_problem(name, step)
+            if problem is not None:
+                # The service would refuse the whole batch, the losses beside this point with it.
+                self._say(f"point:{name}", f"not sending {problem}: the service would refuse the batch it is in")
+                continue
+            self._buffer.add(name, step, float(value), at)
         self._buffer_ticket = ticket
         if self._buffer.size >= self.batch_size:
             self._write_batch()

@@ -81,3 +81,17 @@ def halve(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
 
     first, second = part(True), part(False)
     return (first, second) if first and second else None
+
+
+def by_key(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A batch body (`series` and/or `points`) cut into one body per key, in the order the keys first come; None
+    for a batch of one key.
+
+    For a service that refuses a whole batch for one point it cannot take (422: a key beyond its limits, a run
+    with too many keys): each key goes on its own, and only the refused key's points are lost."""
+    groups: dict[str, dict[str, list[Any]]] = {}
+    for item in body.get("series") or []:
+        groups.setdefault(item["key"], {}).setdefault("series", []).append(item)
+    for point in body.get("points") or []:
+        groups.setdefault(point["key"], {}).setdefault("points", []).append(point)
+    return list(groups.values()) if len(groups) > 1 else None

@@ -9,7 +9,7 @@ import platformdirs
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from losswatch.monitor.vocabulary import DEFAULT_SMOOTHING, MirrorTarget
+from losswatch.monitor.vocabulary import DEFAULT_MAX_STEP, DEFAULT_SMOOTHING, MAX_KEY_LENGTH, MAX_STEP, MirrorTarget
 
 
 def default_data_dir() -> Path:
@@ -41,9 +41,9 @@ class Settings(BaseSettings):
     # Bounds on what one request may carry; each breach is a 413/422 naming the limit.
     max_body_bytes: int = 64 * 1024 * 1024
     max_batch_points: int = 50_000
-    max_key_length: int = 200
+    max_key_length: int = Field(default=MAX_KEY_LENGTH, ge=1, le=MAX_KEY_LENGTH)
     max_name_length: int = 200
-    max_step: int = 10**12
+    max_step: int = Field(default=DEFAULT_MAX_STEP, ge=0, le=MAX_STEP)
     max_keys_per_run: int = 1_000
     max_query_points: int = 100_000
     # A run's config is stored and sent back in every run list: bounded, so one request cannot make

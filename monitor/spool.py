@@ -36,7 +36,7 @@ from typing import Any
 
 import httpx
 
-from losswatch.monitor.columnar import halve
+from losswatch.monitor.columnar import by_key, halve
 from losswatch.monitor.storable import clean
 from losswatch.monitor.vocabulary import is_run_id
 
@@ -283,9 +283,9 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
 def _deliver_to_run(
     http: httpx.Client, kind: str, record: dict[str, Any], runs: dict[str, dict[str, Any]]
 ) -> Delivered:
-    """A record for one run. A metrics record the service finds too much to judge or take at once (413)
-    goes again in halves, each with an id derived from the record's, so a retry after a partial delivery
-    doubles nothing."""
+    """A record for one run. A metrics record the service refuses (422) or finds too much to take at once (413)
+    goes again key by key, so one bad key does not cost the losses beside it, and one key's 413 in halves. Each
+    part has an id derived from the record's, so a retry after a partial delivery doubles nothing."""
     run_id = record.get("run_id")
     if not is_run_id(run_id):
         # No service can ever hold it: refused for good, not retried forever (a 404 otherwise is retried).
@@ -294,13 +294,17 @@ def _deliver_to_run(
     if r.status_code == 404 and run_id in runs:
         _check(http.post("/api/v1/runs", json=runs[run_id]))
         r = _send(http, kind, record)
-    if kind == "metrics" and r.status_code == 413:
-        halves = halve({k: record[k] for k in ("points", "series") if k in record})
-        if halves is not None:
+    if kind == "metrics" and r.status_code in (413, 422):
+        body: dict[str, Any] = {k: record[k] for k in ("points", "series") if k in record}
+        # Key by key first: a refusal for one key (422, or 413 for a limit such as a key's length) then costs only
+        # that key. One key found too much to take at once (413) goes in halves by step.
+        keys = by_key(body)
+        parts_bodies, mark = (keys, "k") if keys is not None else (halve(body) if r.status_code == 413 else None, "")
+        if parts_bodies is not None:
             rest = {k: v for k, v in record.items() if k not in ("points", "series")}
             parts = [
-                _deliver_to_run(http, kind, {**rest, **body, "batch_id": f"{record['batch_id']}.{i}"}, runs)
-                for i, body in enumerate(halves, start=1)
+                _deliver_to_run(http, kind, {**rest, **part, "batch_id": f"{record['batch_id']}.{mark}{i}"}, runs)
+                for i, part in enumerate(parts_bodies, start=1)
             ]
             return _merged(kind, parts)
     rejected = _check(r)

@@ -45,6 +45,27 @@ STATUSES: tuple[str, ...] = get_args(RunStatus)
 # The highest step a point may carry (exact in a float64, within a signed 64-bit column); the `max_step`
 # setting may lower it. A planned length beyond it is no plan.
 MAX_STEP = 2**53
+# What the service takes by default (`max_step`): a trillion steps is beyond any real run.
+DEFAULT_MAX_STEP = 10**12
+
+# The longest metric key the service takes; the `max_key_length` setting may lower it.
+MAX_KEY_LENGTH = 200
+
+
+def point_problem(key: str, step: int) -> str | None:
+    """Why the service would refuse a point with this key and step under its default limits, or None.
+
+    The trainer-side sender drops such a point before sending: the service refuses the whole batch it is in."""
+    if not key.strip():
+        return f"a blank key ({key!r})"
+    if "\x00" in key:
+        return f"a key with a NUL character ({key!r})"
+    if len(key) > MAX_KEY_LENGTH:
+        return f"a key longer than {MAX_KEY_LENGTH} characters ({key[:40]}...)"
+    if not 0 <= step <= DEFAULT_MAX_STEP:
+        return f"step {step}, outside 0..{DEFAULT_MAX_STEP}"
+    return None
+
 
 # What a run id holds: safe in a URL path segment, a file name and a shell word as it is.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from losswatch.monitor.columnar import halve
+from losswatch.monitor.columnar import by_key, halve
 
 
 def _points(body: dict[str, Any]) -> list[tuple[str, int, Any]]:
@@ -68,3 +68,23 @@ def test_halve_keeps_the_order_of_repeated_steps_so_the_last_still_wins() -> Non
 )
 def test_halve_refuses_what_cannot_be_cut(body: dict[str, Any]) -> None:
     assert halve(body) is None
+
+
+def test_by_key_keeps_every_point_once_grouped_by_key() -> None:
+    body: dict[str, Any] = {
+        "series": [
+            {"key": "loss", "steps": [1, 2], "values": [1.0, 0.9]},
+            {"key": "x" * 300, "steps": [2], "values": [0]},
+        ],
+        "points": [{"key": "eval_loss", "step": 2, "value": 1.5}, {"key": "loss", "step": 3, "value": 0.8}],
+    }
+    parts = by_key(body)
+    assert parts == [
+        {"series": [body["series"][0]], "points": [body["points"][1]]},
+        {"series": [body["series"][1]]},
+        {"points": [body["points"][0]]},
+    ]
+
+
+def test_by_key_leaves_a_batch_of_one_key_alone() -> None:
+    assert by_key({"points": [{"key": "loss", "step": s, "value": 1.0} for s in range(3)]}) is None
