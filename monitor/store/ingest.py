@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
-from losswatch.monitor.budget import afford, batch_ms
+from losswatch.monitor.budget import RESCAN_MS_PER_POINT, afford, batch_ms
 from losswatch.monitor.db import bulk_writer, inserted_id
 from losswatch.monitor.errors import Deferred, Invalid, LimitExceeded, NotFound
 from losswatch.monitor.models import FLAG_FINITE, MetricKey
@@ -71,6 +71,8 @@ def ingest(
         if defer_ms is not None and batch_ms(policy, checks, total) > defer_ms:
             raise Deferred(f"{checks} checks under rule {policy.rule!r} and {total} points: beyond {defer_ms} ms")
         known = keys_and_summaries(conn, run_id=run_id, names=[c.key for c, _, _ in keyed], limit=max_keys_per_run)
+        if defer_ms is not None:
+            _defer_rescans(keyed, known, defer_ms)
         accepted = overwritten = duplicates = 0
         changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         stored_last: dict[str, int | None] = {}
@@ -83,6 +85,20 @@ def ingest(
                 changed[unique.key] = ch
         decision = decisions.advance(conn, run, changed, stored_last=stored_last, defer=defer_ms is not None)
         return IngestResult(accepted, duplicates, overwritten, decision)
+
+
+def _defer_rescans(
+    keyed: list[tuple[Columns, int, int]], known: dict[str, tuple[int, dict[str, Any] | None]], defer_ms: float
+) -> None:
+    """Deferred when a point lands at or before its key's last stored step on a key long enough that reading its
+    extremes again (after an overwrite) would cost more than `defer_ms`: a 1-point overwrite of a 1M-point key held
+    the event loop for 390 ms."""
+    for unique, _, _ in keyed:
+        summary = known[unique.key][1]
+        if summary is None or unique.steps[0] > summary["last_step"]:
+            continue
+        if summary["count"] * RESCAN_MS_PER_POINT > defer_ms:
+            raise Deferred(f"{unique.key!r} may be rescanned ({summary['count']} points): beyond {defer_ms} ms")
 
 
 # The per-batch statements run straight on the driver (monitor/store/driver.py): each costs a fraction of

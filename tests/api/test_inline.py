@@ -35,6 +35,10 @@ def loss(start: int, n: int) -> dict[str, Any]:
     return {"series": [{"key": "loss", "steps": steps, "values": [3.0 / (1 + s / 500) for s in steps]}]}
 
 
+def overwrite(step: int, value: float) -> dict[str, Any]:
+    return {"points": [{"key": "loss", "step": step, "value": value}]}
+
+
 def evals(*pairs: tuple[int, float]) -> dict[str, Any]:
     return {"points": [{"key": "eval_loss", "step": s, "value": v} for s, v in pairs]}
 
@@ -59,6 +63,18 @@ BATCHES = [
             (loss(501, 10), True),
         ],
         id="training-with-evaluations-duplicates-retry-and-a-stop",
+    ),
+    pytest.param(
+        [
+            (loss(1, 5000), True),
+            (loss(5001, 5000), True),
+            (overwrite(100, 9.0), True),  # its extremes read again from 10k points: 3 ms
+            (loss(10001, 5000), True),
+            (loss(15001, 5000), True),
+            (overwrite(200, 9.5), False),  # from 20k points: 6 ms, beyond the budget
+            (loss(20001, 1), True),
+        ],
+        id="an-overwrite-on-a-long-key-goes-to-a-thread",
     ),
 ]
 
