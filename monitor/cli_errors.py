@@ -9,12 +9,18 @@ DEBUG_ENV = "LOSSWATCH_DEBUG"
 def describe(exc: BaseException) -> str:
     """One sentence about `exc` for the person who typed the command."""
     import httpx
+    from pydantic_settings import SettingsError
     from sqlalchemy import exc as sa
 
     from losswatch.monitor.restclient import BadTarget
 
     if isinstance(exc, BadTarget):
         return str(exc)
+    if isinstance(exc, SettingsError):
+        return (
+            f"a LOSSWATCH_ setting could not be read ({_first_line(exc)}); a list takes JSON, e.g. "
+            """LOSSWATCH_ALLOWED_HOSTS='["gpu-box"]'"""
+        )
     if isinstance(exc, ModuleNotFoundError):
         return f"a module this needs is not installed: {exc.name} (pip install it into losswatch's environment)"
     if isinstance(exc, sa.NoSuchModuleError):

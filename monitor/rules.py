@@ -221,7 +221,9 @@ def _running(p: Policy, st: StopState, step: int, value: float) -> Decision:
 
 
 def _non_finite(p: Policy, st: StopState, step: int, value: float) -> Decision:
-    msg = f"{p.monitor} = {value} at step {step} is not finite; best {_fmt(st.best_raw)} at step {st.best_step}"
+    msg = f"{p.monitor} = {value} at step {step} is not finite; " + (
+        f"best {_fmt(st.best_raw)} at step {st.best_step}" if st.best_step is not None else "no finite value before it"
+    )
     return _decision(p, st, Reason.NON_FINITE, msg, step, stop=True)
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import OperationalError
 
 from losswatch.monitor.db import background_pass
 from losswatch.monitor.mirrors.cursors import _pid_dead, new_owner
@@ -119,7 +120,10 @@ class NotifyWorker:
     def _deliver(self, m: Message) -> None:
         try:
             self._attempt(m)
-        except Exception:  # the database hiccuped: the lease runs out and the message is tried again
+        except OperationalError as exc:  # busy or locked: the lease runs out and the message is tried again
+            reason = str(exc.orig if exc.orig is not None else exc).splitlines()[0]
+            log.warning("notification %s: delivery bookkeeping waits for the database (%s)", m.id, reason)
+        except Exception:  # anything else is a bug worth its traceback; the message is tried again all the same
             log.exception("notification %s: delivery bookkeeping failed", m.id)
 
     def _attempt(self, m: Message) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic_settings import SettingsError
 
 from losswatch.monitor.cli_errors import DEBUG_ENV, describe
 
@@ -110,6 +111,11 @@ def test_cli_errors_debug_lets_the_traceback_through(tmp_path: Path) -> None:
             id="missing-module-is-no-database-driver",
         ),  # fmt: skip
         pytest.param(NotADirectoryError(20, "Not a directory"), "Not a directory", id="no-file-name"),
+        pytest.param(
+            SettingsError('error parsing value for field "allowed_hosts" from source "EnvSettingsSource"'),
+            "a list takes JSON, e.g. LOSSWATCH_ALLOWED_HOSTS=",
+            id="a-setting-that-is-not-json",
+        ),  # fmt: skip
     ],
 )
 def test_cli_errors_describe(exc: BaseException, says: str) -> None:

@@ -305,3 +305,17 @@ def test_trend_rule_overfitting_clause(values: list[float], stop: int | None) ->
             assert d.reason is Reason.PATIENCE_EXHAUSTED and "overfitting" in d.message
             break
     assert got == stop
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        pytest.param([math.nan], "is not finite; no finite value before it", id="first-check"),
+        pytest.param([2.0, 1.5, math.nan], "is not finite; best 1.5 at step 2", id="after-a-best"),
+    ],
+)
+def test_non_finite_message_says_the_best_only_when_there_is_one(values: list[float], says: str) -> None:
+    stopper, state = Stopper(Policy()), StopState()
+    for step, value in enumerate(values, start=1):
+        d = stopper.check(state, step=step, value=value)
+    assert d.reason is Reason.NON_FINITE and says in d.message, d.message
