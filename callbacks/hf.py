@@ -133,6 +133,8 @@ class LossWatchCallback(TrainerCallback):
             log.warning("losswatch: could not keep the best checkpoint (%s)", exc)
 
     def _act(self, decision: dict[str, Any] | None, args, state, control) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(decision, dict):  # the sender passes on only objects; this runs in the training loop
+            decision = None
         if decision is not None:
             self.last_decision = decision
         stop = self._bcast.agree(bool(decision and decision.get("should_stop")))
@@ -187,7 +189,10 @@ class LossWatchCallback(TrainerCallback):
             better = decision["best_step"] == step  # the service judged this very evaluation
         else:
             better = self.best is None or (value > self.best[1] if maximize else value < self.best[1])
-        if not better:
+        # Rank 0 judges with the service's decision, the others cannot: each rank saving on its own judgement
+        # would enter the Trainer's save (a collective) at different evaluations and hang. Every rank gets here
+        # alike (the evaluation's metrics are gathered), so each takes part in this broadcast.
+        if not self._bcast.agree(better):
             return
         self.best = (step, float(value))
         control.should_save = True

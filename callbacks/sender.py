@@ -400,8 +400,9 @@ class Sender:
         self._last_decision_at = time.monotonic()
         try:
             r = self._client().get(f"/api/v1/runs/{self.run_id}/decision")
-            if r.status_code == 200:
-                self.decision = r.json()
+            answer = r.json() if r.status_code == 200 else None
+            if isinstance(answer, dict):  # anything else is not losswatch's answer: the trainer must not act on it
+                self.decision = answer
         except (httpx.HTTPError, ValueError):
             pass  # the next delivery attempt notices and says so
 

@@ -242,6 +242,11 @@ def _json_object(r: httpx.Response) -> dict[str, Any] | None:
 
 def _check(r: httpx.Response) -> str | None:
     """None when taken; a reason when refused for good (a 4xx a retry cannot fix); raises otherwise."""
+    if 300 <= r.status_code < 400:
+        # httpx does not follow redirects, and a write must not: the URL points elsewhere (http for https, a
+        # missing path). Kept and retried, as when the service is down, and said how to fix it.
+        where = r.headers.get("location", "?")
+        raise Unreachable(f"HTTP {r.status_code} redirect to {where}: give the service's own URL")
     if r.status_code >= 500 or r.status_code in _RETRYABLE:
         # A missing or wrong token is kept and retried (a token may be created meanwhile); say how to fix it.
         hint = "; set LOSSWATCH_TOKEN (or token=) to a token from `losswatch token create`"
@@ -310,8 +315,13 @@ def _deliver_to_run(
     rejected = _check(r)
     out = Delivered(kind, rejected=rejected)
     if rejected is None and kind in ("metrics", "rewind"):
-        data = r.json()
-        out.decision = data.get("decision")
+        data = _json_object(r)
+        if data is None:
+            # Taken by something that is not losswatch (a redirect's target, a proxy's page): fail open, as for a
+            # 5xx, rather than take it as delivered and wait for a decision that never comes.
+            raise Unreachable(f"HTTP {r.status_code} with an answer that is not losswatch's: {r.text[:120]!r}")
+        decision = data.get("decision")
+        out.decision = decision if isinstance(decision, dict) else None
         out.counts = {k: int(data.get(k, 0)) for k in ("accepted", "duplicates", "overwritten", "deleted") if k in data}
         if data.get("replayed"):
             out.counts["replayed"] = 1

@@ -14,26 +14,15 @@ from tests.conftest import ROOT, free_port
 SCRIPT = Path(__file__).with_name("ddp_train.py")
 
 
-def test_torchrun_two_ranks_stop_together_and_store_points_once(live_server, api, tmp_path) -> None:
-    torchrun = Path(sys.executable).with_name("torchrun")
+def torchrun(url: str, out: Path, mode: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    r = subprocess.run(
-        [
-            str(torchrun),
-            "--nproc_per_node",
-            "2",
-            "--master_port",
-            str(free_port()),
-            str(SCRIPT),
-            live_server.url,
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2"]
+    command += ["--master_port", str(free_port()), str(SCRIPT), url, str(out), mode]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_torchrun_two_ranks_stop_together_and_store_points_once(live_server, api, tmp_path) -> None:
+    r = torchrun(live_server.url, tmp_path, "stop")
     assert r.returncode == 0, r.stderr[-3000:]
     ranks = [json.loads((tmp_path / f"rank-{i}.json").read_text()) for i in range(2)]
     assert ranks[0]["step"] == ranks[1]["step"] < 300
@@ -44,3 +33,14 @@ def test_torchrun_two_ranks_stop_together_and_store_points_once(live_server, api
     assert stored(api, run_id, "loss") == {int(s): v for s, v in ranks[0]["losses"].items()}
     assert counts(api, run_id)["loss"] == ranks[0]["step"]
     assert api.get(f"/runs/{run_id}").json()["status"] == "stopped"
+
+
+def test_torchrun_two_ranks_keep_the_same_best_checkpoint(live_server, tmp_path) -> None:
+    # Rank 0 follows the service's best, which moves only on a gain beyond min_delta; the others must follow
+    # rank 0, not their own comparison: the Trainer's save is a collective, and ranks that disagree hang in it.
+    r = torchrun(live_server.url, tmp_path, "best", timeout=120)  # a hang is what this catches
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank-{i}.json").read_text()) for i in range(2)]
+    # No evaluation gains 0.5 on the first, the service's best: the run stops after 3 more.
+    assert ranks[0]["step"] == ranks[1]["step"] == 20
+    assert ranks[0]["best"] is not None and ranks[0]["best"] == ranks[1]["best"]
