@@ -19,6 +19,7 @@ from losswatch.monitor.policy_json import ENV as POLICY_ENV
 from losswatch.monitor.policy_json import policy_from_env
 from losswatch.monitor.spool import SPOOL_DIRNAME
 from losswatch.monitor.storable import clean
+from losswatch.monitor.vocabulary import service_root
 
 # Within the service's defaults (max_config_depth 32, max_config_bytes 64 KiB), so a run is never refused
 # for its config: the run's monitoring matters more than a complete copy of its settings.
@@ -52,7 +53,7 @@ class LossWatchClient:
         poll_interval: float = 1.0,
         advice: bool = True,
     ) -> None:
-        self.url = (url or os.environ.get("LOSSWATCH_URL") or "http://127.0.0.1:8000").rstrip("/")
+        self.url = service_root(url or os.environ.get("LOSSWATCH_URL") or "http://127.0.0.1:8000")
         self.project = project or os.environ.get("LOSSWATCH_PROJECT") or "default"
         self.run_name = run_name or os.environ.get("LOSSWATCH_RUN_NAME") or "run"
         self.run_id = run_id or uuid.uuid4().hex[:16]

@@ -24,11 +24,15 @@ def parse_policy(text: str | None) -> dict[str, Any] | None:
     if not isinstance(policy, dict):
         raise ValueError(f"the early-stopping policy must be a JSON object, got {type(policy).__name__}")
     # Checked here as the service checks it, so a bad policy is said before anything is sent, also for a run
-    # that already exists (whose creation, where the service would have said it, does not happen again).
-    from pydantic import ValidationError
+    # that already exists (whose creation, where the service would have said it, does not happen again). The
+    # training environment needs nothing but httpx: without pydantic the service's check is the only one.
+    try:
+        from pydantic import ValidationError
 
-    from losswatch.monitor.errors import field_errors
-    from losswatch.monitor.policy import Policy
+        from losswatch.monitor.errors import field_errors
+        from losswatch.monitor.policy import Policy
+    except ImportError:
+        return policy
 
     try:
         Policy.model_validate(policy)

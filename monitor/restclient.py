@@ -7,9 +7,8 @@ from typing import Any
 import httpx
 
 from losswatch.monitor.errors import field_errors
-from losswatch.monitor.vocabulary import is_run_id
+from losswatch.monitor.vocabulary import API, is_run_id, service_root
 
-API = "/api/v1"
 TOKEN_HINT = (
     "set LOSSWATCH_TOKEN or pass --token with a token from `losswatch token create`, made against the database "
     "the server uses (its start-up line names it)"
@@ -18,14 +17,6 @@ TOKEN_HINT = (
 
 class RunNotFound(LookupError):
     """No run, or more than one, answers to what was typed; the message says which and what to do."""
-
-
-def service_root(url: str) -> str:
-    """The service's root URL; the API's own prefix (`.../api/v1`) is accepted and taken off."""
-    root = url.strip().rstrip("/")
-    if root.endswith(API):
-        root = root[: -len(API)].rstrip("/")
-    return root
 
 
 class BadTarget(ValueError):

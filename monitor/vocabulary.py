@@ -48,6 +48,18 @@ MAX_STEP = 2**53
 # What the service takes by default (`max_step`): a trillion steps is beyond any real run.
 DEFAULT_MAX_STEP = 10**12
 
+# The API's prefix under the service's root URL.
+API = "/api/v1"
+
+
+def service_root(url: str) -> str:
+    """The service's root URL; the API's own prefix (`.../api/v1`) is accepted and taken off."""
+    root = url.strip().rstrip("/")
+    if root.endswith(API):
+        root = root[: -len(API)].rstrip("/")
+    return root
+
+
 # The longest metric key the service takes; the `max_key_length` setting may lower it.
 MAX_KEY_LENGTH = 200
 
