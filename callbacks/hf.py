@@ -74,6 +74,9 @@ class LossWatchCallback(TrainerCallback):
 
     # -- begin: the run, resume, advice ----------------------------------------------------------
     def on_train_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        # A train() that never reached its end (interrupted in a notebook, whose kernel lives on): its run is
+        # closed as the exit hook would close it, not left "running" with its sender beating for ever.
+        self._left_without_end()
         self._bcast = Broadcaster()  # the process group exists by now
         self.stopped_at = None
         self.best = None
@@ -233,7 +236,8 @@ class LossWatchCallback(TrainerCallback):
             log.warning("losswatch: could not finish the run cleanly (%s)", exc)
 
     def _left_without_end(self) -> None:
-        """At exit: a run whose training never reached its end failed (or was interrupted by a person)."""
+        """At exit or the next train(): a run whose training never reached its end failed (or was interrupted by a
+        person: IPython, like the interpreter, keeps the last uncaught exception's type in sys.last_type)."""
         if self.client is None:
             return
         client, self.client = self.client, None

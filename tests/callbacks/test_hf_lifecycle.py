@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from losswatch.callbacks import LossWatchCallback, LossWatchClient
-from tests.callbacks.conftest import NEVER_STOP
+from tests.callbacks.conftest import NEVER_STOP, AtStep
 from tests.conftest import ROOT
 from tests.tiny import overfitting_trainer
 
@@ -82,3 +82,24 @@ def test_client_close_ends_the_run(live_server, api, tmp_path, fail, status) -> 
     run = api.get(f"/runs/{run_id}").json()
     assert run["status"] == status
     assert {k["key"]: k["count"] for k in run["keys"]} == {"loss": 3}
+
+
+@pytest.mark.parametrize(("error", "status"), [(RuntimeError, "failed"), (KeyboardInterrupt, "stopped")])
+def test_a_train_call_that_never_ended_is_closed_by_the_next(
+    live_server, api, tmp_path, monkeypatch: pytest.MonkeyPatch, error: type[BaseException], status: str
+) -> None:
+    # A notebook: train() is interrupted, the kernel lives on, and the cell is run again.
+    lw = LossWatchCallback(url=live_server.url, run_name="notebook", early_stopping=NEVER_STOP)
+
+    def boom() -> None:
+        raise error("interrupted")
+
+    with pytest.raises(error):
+        overfitting_trainer(str(tmp_path / "first"), [lw, AtStep({4: boom})], max_steps=50).train()
+    first, sender = lw.run_id, lw.client._sender._thread if lw.client else None
+    monkeypatch.setattr(sys, "last_type", error, raising=False)  # as IPython keeps the exception it showed
+    overfitting_trainer(str(tmp_path / "second"), [lw], max_steps=8).train()
+    assert lw.run_id != first
+    assert api.get(f"/runs/{first}").json()["status"] == status
+    assert api.get(f"/runs/{lw.run_id}").json()["status"] == "finished"
+    assert sender is not None and not sender.is_alive()
