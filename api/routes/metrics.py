@@ -196,6 +196,6 @@ def get_series(
 @router.post("/runs/{run_id}/rewind", response_model=RewindOut, dependencies=[deps.write_turn])
 def rewind(run_id: RunId, body: RewindIn, engine: Engine = Depends(deps.engine)) -> dict[str, Any]:
     """Delete the points after `step`, as a resume from an earlier checkpoint does (TensorBoard's purge). A repeated
-    `rewind_id` is a no-op.
+    `rewind_id` is a no-op; the same `rewind_id` with another step is refused (422).
     """
     return series.rewind(engine, run_id=run_id, step=body.step, rewind_id=body.rewind_id)

@@ -10,7 +10,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, delete, select
 
 from losswatch.monitor.db import writer
-from losswatch.monitor.errors import NotFound
+from losswatch.monitor.errors import Invalid, NotFound
 from losswatch.monitor.models import FLAG_FINITE, IngestBatch, MetricKey, MetricPoint, MetricSummary, Run
 from losswatch.monitor.store import decisions, driver, snapshots, summaries
 from losswatch.monitor.store.cache import Entry, SeriesCache
@@ -111,15 +111,25 @@ def rewind(engine: Engine, *, run_id: str, step: int, rewind_id: str | None = No
         run = get_run(conn, run_id=run_id)
         if rewind_id is not None:
             ledger_id = f"rewind:{rewind_id}"
-            seen = conn.scalar(
-                select(IngestBatch.points).where(IngestBatch.run_id == run_id, IngestBatch.batch_id == ledger_id)
-            )
+            held = f"step {step}"
+            seen = conn.execute(
+                select(IngestBatch.points, IngestBatch.digest).where(
+                    IngestBatch.run_id == run_id, IngestBatch.batch_id == ledger_id
+                )
+            ).first()
             if seen is not None:
+                if seen.digest is not None and seen.digest != held:
+                    # As a batch_id over other points: the same id for another step is a client's mistake that
+                    # would otherwise leave the points after that step in place without a word.
+                    raise Invalid(
+                        f"rewind_id {rewind_id!r} was already used to rewind to {seen.digest}; a retry must send "
+                        "the same step, and a new rewind needs a new rewind_id"
+                    )
                 decision = decisions.current(conn, run)
                 return {"deleted": 0, "step": step, "replayed": True, "decision": decision.to_dict()}
             conn.execute(
                 IngestBatch.__table__.insert().values(
-                    run_id=run_id, batch_id=ledger_id, points=0, created_at=time.time()
+                    run_id=run_id, batch_id=ledger_id, points=0, digest=held, created_at=time.time()
                 )
             )
         kids = conn.execute(select(MetricKey.id).where(MetricKey.run_id == run_id)).scalars().all()

@@ -199,6 +199,14 @@ def test_metrics_rewind_deletes_later_points_and_fixes_summaries(client: TestCli
     assert again["accepted"] == 10
 
 
+def test_metrics_rewind_id_reused_for_another_step_is_refused(client: TestClient, rid: str) -> None:
+    post(client, rid, pts("loss", range(1, 101)), batch_id="a")
+    assert client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 50, "rewind_id": "r1"}).json()["deleted"] == 50
+    r = client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 20, "rewind_id": "r1"})
+    assert r.status_code == 422 and "already used to rewind to step 50" in r.json()["detail"], r.text
+    assert client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"][0]["count"] == 50
+
+
 def test_metrics_replayed_rewind_is_a_no_op(client: TestClient, rid: str) -> None:
     post(client, rid, pts("loss", range(1, 101)), batch_id="a")
     assert client.post(f"/api/v1/runs/{rid}/rewind", json={"step": 50, "rewind_id": "r1"}).json()["deleted"] == 50
