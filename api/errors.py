@@ -10,9 +10,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from losswatch.monitor import errors
 
@@ -73,6 +76,17 @@ def install(app: FastAPI) -> None:
             why = _safe(str((broken.get("ctx") or {}).get("error", "")))
             return JSONResponse({"detail": f"the body is not valid JSON: {why}".rstrip(": ")}, status_code=400)
         return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # FastAPI answers any failure to read a JSON body with one sentence; say which it was.
+        cause = exc.__cause__
+        if exc.status_code == 400 and isinstance(cause, RecursionError):
+            return JSONResponse({"detail": "the JSON body is nested too deeply to read"}, status_code=400)
+        if exc.status_code == 400 and isinstance(cause, ValueError) and "digits" in str(cause):
+            limit = str(cause).split(":")[0]  # "Exceeds the limit (4300 digits) for integer string conversion"
+            return JSONResponse({"detail": f"a number in the JSON body is too long to read ({limit})"}, status_code=400)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

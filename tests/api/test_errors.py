@@ -21,6 +21,23 @@ def test_errors_non_json_body_is_400(client: TestClient, path: str, body: bytes)
 
 
 @pytest.mark.parametrize(
+    ("config", "said"),
+    [
+        pytest.param("[" * 5000 + "]" * 5000, "the JSON body is nested too deeply to read", id="nested-5000-deep"),
+        pytest.param("9" * 5000, "a number in the JSON body is too long to read (Exceeds the limit", id="5000-digits"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/runs", "/api/v1/runs/{rid}/stop"], ids=["create-run", "stop"])
+def test_errors_valid_json_too_deep_or_long_to_read_says_which(
+    client: TestClient, path: str, config: str, said: str
+) -> None:
+    rid = client.post("/api/v1/runs", json={"name": "r"}).json()["id"]
+    body = '{"name": "x", "reason": "r", "config": ' + config + "}"
+    r = client.post(path.format(rid=rid), content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"].startswith(said), r.text
+
+
+@pytest.mark.parametrize(
     ("value", "said"),
     [
         ("abc", "points[0].value: got the string 'abc'; a value is a number or one of the strings"),
