@@ -288,9 +288,10 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
 def _deliver_to_run(
     http: httpx.Client, kind: str, record: dict[str, Any], runs: dict[str, dict[str, Any]]
 ) -> Delivered:
-    """A record for one run. A metrics record the service refuses (422) or finds too much to take at once (413)
-    goes again key by key, so one bad key does not cost the losses beside it, and one key's 413 in halves. Each
-    part has an id derived from the record's, so a retry after a partial delivery doubles nothing."""
+    """A record for one run. A metrics record the service finds too much to take at once (413) goes again in
+    halves, and one it refuses (422, or 413 down to a single step) key by key, so one bad key does not cost the
+    losses beside it. Each part has an id derived from the record's, so a retry after a partial delivery doubles
+    nothing."""
     run_id = record.get("run_id")
     if not is_run_id(run_id):
         # No service can ever hold it: refused for good, not retried forever (a 404 otherwise is retried).
@@ -301,10 +302,10 @@ def _deliver_to_run(
         r = _send(http, kind, record)
     if kind == "metrics" and r.status_code in (413, 422):
         body: dict[str, Any] = {k: record[k] for k in ("points", "series") if k in record}
-        # Key by key first: a refusal for one key (422, or 413 for a limit such as a key's length) then costs only
-        # that key. One key found too much to take at once (413) goes in halves by step.
-        keys = by_key(body)
-        parts_bodies, mark = (keys, "k") if keys is not None else (halve(body) if r.status_code == 413 else None, "")
+        # Too much at once (413) goes in halves by step, so the points still arrive in step order; what cannot be
+        # halved further, and a refusal (422), goes key by key: one bad key then costs only its own points.
+        halves = halve(body) if r.status_code == 413 else None
+        parts_bodies, mark = (halves, "") if halves is not None else (by_key(body), "k")
         if parts_bodies is not None:
             rest = {k: v for k, v in record.items() if k not in ("points", "series")}
             parts = [
