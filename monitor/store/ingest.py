@@ -95,7 +95,8 @@ def _defer_rescans(
     the event loop for 390 ms."""
     for unique, _, _ in keyed:
         summary = known[unique.key][1]
-        if summary is None or unique.steps[0] > summary["last_step"]:
+        if summary is None or summary["last_step"] is None or unique.steps[0] > summary["last_step"]:
+            # No points (a rewind may have emptied the key): nothing stored can be overwritten.
             continue
         if summary["count"] * RESCAN_MS_PER_POINT > defer_ms:
             raise Deferred(f"{unique.key!r} may be rescanned ({summary['count']} points): beyond {defer_ms} ms")

@@ -103,6 +103,19 @@ def test_inline_answers_as_the_thread_path_does(tmp_path: Path, batches: list[tu
     assert answers[5.0] == answers[0.0]
 
 
+def test_inline_a_key_a_rewind_emptied_takes_points_again(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'lw.db'}", data_dir=tmp_path / "data")
+    app = create_app(settings)
+    with TestClient(app, base_url=LOCAL) as c:
+        rid = c.post("/api/v1/runs", json={"name": "x"}).json()["id"]
+        assert c.post(f"/api/v1/runs/{rid}/metrics", json=loss(1, 100)).status_code == 200
+        assert c.post(f"/api/v1/runs/{rid}/rewind", json={"step": 0}).json()["deleted"] == 100
+        before = app.state.inline.batches
+        r = c.post(f"/api/v1/runs/{rid}/metrics", json=loss(1, 10))
+        assert r.status_code == 200 and r.json()["accepted"] == 10, r.text
+        assert app.state.inline.batches == before + 1
+
+
 @pytest.mark.parametrize(
     "url,inline",
     [
