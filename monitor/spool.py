@@ -218,6 +218,8 @@ def sendable(record: dict[str, Any]) -> dict[str, Any]:
 
 # -- delivery ------------------------------------------------------------------------------------
 _RETRYABLE = {401, 403, 404, 408, 409, 429}
+# The service's limits on keys (settings; a 413 names the one it met): a smaller batch would meet them again.
+_KEY_LIMITS = ("max_key_length", "max_keys_per_run")
 
 
 @dataclass
@@ -303,8 +305,10 @@ def _deliver_to_run(
     if kind == "metrics" and r.status_code in (413, 422):
         body: dict[str, Any] = {k: record[k] for k in ("points", "series") if k in record}
         # Too much at once (413) goes in halves by step, so the points still arrive in step order; what cannot be
-        # halved further, and a refusal (422), goes key by key: one bad key then costs only its own points.
-        halves = halve(body) if r.status_code == 413 else None
+        # halved further, a refusal (422) and a limit on keys (a 413 that names it: halves would meet it again at
+        # every step) go key by key: one bad key then costs only its own points.
+        per_key = r.status_code == 422 or any(name in r.text for name in _KEY_LIMITS)
+        halves = None if per_key else halve(body)
         parts_bodies, mark = (halves, "") if halves is not None else (by_key(body), "k")
         if parts_bodies is not None:
             rest = {k: v for k, v in record.items() if k not in ("points", "series")}

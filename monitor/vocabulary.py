@@ -65,7 +65,8 @@ MAX_KEY_LENGTH = 200
 
 
 def point_problem(key: str, step: int) -> str | None:
-    """Why the service would refuse a point with this key and step under its default limits, or None.
+    """Why the service would refuse a point with this key and step whatever its settings, or None (its settings may
+    lower the limits: a batch it refuses for them goes again key by key, monitor/spool.py).
 
     The trainer-side sender drops such a point before sending: the service refuses the whole batch it is in."""
     if not key.strip():
@@ -74,8 +75,8 @@ def point_problem(key: str, step: int) -> str | None:
         return f"a key with a NUL character ({key!r})"
     if len(key) > MAX_KEY_LENGTH:
         return f"a key longer than {MAX_KEY_LENGTH} characters ({key[:40]}...)"
-    if not 0 <= step <= DEFAULT_MAX_STEP:
-        return f"step {step}, outside 0..{DEFAULT_MAX_STEP}"
+    if not 0 <= step <= MAX_STEP:
+        return f"step {step}, outside 0..{MAX_STEP}"
     return None
 
 

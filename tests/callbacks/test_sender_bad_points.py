@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from losswatch.callbacks.client import LossWatchClient
+from losswatch.monitor.spool import deliver
 from tests.callbacks.conftest import stored
 from tests.conftest import LiveServer
 
@@ -86,5 +87,31 @@ def test_sender_a_batch_refused_for_one_key_goes_again_key_by_key(tmp_path: Path
             assert keys == {"loss", "eval_loss"}
         finally:
             client.close()
+    finally:
+        server.stop()
+
+
+def _metrics_posts(url: str) -> int:
+    text = httpx.get(url + "/metrics").text
+    lines = [line for line in text.splitlines() if line.startswith("losswatch_http_requests_total{")]
+    return sum(int(float(line.rsplit(" ", 1)[1])) for line in lines if '{run_id}/metrics"' in line and "POST" in line)
+
+
+def test_sender_a_key_limit_goes_key_by_key_not_step_by_step(tmp_path: Path) -> None:
+    # Halves would meet the limit on keys again at every step: 1280 requests for this record before.
+    server = LiveServer(tmp_path / "server-data", env={"LOSSWATCH_MAX_KEYS_PER_RUN": "2"}).start()
+    try:
+        run = {"id": "keys", "project": "default", "name": "keys"}
+        steps = list(range(1, 257))
+        series = [{"key": k, "steps": steps, "values": [1.0] * len(steps)} for k in ("loss", "learning_rate", "extra")]
+        record = {"kind": "metrics", "run_id": "keys", "batch_id": "b1", "series": series}
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/api/v1/runs", json=run).status_code == 201
+            before = _metrics_posts(server.url)
+            d = deliver(http, record, {"keys": run})
+            assert _metrics_posts(server.url) - before == 4  # the record, then each of its 3 keys
+            assert d.rejected is not None and "max_keys_per_run" in d.rejected
+            keys = {k["key"]: k["count"] for k in http.get("/api/v1/runs/keys").json()["keys"]}
+        assert keys == {"loss": 256, "learning_rate": 256}
     finally:
         server.stop()

@@ -13,6 +13,7 @@ from losswatch.monitor.vocabulary import (
     companion_key,
     headline_key,
     is_eval_key,
+    point_problem,
     spell,
     unspell,
 )
@@ -101,3 +102,22 @@ def test_vocabulary_shown_status_is_every_status_and_stale() -> None:
     from losswatch.monitor.vocabulary import SHOWN_STATUSES, ShownStatus
 
     assert set(get_args(ShownStatus)) == set(SHOWN_STATUSES)
+
+
+@pytest.mark.parametrize(
+    ("key", "step", "problem"),
+    [
+        pytest.param("loss", 0, None, id="ok"),
+        pytest.param("eval_" + "x" * 195, 10, None, id="key-of-200"),
+        pytest.param("loss", 10**13, None, id="step-a-service-may-be-set-to-take"),
+        pytest.param("loss", 2**53, None, id="step-at-the-wire-limit"),
+        pytest.param("x" * 201, 1, "longer than 200", id="key-of-201"),
+        pytest.param("  ", 1, "a blank key", id="blank"),
+        pytest.param("a\x00b", 1, "NUL", id="nul"),
+        pytest.param("loss", -1, "step -1", id="negative-step"),
+        pytest.param("loss", 2**53 + 1, "outside", id="beyond-the-wire-limit"),
+    ],
+)
+def test_vocabulary_point_problem_is_what_every_service_refuses(key: str, step: int, problem: str | None) -> None:
+    said = point_problem(key, step)
+    assert (said is None) if problem is None else (said is not None and problem in said)
