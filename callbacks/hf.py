@@ -16,6 +16,7 @@ from transformers import TrainerCallback
 from losswatch.callbacks import resume
 from losswatch.callbacks.client import LossWatchClient
 from losswatch.callbacks.distributed import Broadcaster
+from losswatch.monitor.policy_json import policy_from_env
 from losswatch.monitor.spool import SPOOL_DIRNAME
 
 log = logging.getLogger("losswatch")
@@ -164,6 +165,9 @@ class LossWatchCallback(TrainerCallback):
 
     # -- best weights ----------------------------------------------------------------------------
     def _keep_best_begin(self, args: Any) -> None:
+        if self._restore_load_best is not None:
+            # A train() that never reached its end left the flag set: put back, or it would read as the user's.
+            args.load_best_model_at_end = self._restore_load_best
         self._restore_load_best = None
         if not self.keep_best or args.load_best_model_at_end:
             return  # opted out, or the Trainer does it itself
@@ -173,37 +177,56 @@ class LossWatchCallback(TrainerCallback):
         args.load_best_model_at_end = True
 
     def _monitor(self) -> tuple[str, bool]:
-        policy = self.client.early_stopping if self.client is not None else self.early_stopping
+        # Resolved alike on every rank: rank 0's client took the same argument, or the same environment variable.
+        if self.client is not None:
+            policy = self.client.early_stopping
+        elif self.early_stopping is not None:
+            policy = self.early_stopping
+        else:
+            try:
+                policy = policy_from_env()
+            except ValueError:
+                policy = None  # rank 0's client said so and went on with the service's default
         policy = policy or {}
         key = str(policy.get("monitor") or "eval_loss")
         return key, policy.get("mode") == "max"
 
-    def _keep_best_evaluate(self, args: Any, state: Any, control: Any, metrics: dict, decision: dict | None) -> None:
-        if self._restore_load_best is None:
-            return
+    def _judge_best(self, step: int, metrics: dict, decision: dict | None) -> float | None:
+        """The monitored value when this evaluation is a new best, else None."""
         key, maximize = self._monitor()
         value = metrics.get(key)
         if value is None and not key.startswith("eval_"):
             value = metrics.get(f"eval_{key}")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            return
-        step = state.global_step
+            return None
         if decision is not None and decision.get("step") == step and decision.get("best_step") is not None:
             better = decision["best_step"] == step  # the service judged this very evaluation
         else:
             better = self.best is None or (value > self.best[1] if maximize else value < self.best[1])
-        # Rank 0 judges with the service's decision, the others cannot: each rank saving on its own judgement
-        # would enter the Trainer's save (a collective) at different evaluations and hang. Every rank gets here
-        # alike (the evaluation's metrics are gathered), so each takes part in this broadcast.
-        if not self._bcast.agree(better):
+        return float(value) if better else None
+
+    def _keep_best_evaluate(self, args: Any, state: Any, control: Any, metrics: dict, decision: dict | None) -> None:
+        if self._restore_load_best is None:  # alike on every rank: set from the arguments at train begin
             return
-        self.best = (step, float(value))
+        step = state.global_step
+        try:
+            value = self._judge_best(step, metrics, decision)
+        except Exception as exc:  # noqa: BLE001 - this rank must still take part in the broadcast below
+            log.warning("losswatch: could not judge the best checkpoint (%s)", exc)
+            value = None
+        # Rank 0 judges with the service's decision, the others cannot: each rank saving on its own judgement
+        # would enter the Trainer's save (a collective) at different evaluations and hang. So every rank takes
+        # part in this broadcast at every evaluation, whatever it read, and follows rank 0.
+        if not self._bcast.agree(value is not None):
+            return
+        if value is not None:
+            self.best = (step, value)
         control.should_save = True
         # What the Trainer's rotation protects, and what its end-of-training load reads.
         state.best_model_checkpoint = os.path.join(args.output_dir, f"checkpoint-{step}")
         state.best_global_step = step
-        if args.metric_for_best_model is None:
-            state.best_metric = float(value)
+        if args.metric_for_best_model is None and value is not None:
+            state.best_metric = value
 
     def _report_best(self, state: Any) -> None:
         path = state.best_model_checkpoint

@@ -38,6 +38,13 @@ def main(url: str, out: Path, mode: str) -> None:
             learning_rate=1e-3,  # slow: each evaluation a little better, never by min_delta
         )
         trainer.eval_dataset = trainer.train_dataset  # what it memorises: the evaluations keep falling
+    elif mode == "env-policy":
+        # The policy comes from LOSSWATCH_EARLY_STOPPING (set by the test): rank 0's client reads it, and the other
+        # ranks must read the same monitor for the best checkpoint, even one these evaluations lack.
+        lw = LossWatchCallback(url=url, project="ddp", run_name="ddp-env")
+        trainer = overfitting_trainer(
+            str(out / "train"), [lw], max_steps=20, eval_steps=5, save_steps=1000, load_best_model_at_end=False
+        )
     else:
         lw = LossWatchCallback(url=url, project="ddp", run_name="ddp", early_stopping=NEVER_STOP)
 

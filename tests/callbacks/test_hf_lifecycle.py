@@ -103,3 +103,21 @@ def test_a_train_call_that_never_ended_is_closed_by_the_next(
     assert api.get(f"/runs/{first}").json()["status"] == status
     assert api.get(f"/runs/{lw.run_id}").json()["status"] == "finished"
     assert sender is not None and not sender.is_alive()
+
+
+def test_keep_best_after_a_train_call_that_never_ended(live_server, tmp_path) -> None:
+    # The same trainer, train() interrupted after its first evaluation and called again, as in a notebook.
+    lw = LossWatchCallback(url=live_server.url, run_name="notebook-best", early_stopping=NEVER_STOP)
+
+    def boom() -> None:
+        raise KeyboardInterrupt
+
+    stop_at = AtStep({7: boom})
+    trainer = overfitting_trainer(str(tmp_path / "out"), [lw, stop_at], max_steps=20, load_best_model_at_end=False)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    stop_at.actions = {}
+    lw.best = None
+    trainer.train()
+    assert lw.best is not None  # kept the best again, not taken for a Trainer that loads it itself
+    assert trainer.args.load_best_model_at_end is False  # the user's setting, put back
