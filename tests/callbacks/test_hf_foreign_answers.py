@@ -5,15 +5,15 @@ waits for a decision at each evaluation and at the end are cut short, as when th
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from losswatch.callbacks import LossWatchCallback
 from tests.callbacks.conftest import NEVER_STOP, AtStep
+from tests.receiver import serving
 from tests.tiny import overfitting_trainer
 
 ANSWERS = {
@@ -47,12 +47,8 @@ def foreign(request: pytest.FixtureRequest) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 # An answer shaped like an ingest answer is taken as delivered: only its decision, not an object, is dropped.

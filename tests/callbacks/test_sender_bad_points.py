@@ -50,11 +50,10 @@ def test_sender_drops_a_bad_key_and_keeps_the_losses_beside_it(
 def test_sender_drops_a_step_out_of_range_and_keeps_the_other_steps(live_server, api, tmp_path: Path) -> None:
     client = LossWatchClient(live_server.url, run_name="bad-step", spool_dir=tmp_path / "spool")
     try:
-        client.log(-1, {"loss": 9.0})
-        for step in range(1, 6):
-            client.log(step, {"loss": 1.0 / step})
+        for step in (-1, 1, 2, 2**53 + 1, 3):
+            client.log(step, {"loss": 1.0})
         assert client.flush(30)
-        assert sorted(stored(api, client.run_id, "loss")) == [1, 2, 3, 4, 5]
+        assert sorted(stored(api, client.run_id, "loss")) == [1, 2, 3]
     finally:
         client.close()
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -20,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from losswatch.callbacks import LossWatchCallback
 from losswatch.callbacks.client import LossWatchClient
 from tests.callbacks.conftest import NEVER_STOP
+from tests.receiver import serving
 from tests.tiny import overfitting_trainer
 
 
@@ -100,12 +100,8 @@ class OlderService(BaseHTTPRequestHandler):
 @pytest.fixture
 def older_service() -> Iterator[str]:
     OlderService.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), OlderService)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(OlderService) as url:
+        yield url
 
 
 def test_sender_asks_an_older_service_for_advice_and_its_stale_after(
