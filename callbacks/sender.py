@@ -108,6 +108,7 @@ class Sender:
         self._backoff = 0.2
         self._last_decision_at = 0.0
         self._said: set[str] = set()
+        self._good_keys: set[str] = set()  # keys already found sendable
         self._stopping = False
         self._dropping = False
         self._heartbeat = Heartbeat(self.run_id)
@@ -236,17 +237,26 @@ class Sender:
         step, metrics, at = item  # the training thread hands over its dict as is; the work is done here
         if not self._buffer:
             self._buffer_since = since  # when it was logged: the flush clock runs from there
+        # A point the service would refuse is dropped here: it would refuse the whole batch, the losses beside it
+        # with it. A step is checked once per log, a key once per run.
+        refused = point_problem("step", step)
+        if refused is not None:
+            self._say("step", f"not sending {refused}: the service would refuse the batch it is in")
+            metrics = {}
         for key, value in metrics.items():
-            # numbers.Real takes numpy's float32 and int64 too (a custom loop logs them as they come); a bool
-            # is a flag, not a metric.
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                continue
-            name = str(key)
-            problem = point_problem(name, step)
-            if problem is not None:
-                # The service would refuse the whole batch, the losses beside this point with it.
-                self._say(f"point:{name}", f"not sending {problem}: the service would refuse the batch it is in")
-                continue
+            kind = type(value)
+            if kind is not float and kind is not int:  # the usual two, before the costlier ABC check
+                # numbers.Real takes numpy's float32 and int64 too (a custom loop logs them as they come); a bool
+                # is a flag, not a metric.
+                if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                    continue
+            name = key if type(key) is str else str(key)
+            if name not in self._good_keys:
+                refused = point_problem(name, 0)
+                if refused is not None:
+                    self._say(f"key:{name}", f"not sending {refused}: the service would refuse the batch it is in")
+                    continue
+                self._good_keys.add(name)
             self._buffer.add(name, step, float(value), at)
         self._buffer_ticket = ticket
         if self._buffer.size >= self.batch_size:

@@ -207,6 +207,15 @@ def _line(record: dict[str, Any]) -> bytes:
     return (json.dumps(clean(record), separators=(",", ":"), allow_nan=False, ensure_ascii=False) + "\n").encode()
 
 
+def _encoded(body: dict[str, Any]) -> bytes:
+    """`body` as the JSON a request carries, cleaned when a spool written by an older version holds what JSON
+    cannot carry (as `sendable`, in the one encoding pass the request needs anyway)."""
+    try:
+        return json.dumps(body, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except (ValueError, TypeError):
+        return json.dumps(clean(body), separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+
+
 def sendable(record: dict[str, Any]) -> dict[str, Any]:
     """`record` as it can be sent: a spool written by an older version may hold what JSON cannot carry."""
     try:
@@ -267,7 +276,8 @@ def deliver(http: httpx.Client, record: dict[str, Any], runs: dict[str, dict[str
         return Delivered("?", rejected=f"a record that is not a JSON object ({type(record).__name__})")
     kind = record.get("kind", "?")
     try:
-        record = sendable(record)
+        if kind != "metrics":  # a metrics record is made sendable as it is encoded, once (_send)
+            record = sendable(record)
         if kind == "run":
             body = record["run"]
             runs[body["id"]] = body
@@ -347,10 +357,11 @@ def _merged(kind: str, parts: list[Delivered]) -> Delivered:
 def _send(http: httpx.Client, kind: str, record: dict[str, Any]) -> httpx.Response:
     run = f"/api/v1/runs/{record['run_id']}"
     if kind == "metrics":
-        body = {k: record[k] for k in ("points", "series") if k in record}
+        body: dict[str, Any] = {k: record[k] for k in ("points", "series") if k in record}
         if not body:
             raise KeyError("points or series")
-        return http.post(f"{run}/metrics", json={**body, "batch_id": record["batch_id"]})
+        content = _encoded({**body, "batch_id": record["batch_id"]})
+        return http.post(f"{run}/metrics", content=content, headers={"Content-Type": "application/json"})
     if kind == "rewind":
         return http.post(f"{run}/rewind", json={"step": record["step"], "rewind_id": record["rewind_id"]})
     if kind == "checkpoint":
