@@ -26,7 +26,7 @@ from losswatch.callbacks.heartbeat import Heartbeat
 from losswatch.callbacks.inbox import Inbox
 from losswatch.monitor.columnar import SeriesBuffer
 from losswatch.monitor.spool import Delivered, Spool, SpoolBusy, Unreachable, deliver
-from losswatch.monitor.vocabulary import point_problem, spell
+from losswatch.monitor.vocabulary import key_problem, spell, step_problem
 
 CONFIG_BLIND = {"too_few_points"}
 log = logging.getLogger("losswatch")
@@ -239,7 +239,7 @@ class Sender:
             self._buffer_since = since  # when it was logged: the flush clock runs from there
         # A point the service would refuse is dropped here: it would refuse the whole batch, the losses beside it
         # with it. A step is checked once per log, a key once per run.
-        refused = point_problem("step", step)
+        refused = step_problem(step)
         if refused is not None:
             self._say("step", f"not sending {refused}: the service would refuse the batch it is in")
             metrics = {}
@@ -252,7 +252,7 @@ class Sender:
                     continue
             name = key if type(key) is str else str(key)
             if name not in self._good_keys:
-                refused = point_problem(name, 0)
+                refused = key_problem(name)
                 if refused is not None:
                     self._say(f"key:{name}", f"not sending {refused}: the service would refuse the batch it is in")
                     continue

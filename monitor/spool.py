@@ -208,12 +208,9 @@ def _line(record: dict[str, Any]) -> bytes:
 
 
 def _encoded(body: dict[str, Any]) -> bytes:
-    """`body` as the JSON a request carries, cleaned when a spool written by an older version holds what JSON
-    cannot carry (as `sendable`, in the one encoding pass the request needs anyway)."""
-    try:
-        return json.dumps(body, separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
-    except (ValueError, TypeError):
-        return json.dumps(clean(body), separators=(",", ":"), allow_nan=False, ensure_ascii=False).encode("utf-8")
+    """`body` as the JSON a request carries, cleaned as a spool line is (`sendable`'s check, in the one encoding
+    pass the request needs anyway)."""
+    return _line(body)[:-1]
 
 
 def sendable(record: dict[str, Any]) -> dict[str, Any]:

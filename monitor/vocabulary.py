@@ -69,15 +69,21 @@ def point_problem(key: str, step: int) -> str | None:
     lower the limits: a batch it refuses for them goes again key by key, monitor/spool.py).
 
     The trainer-side sender drops such a point before sending: the service refuses the whole batch it is in."""
+    return key_problem(key) or step_problem(step)
+
+
+def key_problem(key: str) -> str | None:
     if not key.strip():
         return f"a blank key ({key!r})"
     if "\x00" in key:
         return f"a key with a NUL character ({key!r})"
     if len(key) > MAX_KEY_LENGTH:
         return f"a key longer than {MAX_KEY_LENGTH} characters ({key[:40]}...)"
-    if not 0 <= step <= MAX_STEP:
-        return f"step {step}, outside 0..{MAX_STEP}"
     return None
+
+
+def step_problem(step: int) -> str | None:
+    return None if 0 <= step <= MAX_STEP else f"step {step}, outside 0..{MAX_STEP}"
 
 
 # What a run id holds: safe in a URL path segment, a file name and a shell word as it is.
