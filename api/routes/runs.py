@@ -46,9 +46,11 @@ def create_run(
         name=body.name,
         project=body.project,
         run_id=body.id,
-        config=body.config,
+        # Not sent is not the same as empty: a resume keeps what it was not told to change.
+        config=body.config if "config" in body.model_fields_set else None,
         early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,
         mirrors=list(body.mirrors),
+        check=lambda c: check_config(c, max_bytes=settings.max_config_bytes, max_depth=settings.max_config_depth),
     )
     if not created:
         response.status_code = 200

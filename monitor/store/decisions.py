@@ -126,6 +126,18 @@ def advance(
     return decision
 
 
+def rejudge(conn: Connection, *, before: dict[str, Any], after: dict[str, Any]) -> None:
+    """The run's policy or plan changed (a resume brought its own): its state becomes the one the new ones
+    give over every stored point, replayed from the start, and a changed decision is recorded as any is."""
+    stopper = stopper_of(after)
+    if snapshots.basis(stopper_of(before)) == snapshots.basis(stopper):
+        return  # the same effective policy and plan (a default spelled out, a config key the plan ignores)
+    snapshots.forget(conn, run_id=after["id"], since=0)
+    state = replay_stored(conn, after["id"], stopper)
+    save_state(conn, after["id"], state)
+    record(conn, after["id"], with_manual(after, stopper.current(state)))
+
+
 def _rewritten(
     stopper: Stopper,
     state: StopState,

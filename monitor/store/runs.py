@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, not_, select, update
@@ -63,8 +64,12 @@ def create_run(
     config: dict[str, Any] | None = None,
     early_stopping: dict[str, Any] | None = None,
     mirrors: list[str] | None = None,
+    check: Callable[[dict[str, Any]], None] = lambda _: None,
 ) -> tuple[dict[str, Any], bool]:
-    """Create a run, or return the existing one with that id (a resume). The bool says "created"."""
+    """Create a run, or resume the existing one with that id. The bool says "created".
+
+    A resume with a `config` or `early_stopping` of its own puts them in force (`_relaunched`); `check`
+    vets a config made by merging one into the stored one, as the caller vetted the one it was sent."""
     if run_id is not None and not is_run_id(run_id):
         raise Invalid(
             "run id must be 1-64 characters of letters, digits, '_', '.', '-', starting with a letter or digit"
@@ -79,6 +84,7 @@ def create_run(
                 config=config,
                 early_stopping=early_stopping,
                 mirrors=mirrors,
+                check=check,
             )
         except IntegrityError:
             # Two clients created the same run id at once; the next attempt finds it and resumes.
@@ -96,6 +102,7 @@ def _create_run(
     config: dict[str, Any] | None,
     early_stopping: dict[str, Any] | None,
     mirrors: list[str] | None,
+    check: Callable[[dict[str, Any]], None],
 ) -> tuple[dict[str, Any], bool]:
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
@@ -112,8 +119,9 @@ def _create_run(
                         update(Run).where(Run.id == run_id).values(status="running", ended_at=None, stop_requested=None)
                     )
                 touch(conn, run_id=run_id, now=time.time())
-                row = conn.execute(select(Run.__table__).where(Run.id == run_id)).first()
-                return run_dict(row, project), False
+                before = run_dict(conn.execute(select(Run.__table__).where(Run.id == run_id)).first(), project)
+                after = _relaunched(conn, before, config=config, early_stopping=early_stopping, check=check)
+                return after, False
         rid = run_id or uuid.uuid4().hex[:16]
         now = time.time()
         conn.execute(
@@ -131,6 +139,30 @@ def _create_run(
         )
         row = conn.execute(select(Run.__table__).where(Run.id == rid)).first()
         return run_dict(row, project), True
+
+
+def _relaunched(
+    conn: Connection,
+    run: dict[str, Any],
+    *,
+    config: dict[str, Any] | None,
+    early_stopping: dict[str, Any] | None,
+    check: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """A resume that brings its own config or policy: the latest launch's arguments are the ones in force, as
+    the Trainer's own are on a resume (a person who raises the patience after a stop, or extends the run,
+    resumes to get exactly that). The config is merged key by key, so a client that sends part of it keeps
+    the rest; the policy, when sent, replaces the stored one. The stop state is then the one the new policy
+    and plan give over every stored point."""
+    merged = {**run["config"], **config} if config else run["config"]
+    policy = early_stopping if early_stopping is not None else run["early_stopping"]
+    if merged == run["config"] and policy == run["early_stopping"]:
+        return run
+    check(merged)
+    conn.execute(update(Run).where(Run.id == run["id"]).values(config=merged, early_stopping=policy))
+    after = {**run, "config": merged, "early_stopping": policy}
+    decisions.rejudge(conn, before=run, after=after)
+    return after
 
 
 def _select_runs():  # type: ignore[no-untyped-def]

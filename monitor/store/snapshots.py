@@ -44,9 +44,10 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-# A snapshot is only as good as the policy, plan and code that computed it. A run's policy and plan are fixed,
-# but the defaults a run without its own policy takes, and the rules' arithmetic, change between releases: a
-# snapshot from another release is not used, and the replay goes back to the run's start as it used to.
+# A snapshot is only as good as the policy, plan and code that computed it. A run's policy and plan change only
+# when a resume brings its own (`decisions.rejudge` replays the run then), but the defaults a run without its own
+# policy takes, and the rules' arithmetic, change between releases: a snapshot from another release is not
+# used, and the replay goes back to the run's start as it used to.
 CODE = _code_digest()
 
 
