@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Text, cast, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from losswatch.monitor.db import writer
 from losswatch.monitor.models import DecisionRow, MetricKey, MetricSummary, MirrorCursor, Project, Run, StopState
@@ -111,6 +112,15 @@ def _pid_dead(owner: str | None) -> bool:
 def acquire(engine: Engine, *, run_id: str, target: str, owner: str, lease_seconds: float) -> bool:
     """Take or renew the lease on (run, target); False when another live worker holds it."""
     now = time.time()
+    try:
+        return _acquire(engine, run_id=run_id, target=target, owner=owner, lease_seconds=lease_seconds, now=now)
+    except IntegrityError:
+        # Two workers saw no cursor row and both inserted one (FOR UPDATE locks no row that is not there yet):
+        # the other one has it.
+        return False
+
+
+def _acquire(engine: Engine, *, run_id: str, target: str, owner: str, lease_seconds: float, now: float) -> bool:
     t = MirrorCursor.__table__
     with writer(engine).begin() as conn:
         row = conn.execute(

@@ -74,22 +74,6 @@ def points(conn: Connection, key_id: int, *, after: int | None = None) -> tuple[
     return [Point(r.step, decode(r.value, r.flag), r.wall_time) for r in rows], [r.flag for r in rows]
 
 
-def points_by_step(conn: Connection, run_id: str, *, after: int | None) -> dict[int, dict[str, float]]:
-    """All keys' points past `after`, merged per step (W&B wants one row per step)."""
-    t = MetricPoint.__table__
-    q = (
-        select(MetricKey.name, t.c.step, t.c.value, t.c.flag)
-        .join(t, t.c.key_id == MetricKey.id)
-        .where(MetricKey.run_id == run_id)
-    )
-    if after is not None:
-        q = q.where(t.c.step > after)
-    out: dict[int, dict[str, float]] = {}
-    for r in conn.execute(q):
-        out.setdefault(r.step, {})[r.name] = decode(r.value, r.flag)
-    return out
-
-
 def decisions(conn: Connection, run_id: str, *, after_id: int = 0) -> list[dict]:
     rows = conn.execute(
         select(

@@ -1,12 +1,13 @@
 """The W&B mirror: one W&B run per losswatch run (`id` = our id, `resume="allow"`), kept open across cycles.
 
-History is logged with the training step as W&B's step, merged per step. W&B accepts only increasing
-steps and cannot rewrite history, so the cursor is one watermark (the last W&B step) and:
-- the newest step is held back while the run is running and changed recently, because its other keys
-  (the evaluation after the training log) usually arrive a moment later;
-- a point arriving for a step at or below the watermark (a late key, an overwrite, a refill after a
-  rewind) is not sent; a rewind is recorded in the run's summary (`losswatch/rewound_to`), and the
-  steps past the watermark are sent as they come. TensorBoard, which can purge, shows the rewritten curve.
+Points are logged against the training step as a metric of its own (`train/global_step`, every other metric's
+x-axis through `define_metric`), as transformers' WandbCallback logs them, and W&B's own `_step` just counts
+rows. So a key that comes late for a step already sent (the evaluation logged minutes after the training
+loss of its step, a second writer's key) is still sent, in a row of its own at that step. W&B cannot rewrite
+history, so the cursor is a watermark per key (the last step of it sent):
+- a point at or below its key's watermark (an overwrite, a refill after a rewind) is not sent; a rewind is
+  recorded in the run's summary (`losswatch/rewound_to`), and the steps past the watermark are sent as they
+  come. TensorBoard, which can purge, shows the rewritten curve.
 Stop decisions become `run.alert`s. WANDB_MODE, WANDB_API_KEY, WANDB_DIR, WANDB_PROJECT and WANDB_ENTITY
 are honoured (wandb reads them itself); with no key and no mode the runs are written offline.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,8 @@ from losswatch.monitor.models import MetricKey, MetricSummary
 
 log = logging.getLogger("losswatch.mirrors")
 
-HOLD_SECONDS = 5.0
+# Every metric's x-axis, as transformers' WandbCallback names it.
+STEP_METRIC = "train/global_step"
 ALERT_REASONS = {"divergence_threshold": "ERROR", "non_finite": "ERROR"}
 
 
@@ -69,6 +70,8 @@ class WandbMirror:
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True, save_code=False),
         )
         run.config.update(info.config, allow_val_change=True)
+        run.define_metric(STEP_METRIC)
+        run.define_metric("*", step_metric=STEP_METRIC, step_sync=True)
         self.runs[info.id] = run
         return run
 
@@ -81,39 +84,46 @@ class WandbMirror:
         )
 
     def sync(self, engine: Engine, info: RunInfo, state: dict[str, Any]) -> tuple[dict[str, Any], int | None, bool]:
-        mark, after_decision = state.get("step"), int(state.get("decision", 0))
+        marks: dict[str, int] = dict(state.get("keys") or {})
+        after_decision = int(state.get("decision", 0))
         if info.id not in self.runs and mode() == "offline":
             # A new process opens a new offline file. What wandb's service process had not yet written
             # when the last one died is lost, so each offline file gets the whole history: the newest
             # is complete on its own for `wandb sync`. (Online, W&B's resume says where it stands.)
-            mark, after_decision = None, 0
+            marks, after_decision = {}, 0
+        elif "keys" not in state and state.get("step") is not None:
+            # An earlier release kept one watermark for every key.
+            with engine.connect() as conn:
+                marks = dict.fromkeys(reading.keys(conn, info.id), int(state["step"]))
+        if info.id not in self.runs and marks and mode() == "online":
+            # Online resume: the server holds the rows up to the last training step it was sent; re-send
+            # each key from there (a row the dead process had not yet uploaded is not lost).
+            held = self._open(info).summary.get(STEP_METRIC)
+            held = int(held) if isinstance(held, int | float) else -1
+            marks = {k: min(m, held) for k, m in marks.items()}
         with reading.snapshot(engine) as conn:
             newest = conn.scalar(
                 select(func.max(MetricSummary.last_step))
                 .join(MetricKey, MetricKey.id == MetricSummary.key_id)
                 .where(MetricKey.run_id == info.id)
             )
-            rows = reading.points_by_step(conn, info.id, after=mark)
+            # Each key only past its own watermark: below it W&B already holds a value (or a rewound one).
+            rows: dict[int, dict[str, float]] = {}
+            for name, key_id in reading.keys(conn, info.id).items():
+                for p in reading.points(conn, key_id, after=marks.get(name))[0]:
+                    rows.setdefault(p.step, {})[name] = p.value
             decisions = reading.decisions(conn, info.id, after_id=after_decision)
-        settled = info.status != "running" or info.changed_at is None or time.time() - info.changed_at > HOLD_SECONDS
-        held_step = max(rows) if rows and not settled else None
-        held = held_step is not None
-        steps = [s for s in sorted(rows) if held_step is None or s < held_step]
+        steps = sorted(rows)
         alerts = [d for d in decisions if d["should_stop"]]
         out = dict(state)
-        rewound = mark is not None and (newest is None or newest < mark) and state.get("rewound_to") != newest
+        last = max(marks.values()) if marks else None
+        rewound = last is not None and (newest is None or newest < last) and state.get("rewound_to") != newest
         if not steps and not alerts and not rewound:
-            if info.status != "running" and not held:
+            if info.status != "running":
                 self.close(info.id, failed=info.status == "failed")
-            return out, mark, not held
+            return out, last, True
 
-        fresh = info.id not in self.runs
         run = self._open(info)
-        if fresh and mark is not None and 0 < run.starting_step <= mark:
-            # Online resume: the server holds steps below starting_step; send what it lost since.
-            with reading.snapshot(engine) as conn:
-                rows = reading.points_by_step(conn, info.id, after=run.starting_step - 1)
-            steps = [s for s in sorted(rows) if held_step is None or s < held_step]
         if self.note() and not self._hinted:
             log.warning("mirror: %s", self.note())
             self._hinted = True
@@ -122,19 +132,19 @@ class WandbMirror:
             run.summary["losswatch/rewound_to"] = newest
             out["rewound_to"] = newest
         for s in steps:
-            run.log({tag(k): v for k, v in rows[s].items()}, step=s, commit=True)
+            run.log({**{tag(k): v for k, v in rows[s].items()}, STEP_METRIC: s}, commit=True)
+            marks.update(dict.fromkeys(rows[s], s))
         for d in alerts:
             level = ALERT_REASONS.get(d["reason"], "WARN")
             run.alert(title=f"losswatch: stop ({d['reason']}) at step {d['step']}", text=d["message"], level=level)
         if decisions:
-            last = decisions[-1]
-            run.summary["losswatch/decision"] = last["reason"]
-            out["decision"] = last["id"]
-        if steps:
-            out["step"] = steps[-1]
-        if info.status != "running" and not held:
+            out["decision"] = decisions[-1]["id"]
+            run.summary["losswatch/decision"] = decisions[-1]["reason"]
+        out["keys"] = marks
+        out.pop("step", None)  # the single watermark of an earlier release
+        if info.status != "running":
             self.close(info.id, failed=info.status == "failed")
-        return out, out.get("step"), not held
+        return out, max(marks.values()) if marks else None, True
 
     def close(self, run_id: str, failed: bool = False) -> None:
         run = self.runs.pop(run_id, None)

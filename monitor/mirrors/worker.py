@@ -7,6 +7,7 @@ backed off; the thread itself never dies of one.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -33,6 +34,11 @@ class Target(Protocol):
     def close_all(self) -> None: ...
 
 
+def _plain(state: dict[str, Any]) -> Any:
+    """`state` as the database gives it back (JSON: tuples become lists, keys strings)."""
+    return json.loads(json.dumps(state))
+
+
 def make_target(name: str, settings: Settings) -> Target:
     if name == "tensorboard":
         from losswatch.monitor.mirrors.tensorboard import TensorBoardMirror
@@ -52,6 +58,9 @@ class MirrorWorker:
         self.lease = settings.mirror_lease_seconds
         self.targets: dict[str, Target] = {}
         self._leases: dict[tuple[str, str], float] = {}
+        # The cursor state this process last stored per (run, target): a stored one that differs was written
+        # by another worker.
+        self._written: dict[tuple[str, str], Any] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -89,6 +98,12 @@ class MirrorWorker:
         if row is None or row.lease_owner != self.owner:
             self._drop(key)
             return 0
+        if self._written.get(key) != _plain(row.state or {}):
+            # Another worker advanced the cursor while this one's lease had lapsed (or it never wrote): what
+            # this process holds open (a TensorBoard file, a W&B run) no longer ends where the cursor does.
+            # Closed, the target starts as a new process does: a purge, or a complete offline W&B file.
+            self._drop(key)
+            self._leases[key] = time.time() + self.lease
         try:
             state, last_step, complete = self.target(name).sync(self.engine, info, dict(row.state or {}))
         except Exception as exc:  # a mirror's failure is recorded and retried, never raised into the service
@@ -117,10 +132,12 @@ class MirrorWorker:
             self._drop(key)
             return 0
         self._leases[key] = time.time() + self.lease
+        self._written[key] = _plain(state)
         return 1
 
     def _drop(self, key: tuple[str, str]) -> None:
         self._leases.pop(key, None)
+        self._written.pop(key, None)
         target = self.targets.get(key[1])
         if target is not None:
             try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from losswatch.api.app import create_app
 from losswatch.monitor.db import make_engine
 from losswatch.monitor.mirrors import cursors
 from losswatch.monitor.mirrors.worker import MirrorWorker
+from losswatch.monitor.models import MirrorCursor
 from losswatch.monitor.settings import Settings
 from tests.conftest import LOCAL
 
@@ -133,3 +135,27 @@ def test_runs_to_mirror_reads_the_runs_that_have_a_mirror(db_url: str, default: 
         assert len(found) == 32 and {k: found[k] for k in expected} == expected
     else:
         assert found == expected
+
+
+def test_lease_race_for_a_new_cursor_is_lost_quietly(postgres_url: str) -> None:
+    # Two workers see no cursor row for a new run and both insert one: FOR UPDATE locks no row that is not
+    # there. The second insert waits on the first's unique key, then fails; that worker simply has no lease.
+    engine = make_engine(postgres_url)
+    try:
+        rid = make_run(engine, mirrors=["tensorboard"])
+        t = MirrorCursor.__table__
+        with engine.connect() as first:
+            tx = first.begin()
+            lease = {"lease_owner": "a/1/x", "lease_until": time.time() + 60, "updated_at": time.time()}
+            first.execute(t.insert().values(run_id=rid, target="tensorboard", state={}, errors=0, **lease))
+            with ThreadPoolExecutor(1) as pool:
+                second = pool.submit(
+                    cursors.acquire, engine, run_id=rid, target="tensorboard", owner="b/2/y", lease_seconds=60
+                )
+                time.sleep(0.5)  # its SELECT found nothing and its INSERT waits on the first's key
+                tx.commit()
+                assert second.result(timeout=30) is False
+        with engine.connect() as conn:
+            assert cursors.cursors(conn, run_id=rid)[(rid, "tensorboard")].lease_owner == "a/1/x"
+    finally:
+        engine.dispose()

@@ -27,7 +27,9 @@ def by_step(rows) -> dict[int, dict[str, float]]:
     return out
 
 
-def test_wandb_offline_file_holds_every_step_merged(engine: Engine, worker: MirrorWorker, wandb_offline: Path) -> None:
+def test_wandb_offline_file_holds_every_point_at_its_training_step(
+    engine: Engine, worker: MirrorWorker, wandb_offline: Path
+) -> None:
     rid = make_run(engine, mirrors=["wandb"], config={"learning_rate": 5e-5, "eval_steps": 10})
     rows = curve(250)
     put(engine, rid, rows)
@@ -55,19 +57,47 @@ def test_wandb_records_waits_for_the_block_the_service_writes_last(
     assert not wandb_records.finished(cut)
 
 
-def test_wandb_holds_back_the_newest_step_while_the_run_is_running(engine: Engine, worker: MirrorWorker) -> None:
+@pytest.mark.parametrize("late_key", ["eval_loss", "eval_accuracy"])
+def test_wandb_sends_a_key_that_comes_late_for_a_step_already_sent(
+    engine: Engine, worker: MirrorWorker, wandb_offline: Path, late_key: str
+) -> None:
+    # The Trainer logs the training loss, evaluates (minutes, often), then logs the evaluation at the same
+    # step: by then W&B holds that step's training row and later ones. A watermark per run lost every
+    # evaluation that took longer than a few seconds, and still read "in sync".
     rid = make_run(engine, mirrors=["wandb"])
-    put(engine, rid, curve(30))
+    rows = [r for r in curve(30) if r[0] == "loss"]
+    put(engine, rid, rows)
     worker.run_once()
-    with engine.connect() as conn:
-        row = cursors.cursors(conn, run_id=rid)[(rid, "wandb")]
-    # Its evaluation may still be on the way; W&B could not take it after a later step.
-    assert row.last_step == 29 and row.version is None
+    late = [(late_key, 10, 0.9), (late_key, 20, 0.8), (late_key, 30, 0.85)]
+    put(engine, rid, late)
+    worker.run_once()
     runs.set_status(engine, run_id=rid, status="finished")
     worker.run_once()
+    got = wandb_records.history(wandb_offline, rid)
+    assert got == by_step(rows + late)
     with engine.connect() as conn:
         row = cursors.cursors(conn, run_id=rid)[(rid, "wandb")]
-    assert row.last_step == 30 and row.version is not None
+    assert row.last_step == 30 and row.state["keys"] == {"loss": 30, late_key: 30}
+
+
+def test_wandb_does_not_send_an_overwrite_twice(engine: Engine, worker: MirrorWorker, wandb_offline: Path) -> None:
+    # W&B cannot rewrite a row: a point at or below its key's watermark (an overwrite) is not sent again.
+    rid = make_run(engine, mirrors=["wandb"])
+    rows = curve(20)
+    put(engine, rid, rows)
+    worker.run_once()
+    put(engine, rid, [("loss", 5, 99.0), ("loss", 21, 0.5)])
+    runs.set_status(engine, run_id=rid, status="finished")
+    worker.run_once()
+    [path] = wandb_records.run_files(wandb_offline, rid)
+    logged = [
+        json.loads(i.value_json)
+        for r in wandb_records.records(path)
+        if r.WhichOneof("record_type") == "history"
+        for i in r.history.item
+        if (i.key or "/".join(i.nested_key)) == "train/loss"
+    ]
+    assert len(logged) == 21 and 99.0 not in logged
 
 
 def test_wandb_stop_decision_becomes_an_alert(engine: Engine, worker: MirrorWorker, wandb_offline: Path) -> None:
@@ -113,11 +143,7 @@ def test_wandb_new_process_writes_a_complete_offline_file(engine: Engine, mirror
     subprocess.run([sys.executable, "-c", SECOND_WORKER, *args], check=True, timeout=180)
     files = wandb_records.run_files(wandb_offline, rid)
     assert len(files) == 2
-    newest = {}
-    for r in wandb_records.records(files[-1]):
-        if r.WhichOneof("record_type") == "history":
-            newest[r.history.step.num] = True
-    assert sorted(newest) == sorted(by_step(rows))
+    assert wandb_records.history(wandb_offline, rid, files[-1:]) == by_step(rows)
 
 
 MODES = [

@@ -79,17 +79,17 @@ def finished(path: Path) -> bool:
     return kinds[-1:] == ["exit"]
 
 
-def history(wandb_dir: Path, run_id: str) -> dict[int, dict[str, float]]:
-    """Every history row of every offline file of the run, by W&B step (user keys only)."""
+def history(wandb_dir: Path, run_id: str, files: list[Path] | None = None) -> dict[int, dict[str, float]]:
+    """Every history row of the run's offline files (all of them unless `files` are named), merged by training
+    step (`train/global_step`, the x-axis the mirror logs every metric against), user keys only."""
     out: dict[int, dict[str, float]] = {}
-    for path in run_files(wandb_dir, run_id):
+    for path in files if files is not None else run_files(wandb_dir, run_id):
         for r in records(path):
             if r.WhichOneof("record_type") != "history":
                 continue
             row = {(i.key or "/".join(i.nested_key)): json.loads(i.value_json) for i in r.history.item}
-            out.setdefault(r.history.step.num, {}).update(
-                {k: float(v) for k, v in row.items() if not k.startswith("_")}
-            )
+            step = int(row.pop("train/global_step"))
+            out.setdefault(step, {}).update({k: float(v) for k, v in row.items() if not k.startswith("_")})
     return out
 
 
