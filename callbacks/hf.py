@@ -80,7 +80,7 @@ class LossWatchCallback(TrainerCallback):
         self._left_without_end()
         self._bcast = Broadcaster()  # the process group exists by now
         self.stopped_at = None
-        self.best = None
+        self.best = self._resumed_best(state)
         self._keep_best_begin(args)
         if not state.is_world_process_zero:
             return
@@ -190,6 +190,21 @@ class LossWatchCallback(TrainerCallback):
         policy = policy or {}
         key = str(policy.get("monitor") or "eval_loss")
         return key, policy.get("mode") == "max"
+
+    def _resumed_best(self, state: Any) -> tuple[int, float] | None:
+        """On a resume, the best evaluation before the checkpoint (its state's best step, with the monitored
+        value the log history holds there): without it, the first evaluation after the resume that the service
+        did not judge in time (it is down, or slow) would read as a new best and replace the real one."""
+        step = getattr(state, "best_global_step", None)
+        if not state.global_step or step is None:
+            return None
+        key, _ = self._monitor()
+        for entry in getattr(state, "log_history", None) or []:
+            if entry.get("step") == step:
+                value = entry.get(key, entry.get(f"eval_{key}"))
+                if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                    return step, float(value)
+        return None
 
     def _judge_best(self, step: int, metrics: dict, decision: dict | None) -> float | None:
         """The monitored value when this evaluation is a new best, else None."""

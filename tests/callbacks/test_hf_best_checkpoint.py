@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from losswatch.callbacks import LossWatchCallback
+from tests.conftest import free_port
 from tests.tiny import overfitting_trainer
 
 POLICY = {"patience": 3, "compat": "hf"}
@@ -64,3 +65,23 @@ def test_keep_best_false_leaves_the_last_weights(live_server, api, tmp_path) -> 
     assert not (out / f"checkpoint-{best_step}").exists()
     assert abs(trainer.evaluate()["eval_loss"] - losses[stop]) < 1e-5
     assert api.get(f"/runs/{lw.run_id}").json()["best_checkpoint"] is None
+
+
+def test_resume_while_the_service_is_down_keeps_the_best_from_before_the_checkpoint(tmp_path) -> None:
+    # No decision arrives (nothing listens there): keep-best judges locally. On a resume its best was
+    # forgotten, so the first evaluation after it read as a new best and replaced the real one.
+    out, url = tmp_path / "out", f"http://127.0.0.1:{free_port()}"
+    first = LossWatchCallback(url=url, run_name="down", early_stopping=POLICY)
+    t1 = overfitting_trainer(str(out), [first], max_steps=60, save_total_limit=None, load_best_model_at_end=False)
+    t1.train()
+    losses = evals(t1)
+    best_step = min(losses, key=losses.__getitem__)
+    assert best_step < 60 and losses[60] > losses[best_step]
+
+    second = LossWatchCallback(url=url, run_name="down", early_stopping=POLICY)
+    t2 = overfitting_trainer(str(out), [second], max_steps=70, save_total_limit=None, load_best_model_at_end=False)
+    t2.train(resume_from_checkpoint=str(out / "checkpoint-60"))
+    after = evals(t2)
+    assert min(after[65], after[70]) > losses[best_step], "the evaluations after the resume must be worse"
+    assert t2.state.best_global_step == best_step
+    assert same_weights(t2.model, out / f"checkpoint-{best_step}")
