@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from losswatch.monitor.importers import UnreadableLog, read_log
+from losswatch.monitor.importers.errors import UploadError
 from losswatch.monitor.importers.upload import Sent, run_id_for, upload
 
 _TRUE = {"1", "true", "y"}  # what LLaMA-Factory's is_env_enabled accepts
@@ -45,6 +46,26 @@ def graceful(pid: int) -> bool:
         if item.startswith(b"LLAMABOARD_ENABLED="):
             return item.split(b"=", 1)[1].decode(errors="replace").strip().lower() in _TRUE
     return False
+
+
+def descendants(pid: int) -> list[int]:
+    """`pid`'s children, their children and so on, deepest first (from /proc: Linux, as LLaMA-Factory's web UI)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    out: list[int] = []
+
+    def visit(p: int) -> None:
+        for child in children.get(p, []):
+            visit(child)
+            out.append(child)
+
+    visit(pid)
+    return out
 
 
 def alive(pid: int) -> bool:
@@ -79,12 +100,31 @@ class Watcher:
         self.client, self.project, self.name = client, project, name
         self.early_stopping, self.pid, self.interval, self.say = early_stopping, pid, interval, say
         self.signalled_at: float | None = None
+        self.down_since: float | None = None  # since when the service has not answered
+        self.family: list[int] = []  # the processes a stop was signalled to: the run lives while any does
 
     # -- one pass over the folders ---------------------------------------------------------------
     def poll(self) -> None:
         for f in self.followed:
             if f.status is None:
-                self._poll(f)
+                self._patiently(self._poll, f)
+
+    def _patiently(self, step: Callable[[Followed], None], f: Followed) -> bool:
+        """Run `step`, riding out a service that does not answer for a while (a restart, an upgrade): the
+        folder keeps everything still to be sent, and batch ids make a resend harmless. Said once each way."""
+        try:
+            step(f)
+        except (UploadError, httpx.HTTPError) as exc:
+            if not _transient(exc):
+                raise
+            if self.down_since is None:
+                self.down_since = time.monotonic()
+                self.say(f"losswatch watch: the service does not answer ({exc}); trying again, training goes on")
+            return False
+        if self.down_since is not None:
+            self.say(f"losswatch watch: the service answers again after {time.monotonic() - self.down_since:.0f} s")
+            self.down_since = None
+        return True
 
     def _poll(self, f: Followed) -> None:
         try:
@@ -135,7 +175,15 @@ class Watcher:
             f"({decision.get('reason')}): {decision.get('message')}"
         )
         if self.pid is not None and alive(self.pid) and graceful(self.pid):
-            os.kill(self.pid, signal.SIGABRT)
+            # The whole tree, deepest first, as LLaMA-Factory's own Abort does: under torchrun (FORCE_TORCHRUN,
+            # which the web UI sets with more than one device) the training processes are the launcher's
+            # grandchildren, and the launcher itself dies of the signal.
+            self.family = [*descendants(self.pid), self.pid]
+            for pid in self.family:
+                try:
+                    os.kill(pid, signal.SIGABRT)
+                except ProcessLookupError:
+                    pass
             self.signalled_at = time.monotonic()
             self.say(f"{what}. Sent SIGABRT to {self.pid}: LLaMA-Factory finishes its step, saves and exits.")
             return
@@ -165,11 +213,20 @@ class Watcher:
             self.poll()
             if all(f.status for f in self.followed):
                 return
-            if self.pid is not None and not alive(self.pid):
+            if self.pid is not None and not any(alive(p) for p in [self.pid, *self.family]):
                 self.poll()  # what the process wrote on its way out
-                for f in self.followed:
-                    if f.status is None and f.run_id is not None:
-                        # It left without writing what a finished training writes.
-                        self._end(f, "stopped" if f.stop else "failed")
-                return
+                # It left without writing what a finished training writes.
+                left = [f for f in self.followed if f.status is None and f.run_id is not None]
+                if all([self._patiently(lambda f: self._end(f, "stopped" if f.stop else "failed"), f) for f in left]):
+                    return
             time.sleep(self.interval)
+
+
+def _transient(exc: Exception) -> bool:
+    """No answer, or the service's own trouble (5xx, 429): worth trying again. A 4xx is an answer."""
+    status = exc.status if isinstance(exc, UploadError) else None
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+    elif isinstance(exc, httpx.HTTPError):
+        return True
+    return status is None or status >= 500 or status == 429

@@ -19,7 +19,9 @@ from losswatch.monitor.cli import app
 from tests.conftest import ROOT
 
 WRITER = Path(__file__).with_name("log_writer.py")
+LAUNCHER = Path(__file__).with_name("launcher.py")
 POLICY = json.dumps({"patience": 2, "min_steps": 0})
+NEVER = json.dumps({"rule": "best", "patience": 1000})
 
 
 @pytest.fixture
@@ -97,6 +99,44 @@ def test_a_web_ui_run_is_stopped_gracefully(live_server, api, tmp_path) -> None:
     assert 35 <= stop < 400 and detail["decision"]["best_step"] == 20
     saved = json.loads((out / "trainer_state.json").read_text())["global_step"]
     assert stop <= saved < 400
+
+
+def test_a_web_ui_run_under_a_launcher_is_stopped_gracefully(live_server, api, tmp_path) -> None:
+    # The web UI on a machine with more than one device launches through torchrun: the training process is
+    # the launcher's grandchild. A SIGABRT to the launcher alone killed it and orphaned the training, which
+    # went on to its last step while the watcher reported the run stopped.
+    out = tmp_path / "out"
+    training = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), str(out), "400", "0.05"], env={**os.environ, "LLAMABOARD_ENABLED": "1"}
+    )
+    watcher = watch(live_server.url, str(out), "--pid", str(training.pid), "--early-stopping", POLICY)
+    output, _ = watcher.communicate(timeout=180)
+    assert watcher.returncode == 0 and "Sent SIGABRT" in output, output
+    # The watcher ended once the training itself had saved and exited, not when its launcher died.
+    saved = json.loads((out / "trainer_state.json").read_text())["global_step"]
+    (run,) = api.get("/runs").json()["runs"]
+    detail = api.get(f"/runs/{run['id']}").json()
+    assert detail["status"] == "stopped" and detail["decision"]["step"] <= saved < 400
+    assert f"stopped at step {saved}" in output, output
+
+
+def test_watch_rides_out_a_service_restart(live_server, api, tmp_path) -> None:
+    # A watcher follows runs for hours; it gave up for good the first time the service did not answer.
+    out = tmp_path / "out"
+    training = writer(out, 120, 0.05)
+    watcher = watch(live_server.url, str(out), "--pid", str(training.pid), "--early-stopping", NEVER)
+    wait_for(lambda: bool(api.get("/runs").json()["runs"]))
+    live_server.stop()
+    time.sleep(1.5)
+    live_server.start()
+    assert training.wait(timeout=120) == 0
+    output, _ = watcher.communicate(timeout=120)
+    assert watcher.returncode == 0, output
+    assert output.count("does not answer") == 1 and output.count("answers again") == 1, output
+    (run,) = api.get("/runs").json()["runs"]
+    detail = api.get(f"/runs/{run['id']}").json()
+    assert detail["status"] == "finished"
+    assert {k["key"]: k["count"] for k in detail["keys"]} == {"loss": 120, "eval_loss": 24}
 
 
 def test_any_other_run_is_told_and_never_killed(live_server, api, tmp_path) -> None:
