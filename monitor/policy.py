@@ -48,7 +48,8 @@ class Policy(BaseModel):
     overfit_sigmas: float | None = Field(default=3.0, gt=0, allow_inf_nan=False)
     # rule "forecast": the regret (relative excess of the kept best over the run's best) a stop may cost,
     # the interval of the forecast the levelling-off test reads, and how many readings since the best the
-    # overfitting test needs (it stops at the first check where they are out of reach).
+    # overfitting test needs at least, beside `patience` (it stops at the first check where they are out of
+    # reach).
     regret: float = Field(default=0.01, gt=0.0, le=1.0, allow_inf_nan=False)
     forecast_level: float = Field(default=0.8, gt=0.0, lt=1.0, allow_inf_nan=False)
     overfit_patience: int = Field(default=2, ge=1, le=10_000)

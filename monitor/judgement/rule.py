@@ -2,7 +2,8 @@
 
 Two clauses, judged at every check of the monitored key (values oriented lower-is-better):
 
-- overfitting: the readings since the best (at least `overfit_patience` of them) sit, by their median,
+- overfitting: the readings since the best (at least `overfit_patience` of them, and at least `patience`)
+  sit, by their median,
   more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it,
   *and* even at the optimistic end of that median's interval, the chance that any of the readings the run
   still has ahead comes back within `regret` of the best is under 1 - `forecast_level` (`return_chance`:
@@ -85,7 +86,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     scale = abs(best) if best != 0 else 1.0
 
     since = y[b + 1 :]
-    rise = float(np.median(since)) - best if since.size >= p.overfit_patience else None
+    rise = float(np.median(since)) - best if since.size >= waits_for(p) else None
     margin = max((p.overfit_sigmas or 0.0) * sigma, p.regret * scale)
     rising = rise is not None and rise > margin
     # What the readings ahead could still win back, relative to the best: the level since the best taken at
@@ -144,6 +145,13 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     if not may_stop and (flat or overfit):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
     return _decision(p, st, Reason.NONE, msg, step, stop=False)
+
+
+def waits_for(p: Policy) -> int:
+    """The readings since the best the overfitting clause needs. A person who sets `patience` (the README's
+    `{"patience": 3}`) means "at least that many evaluations without improvement" for either clause, so it is
+    the floor here too; the default (1) leaves `overfit_patience`."""
+    return max(p.overfit_patience, p.patience)
 
 
 def return_chance(since: np.ndarray, gap: float, reach: float, ahead: int, level: float) -> float:

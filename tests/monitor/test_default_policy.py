@@ -83,6 +83,21 @@ def test_default_policy_on_sequences(values: list[float], config: dict, stop: in
     assert (got, why) == (stop, reason), message
 
 
+@pytest.mark.parametrize(("patience", "stop"), [(1, 800), (3, 800), (6, 1000), (9, 1300)], ids=lambda v: str(v))
+def test_patience_is_the_least_the_overfitting_stop_waits_for(patience: int, stop: int) -> None:
+    # The README's `{"patience": 3}` had no effect on an overfitting stop, which waited for overfit_patience
+    # (2) whatever patience said: a person raising it to be more lenient got the same stop.
+    values = [2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 12))]
+    stopper, state = Stopper(Policy(patience=patience), Schedule.from_config({"max_steps": 3000})), StopState()
+    for i, value in enumerate(values, start=1):
+        d = stopper.check(state, step=i * 100, value=value)
+        if d.should_stop:
+            break
+    assert d.should_stop and d.reason is Reason.PATIENCE_EXHAUSTED and "overfitting" in d.message
+    # The best is the 4th evaluation (step 400); the rise is out of the noise's reach 4 evaluations later.
+    assert d.step == stop and d.step >= 400 + 100 * patience
+
+
 def test_overfitting_stop_says_overfitting_not_plateau() -> None:
     step, reason, message = judge([0.22, 0.31, 0.35, 0.38, 0.40], config={"max_steps": 600})
     assert step is not None and "overfitting" in message and "plateau" not in message, message
