@@ -96,6 +96,8 @@ def serve(
     if refusal:
         typer.echo(f"losswatch serve: {refusal}", err=True)
         raise typer.Exit(2)
+    # The app is built in the worker processes from the environment: what it says in links is where it serves.
+    os.environ["LOSSWATCH_HOST"], os.environ["LOSSWATCH_PORT"] = host, str(port)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(
         f"losswatch: database {settings.shown_url}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -93,7 +94,11 @@ class Settings(BaseSettings):
 
     @property
     def run_page_base(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        # A wildcard bind is reachable by the machine's name, not by "0.0.0.0"; an IPv6 address goes in brackets.
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def tensorboard_root(self) -> Path:

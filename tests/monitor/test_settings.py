@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,21 @@ def test_settings_shown_url_hides_the_password(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("LOSSWATCH_DATABASE_URL", "postgresql+psycopg://lw:s3cret@db.lab:5432/losswatch")
     shown = Settings().shown_url
     assert "s3cret" not in shown and "db.lab:5432/losswatch" in shown
+
+
+@pytest.mark.parametrize(
+    ("env", "base"),
+    [
+        ({"LOSSWATCH_PORT": "8123"}, "http://127.0.0.1:8123"),
+        ({"LOSSWATCH_HOST": "::1", "LOSSWATCH_PORT": "9000"}, "http://[::1]:9000"),
+        ({"LOSSWATCH_HOST": "0.0.0.0"}, f"http://{socket.gethostname()}:8000"),
+        ({"LOSSWATCH_PUBLIC_URL": "https://lw.example.org/"}, "https://lw.example.org"),
+    ],
+    ids=["port", "ipv6", "wildcard", "public-url"],
+)
+def test_settings_run_page_base_is_an_address_a_person_can_open(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], base: str
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert Settings().run_page_base == base

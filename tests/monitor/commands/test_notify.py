@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -70,3 +71,14 @@ def test_notify_add_list_test_remove(live_server: LiveServer, receiver: Receiver
 def test_notify_mistakes_are_said_plainly(live_server: LiveServer, args: list[str], code: int, says: str) -> None:
     got, out = notify(live_server, *args)
     assert got == code and says in out and "Traceback" not in out
+
+
+def test_notify_links_name_the_port_the_service_serves_on(live_server: LiveServer, receiver: Receiver) -> None:
+    # `serve --port` did not reach the app's settings: every link in every message pointed at port 8000.
+    code, out = notify(live_server, "add", "webhook", receiver.url("/hook"), "--events", "finished")
+    assert code == 0, out
+    with httpx.Client(base_url=live_server.url + "/api/v1") as api:
+        rid = api.post("/runs", json={"name": "linked", "project": "cli-notify"}).json()["id"]
+        api.patch(f"/runs/{rid}", json={"status": "finished"}).raise_for_status()
+    (got,) = receiver.wait(1)
+    assert got["body"]["url"] == f"{live_server.url}/runs/{rid}"
