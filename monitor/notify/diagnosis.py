@@ -18,7 +18,7 @@ from losswatch.monitor.models import MetricKey, MetricSummary, NotificationMark,
 from losswatch.monitor.notify import outbox
 from losswatch.monitor.store import decisions, series
 from losswatch.monitor.store.runs import get_run
-from losswatch.monitor.vocabulary import TRAIN_LOSS, companion_key
+from losswatch.monitor.vocabulary import TRAIN_LOSS, companion_key, spell
 
 TOLD = ("diverging", "overfitting", "non_finite")
 MARK = "diagnosis"
@@ -53,9 +53,9 @@ def _series(conn: Connection, run_id: str, key: str) -> tuple[np.ndarray, np.nda
     return s.steps, s.values
 
 
-def read(conn: Connection, run_id: str, *, lang: str = "en") -> tuple[dict[str, Any], int | None, float | None]:
+def read(conn: Connection, run_id: str, *, lang: str = "en") -> tuple[dict[str, Any], int | None, float | str | None]:
     """The run's reading of its monitored key (or the training loss), as the diagnostics page reads it;
-    with the key's last step and last finite value."""
+    with the key's last step and last value (spelled as the wire spells it: a NaN is what is worth telling)."""
     run = get_run(conn, run_id=run_id)
     policy = decisions.policy_of(run)
     names = {k["key"] for k in series.key_summaries(conn, run_id=run_id)}
@@ -65,8 +65,7 @@ def read(conn: Connection, run_id: str, *, lang: str = "en") -> tuple[dict[str, 
     mode = policy.mode if key == policy.monitor else "min"
     companion = other if other[0].size else None
     reading = diagnose(steps, values, key=key, mode=mode, companion=companion, config=run["config"], lang=lang)
-    finite = values[np.isfinite(values)]
-    return reading, int(steps[-1]) if steps.size else None, float(finite[-1]) if finite.size else None
+    return reading, int(steps[-1]) if steps.size else None, spell(float(values[-1])) if values.size else None
 
 
 def _mark(conn: Connection, run_id: str) -> str | None:

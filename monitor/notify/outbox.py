@@ -15,6 +15,8 @@ from losswatch.monitor.db import writer
 from losswatch.monitor.models import MetricKey, MetricSummary, NotificationTarget, OutboxMessage, Project, Run
 from losswatch.monitor.notify import TEST
 from losswatch.monitor.policy import Decision
+from losswatch.monitor.store.values import decode
+from losswatch.monitor.vocabulary import spell
 
 PENDING, DONE, FAILED, SKIPPED = "pending", "done", "failed", "skipped"
 # Set on a connection whose transaction queued a message: the worker of this process, told at commit,
@@ -47,12 +49,14 @@ def _listening(conn: Connection, run_id: str, event: str) -> list[int]:
     return [] if run is None else _targets(conn, run["project_id"], event)
 
 
-def _last_value(conn: Connection, run_id: str, key: str) -> float | None:
-    return conn.scalar(
-        select(MetricSummary.last_value)
+def _last_value(conn: Connection, run_id: str, key: str) -> float | str | None:
+    """The key's last value as the wire spells it ("NaN" for a NaN: the summary's value is empty then)."""
+    row = conn.execute(
+        select(MetricSummary.last_value, MetricSummary.last_flag, MetricSummary.last_step)
         .join(MetricKey, MetricKey.id == MetricSummary.key_id)
         .where(MetricKey.run_id == run_id, MetricKey.name == key)
-    )
+    ).first()
+    return None if row is None or row.last_step is None else spell(decode(row.last_value, row.last_flag))
 
 
 def last_step(conn: Connection, run_id: str) -> int | None:

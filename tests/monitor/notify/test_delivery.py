@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -258,3 +259,20 @@ def test_delivery_diagnosis_is_told_once_when_entered(
     (diag,) = [b for b in got if b["event"] != "stop"]
     assert diag["diagnosis"]["state"] == told[-1] and diag["value"] is not None
     assert diag["diagnosis"]["summary"]["zh"] in diag["message"]  # the target's language
+
+
+def test_delivery_non_finite_value_is_said_nan(engine: Engine, worker: NotifyWorker, receiver: Receiver) -> None:
+    # The stop said "eval_loss: ? now" ("value": null), and the non_finite message the last finite value.
+    subscribe(engine, receiver, ["stop", "non_finite"])
+    runs.create_run(engine, name="nan", run_id="nan")
+    for s in range(1, 13):
+        points = [PointIn("loss", s, 2.0 - s / 100)]
+        if s % 4 == 0:
+            points.append(PointIn("eval_loss", s, math.nan if s == 12 else 1.5 - s / 100))
+        ingest.ingest(engine, run_id="nan", points=points)
+    worker._next_scan = 0.0
+    drain(worker, engine)
+    got = {b["event"]: b for b in receiver.bodies()}
+    assert set(got) == {"stop", "non_finite"}
+    for body in got.values():
+        assert body["value"] == "NaN" and "eval_loss: NaN now" in body["message"], body
