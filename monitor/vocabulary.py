@@ -72,11 +72,24 @@ def point_problem(key: str, step: int) -> str | None:
     return key_problem(key) or step_problem(step)
 
 
+# C0 controls and DEL: a key is a name (a TensorBoard tag, a W&B chart, a path segment), never a line break or
+# a tab; one that holds them is stored, but no URL or chart reads it back as it was sent.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def control_problem(key: str) -> str | None:
+    if "\x00" in key:
+        return f"a key with a NUL character ({key!r})"
+    if _CONTROL.search(key):
+        return f"a key with a control character such as a newline or a tab ({key!r})"
+    return None
+
+
 def key_problem(key: str) -> str | None:
     if not key.strip():
         return f"a blank key ({key!r})"
-    if "\x00" in key:
-        return f"a key with a NUL character ({key!r})"
+    if why := control_problem(key):
+        return why
     if len(key) > MAX_KEY_LENGTH:
         return f"a key longer than {MAX_KEY_LENGTH} characters ({key[:40]}...)"
     return None

@@ -20,7 +20,7 @@ from losswatch.monitor.smoothing import smooth
 from losswatch.monitor.store import columns, ingest, series
 from losswatch.monitor.store.cache import SeriesCache
 from losswatch.monitor.store.runs import get_run
-from losswatch.monitor.vocabulary import SmoothingMode
+from losswatch.monitor.vocabulary import SmoothingMode, control_problem
 
 router = APIRouter(tags=["metrics"])
 
@@ -97,9 +97,11 @@ def _ingest(
         raise LimitExceeded(
             f"a batch may carry at most {settings.max_batch_points} points (max_batch_points); this one has {n}"
         )
-    for text in {p.key for p in points} | {s.key for s in wire_series} | {body.batch_id or ""}:
-        if "\x00" in text:
-            raise Invalid("a key or the batch_id holds a NUL character")
+    if "\x00" in (body.batch_id or ""):
+        raise Invalid("the batch_id holds a NUL character")
+    for key in {p.key for p in points} | {s.key for s in wire_series}:
+        if why := control_problem(key):
+            raise Invalid(f"refused {why}: keys are names, as TensorBoard tags are")
     max_key, max_step = settings.max_key_length, settings.max_step
     for i, p in enumerate(points):
         if len(p.key) > max_key:

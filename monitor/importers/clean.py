@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice, pairwise
 
-from losswatch.monitor.vocabulary import MAX_STEP
+from losswatch.monitor.vocabulary import MAX_STEP, control_problem
 
 from .base import Point, Record, plural, to_float
 
@@ -57,7 +57,7 @@ class Cleaned:
     rewinds: list[Rewind] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # key -> values that were not numbers
     bad_steps: list[int] = field(default_factory=list)  # lines whose step no point can carry
-    bad_keys: int = 0  # values under a blank key or one holding a NUL
+    bad_keys: int = 0  # values under a blank key or one holding a NUL or another control character
 
 
 def log_interval(steps: Sequence[int]) -> int:
@@ -131,7 +131,7 @@ def clean(
         previous = rec.step
 
         for key, raw in rec.values.items():
-            if not key.strip() or "\x00" in key:
+            if not key.strip() or control_problem(key):
                 out.bad_keys += 1
                 continue
             value = to_float(raw)
@@ -182,7 +182,7 @@ def _notes(out: Cleaned, unit: str, behind_most: int, nulls: Counter[str], texts
             f"skipped {plural(len(out.bad_steps), unit)} whose step is below 0 or beyond {MAX_STEP} ({unit} {shown})"
         )
     if out.bad_keys:
-        notes.append(f"skipped {plural(out.bad_keys, 'value')} under a blank key or one holding a NUL")
+        notes.append(f"skipped {plural(out.bad_keys, 'value')} under a blank key or one holding a control character")
     for what, counter in (("null", nulls), ("non-numeric", texts)):
         if counter:
             keys = ", ".join(f"{k}×{n}" for k, n in sorted(counter.items()))

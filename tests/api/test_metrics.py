@@ -218,3 +218,20 @@ def test_metrics_replayed_rewind_is_a_no_op(client: TestClient, rid: str) -> Non
     assert again["replayed"] is True and again["deleted"] == 0
     keys = client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"]
     assert keys[0]["count"] == 80 and keys[0]["last_step"] == 80 and keys[0]["last"] == 3.0
+
+
+@pytest.mark.parametrize(
+    "key", ["eval\nloss", "eval\tloss", "loss\x7f", "lo\x00ss"], ids=["newline", "tab", "del", "nul"]
+)
+@pytest.mark.parametrize("form", ["points", "series"])
+def test_metrics_key_with_a_control_character_is_refused_saying_so(client: TestClient, key: str, form: str) -> None:
+    # Stored, such a key could not be read back: GET /metrics/eval%0Aloss answered 404.
+    rid = client.post("/api/v1/runs", json={"name": "ctl"}).json()["id"]
+    good = {"key": "loss", "step": 1, "value": 1.0}
+    if form == "points":
+        body: dict = {"points": [good, {"key": key, "step": 1, "value": 0.5}]}
+    else:
+        body = {"series": [{"key": "loss", "steps": [1], "values": [1.0]}, {"key": key, "steps": [1], "values": [0.5]}]}
+    r = client.post(f"/api/v1/runs/{rid}/metrics", json=body)
+    assert r.status_code == 422 and "character" in r.json()["detail"] and repr(key) in r.json()["detail"], r.text
+    assert client.get(f"/api/v1/runs/{rid}/metrics").json()["keys"] == []

@@ -19,6 +19,7 @@ BAD = [
     pytest.param({"eval_" + "x" * 200 + "_loss": 0.5}, "longer than 200", id="key-too-long"),
     pytest.param({" ": 0.5}, "a blank key", id="blank-key"),
     pytest.param({"a\x00b": 0.5}, "NUL", id="nul-in-key"),
+    pytest.param({"eval\nloss": 0.5}, "control character", id="newline-in-key"),
 ]
 
 

@@ -192,6 +192,9 @@ def test_skipped_values_are_counted_per_key():
 BAD_STEP = "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)"
 
 
+BAD_KEY_NOTE = "skipped 1 value under a blank key or one holding a control character"
+
+
 @pytest.mark.parametrize(
     ("bad", "note"),
     [
@@ -205,9 +208,18 @@ BAD_STEP = "skipped 1 line whose step is below 0 or beyond 9007199254740992 (lin
             "skipped 1 line whose step is below 0 or beyond 9007199254740992 (line 3)",
             id="step-beyond-any-point",
         ),  # fmt: skip
-        pytest.param((30, {"": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="empty-key"),
-        pytest.param((30, {" \t": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="blank-key"),
-        pytest.param((30, {"lo\x00ss": 0.9}), "skipped 1 value under a blank key or one holding a NUL", id="nul-key"),
+        pytest.param((30, {"": 0.9}), BAD_KEY_NOTE, id="empty-key"),
+        pytest.param((30, {" \t": 0.9}), BAD_KEY_NOTE, id="blank-key"),
+        pytest.param(
+            (30, {"lo\x00ss": 0.9}),
+            BAD_KEY_NOTE,
+            id="nul-key",
+        ),
+        pytest.param(
+            (30, {"lo\nss": 0.9}),
+            BAD_KEY_NOTE,
+            id="newline-key",
+        ),
     ],
 )
 def test_points_no_series_can_hold_are_skipped_not_fatal(bad: tuple[int, dict], note: str):
