@@ -94,7 +94,13 @@ class LossWatchCallback(TrainerCallback):
             self.client = LossWatchClient(
                 self.url,
                 project=self.project,
-                run_name=self.run_name or args.run_name or "run",
+                # The output folder names the run when nothing else does (transformers 5 leaves run_name
+                # unset, LLaMA-Factory's web UI too), as `losswatch watch` names a followed folder's run.
+                run_name=self.run_name
+                or os.environ.get("LOSSWATCH_RUN_NAME")
+                or args.run_name
+                or Path(args.output_dir).resolve().name
+                or "run",
                 run_id=run_id,
                 early_stopping=self.early_stopping,
                 token=self.token,
@@ -110,7 +116,9 @@ class LossWatchCallback(TrainerCallback):
             if state.global_step > 0:
                 # The steps past the checkpoint are abandoned; the new ones replace them.
                 self.client.rewind(state.global_step)
-                log.info("losswatch: resuming run %s at step %d", self.run_id, state.global_step)
+            page = f"{self.client.url}/runs/{self.run_id}"
+            at = f" from step {state.global_step}" if state.global_step > 0 else ""
+            self._say(args, f"losswatch: run {self.client.run_name!r}{at}, live at {page}")
         except Exception as exc:  # noqa: BLE001 - fail open
             log.warning("losswatch: disabled for this run (%s)", exc)
             self.client = None
@@ -147,12 +155,21 @@ class LossWatchCallback(TrainerCallback):
             control.should_save = True  # as a normal stop: the state at the stop is kept
             self.stopped_at = state.global_step
             if decision is not None:
-                log.warning(
-                    "losswatch: stopping at step %s (%s): %s",
-                    state.global_step,
-                    decision.get("reason"),
-                    decision.get("message"),
-                )
+                why = f"({decision.get('reason')}): {decision.get('message')}"
+                self._say(args, f"losswatch: stopping at step {state.global_step} {why}")
+
+    @staticmethod
+    def _say(args: Any, message: str) -> None:
+        """Said to the person: on the console, and in LLaMA-Factory's web UI, which shows the output folder's
+        running_log.txt (its own log) rather than the training's console."""
+        log.warning(message)
+        if os.environ.get("LLAMABOARD_ENABLED", "").strip().lower() not in ("1", "true", "y"):
+            return
+        try:
+            with open(os.path.join(args.output_dir, "running_log.txt"), "a", encoding="utf-8") as f:
+                f.write(message + "\n")
+        except OSError:
+            pass  # the console has it
 
     # -- checkpoints and the end -----------------------------------------------------------------
     def on_save(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
