@@ -104,7 +104,7 @@ class LossWatchCallback(TrainerCallback):
                 run_id=run_id,
                 early_stopping=self.early_stopping,
                 token=self.token,
-                config=_jsonable(args.to_dict()),
+                config=self._config(args),
                 spool_dir=spool_dir,
                 poll_interval=self.poll_interval,
             )
@@ -192,6 +192,16 @@ class LossWatchCallback(TrainerCallback):
         # weights, DeepSpeed), reads this flag only after the loop; it is put back at train end.
         self._restore_load_best = args.load_best_model_at_end
         args.load_best_model_at_end = True
+
+    def _config(self, args: Any) -> dict[str, Any]:
+        """The person's arguments as they set them (keep-best turned load_best_model_at_end on for the Trainer's
+        own end-of-training load), and whether keep-best saves each new best: the advice on checkpoints that
+        miss evaluations does not apply then."""
+        config = _jsonable(args.to_dict())
+        if self._restore_load_best is not None:
+            config["load_best_model_at_end"] = self._restore_load_best
+            config["losswatch_keep_best"] = True
+        return config
 
     def _monitor(self) -> tuple[str, bool]:
         # Resolved alike on every rank: rank 0's client took the same argument, or the same environment variable.

@@ -216,6 +216,8 @@ def _validation(
 def _checkpoints(run: _Run, lang: str) -> list[dict[str, str]]:
     """Checkpoints that do not line up with evaluations: the best one cannot be kept."""
     config = run.config
+    if config.get("losswatch_keep_best"):
+        return []  # the callback saves each new best evaluation itself, whatever save_steps says
     # HF saves every 500 steps by default.
     save_steps = _interval(config.get("save_steps", 500), run.max_steps)
     save_strategy = _strategy(config.get("save_strategy")) or "steps"

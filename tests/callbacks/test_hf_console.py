@@ -45,3 +45,17 @@ def test_stop_is_written_where_the_web_ui_shows_it(
     lines = log.read_text().splitlines()
     assert lines[0].startswith("losswatch: run 'out', live at ")
     assert lines[1].startswith(f"losswatch: stopping at step {trainer.state.global_step} (patience_exhausted)")
+
+
+def test_config_sent_is_the_persons_with_keep_best_marked(live_server, api, tmp_path) -> None:
+    # keep-best turns load_best_model_at_end on for the Trainer's own end-of-run load; the service was told
+    # the person had set it, and advised that save_steps 25 / eval_steps 10 may leave the best unloadable.
+    lw = LossWatchCallback(url=live_server.url, early_stopping=NEVER_STOP)
+    trainer = overfitting_trainer(
+        str(tmp_path / "out"), [lw], max_steps=10, eval_steps=10, save_steps=25, load_best_model_at_end=False
+    )
+    trainer.train()
+    config = api.get(f"/runs/{lw.run_id}").json()["config"]
+    assert config["load_best_model_at_end"] is False and config["losswatch_keep_best"] is True
+    advice = api.get(f"/runs/{lw.run_id}/diagnostics", params={"key": "eval_loss"}).json()["advice"]
+    assert not [a for a in advice if a["code"].startswith("save_eval")], advice

@@ -73,6 +73,11 @@ def test_configured_evaluation_not_yet_reached_is_not_told_off() -> None:
             None,
             id="multiple_is_fine",
         ),
+        pytest.param(
+            {"eval_strategy": "steps", "eval_steps": 10, "save_steps": 25, "losswatch_keep_best": True},
+            None,
+            id="keep_best_saves_each_best_itself",
+        ),
     ],
 )
 def test_save_steps_must_be_a_multiple_of_eval_steps(config: dict[str, Any], expected: str | None) -> None:
