@@ -57,6 +57,9 @@ class ImportedLog:
     identity: str = ""
     # finished | stopped once the log shows the training is over; None while it may be running.
     status: str | None = None
+    # The step each resume went back to, in the log's order: the service is told to forget what came after,
+    # as the callback tells it on a resume, so the abandoned branch does not stay beside the resumed one.
+    rewinds: list[int] = field(default_factory=list)
 
     def keys(self) -> list[str]:
         return sorted({p.key for p in self.points})

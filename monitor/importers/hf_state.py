@@ -43,4 +43,5 @@ def parse(path: Path, state: Mapping[str, object]) -> ImportedLog:
         points=cleaned.points,
         source_format=FORMAT,
         notes=notes,
+        rewinds=[r.to_step for r in cleaned.rewinds],
     )

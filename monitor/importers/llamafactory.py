@@ -59,4 +59,11 @@ def parse(path: Path, text: str) -> ImportedLog:
             f"skipped {plural(len(bad_lines), 'line')} not holding a JSON object with a whole-number "
             f"current_steps (a run killed mid-write truncates its last line); first at line {bad_lines[0]}"
         )
-    return ImportedLog(name=log_name(path), config=config, points=cleaned.points, source_format=FORMAT, notes=notes)
+    return ImportedLog(
+        name=log_name(path),
+        config=config,
+        points=cleaned.points,
+        source_format=FORMAT,
+        notes=notes,
+        rewinds=[r.to_step for r in cleaned.rewinds],
+    )

@@ -98,4 +98,5 @@ def read(path: Path) -> ImportedLog:
         source_format=FORMAT,
         notes=notes + cleaned.notes,
         fingerprint=digest.hexdigest(),
+        rewinds=[r.to_step for r in cleaned.rewinds],
     )

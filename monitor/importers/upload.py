@@ -56,6 +56,7 @@ def upload(
     if early_stopping is not None:
         run["early_stopping"] = early_stopping
     ensure_run(client, run)
+    _rewind(client, run_id, log.rewinds, sent)
 
     points = sorted(log.points, key=lambda p: (p.step, p.key))
     if sent is not None:
@@ -75,6 +76,18 @@ def upload(
         _send(client, "PATCH", f"/api/v1/runs/{run_id}", {"status": log.status}, f"ending run {run_id}")
     totals["status"] = log.status
     return totals
+
+
+def _rewind(client: httpx.Client, run_id: str, rewinds: list[int], sent: Sent | None) -> None:
+    """Tell the service of each resume the log holds, before the points after it: what the abandoned branch
+    left there (an earlier import or watch of the log while it grew) is forgotten. Ids follow the log, so
+    reading it again replays them as no-ops, which cannot delete the resumed branch's points."""
+    for i, step in enumerate(rewinds):
+        body = {"step": step, "rewind_id": f"{run_id}-rewind-{i}-{step}"}
+        answer = _send(client, "POST", f"/api/v1/runs/{run_id}/rewind", body, f"rewinding run {run_id} to {step}")
+        if sent is not None and not answer.get("replayed"):
+            for key_step in [ks for ks in sent if ks[1] > step]:
+                del sent[key_step]  # deleted there: a point of the resumed branch with the same value goes again
 
 
 def _send_batch(client: httpx.Client, run_id: str, batch: list[Point], action: str) -> list[dict]:
