@@ -22,6 +22,15 @@ def _values(points: list[dict[str, Any]], field: str) -> list[float]:
     return [v if abs(v) <= DRAWABLE or not math.isfinite(v) else math.nan for v in out]
 
 
+def _run_best(run: dict[str, Any], monitor: str) -> tuple[int, float] | None:
+    """(step, value) of the monitored key's best over the whole run, from its summary."""
+    maximize = (run.get("early_stopping") or {}).get("mode") == "max"
+    for k in run.get("keys", []):
+        if k["key"] == monitor and k.get("min_step") is not None:
+            return (k["max_step"], k["max"]) if maximize else (k["min_step"], k["min"])
+    return None
+
+
 def _too_large(points: list[dict[str, Any]], field: str) -> int:
     return sum(1 for p in points if math.isfinite(v := float(p[field])) and abs(v) > DRAWABLE)
 
@@ -85,16 +94,17 @@ def draw(
     d = run["decision"]
     shown = {key, evals["key"] if evals else None}
     if d.get("best_step") is not None and d.get("monitor") in shown:
-        best = d["best_value"]
-        ax.axvline(
-            d["best_step"],
-            color="#2ca02c",
-            linestyle="--",
-            linewidth=1.4,
-            label=f"best {d['monitor']} {best:.4g} @ step {d['best_step']}"
-            if isinstance(best, float) and math.isfinite(best)
-            else f"best @ step {d['best_step']}",
-        )
+        # The decision's best is as of its step: a run that went on after a stop may have a better one later,
+        # the one the diagnosis and the report name. Each is drawn under its own name.
+        overall = _run_best(run, d["monitor"])
+        later = bool(d.get("should_stop")) and overall is not None and overall[0] != d["best_step"]
+        marks = [("best at the stop" if later else "best", d["best_step"], d["best_value"], "--")]
+        if later and overall is not None:
+            marks.append(("best", overall[0], overall[1], ":"))
+        for word, step, best, style in marks:
+            finite = isinstance(best, float | int) and math.isfinite(best)
+            label = f"{word} {d['monitor']} {best:.4g} @ step {step}" if finite else f"{word} @ step {step}"
+            ax.axvline(step, color="#2ca02c", linestyle=style, linewidth=1.4, label=label)
     if d.get("should_stop") and d.get("step") is not None:
         ax.axvline(d["step"], color="#d62728", linewidth=1.6, label=f"stop ({d['reason']}) @ step {d['step']}")
     notes = []

@@ -7,7 +7,7 @@
   const base = `/api/v1/runs/${encodeURIComponent(runId)}`;
   const state = {
     runId, detail: null, series: new Map(), charts: new Map(), groupsSig: "", decisionsSig: "",
-    diagKey: null, diagAt: 0, polls: 0, errors: 0, ticking: false, stopAsked: false,
+    diagKey: null, diagPicked: false, diagAt: 0, polls: 0, errors: 0, ticking: false, stopAsked: false,
   };
   window.losswatch = state; // for the curious (and the browser tests): what the page currently holds
 
@@ -30,15 +30,33 @@
     const d = state.detail && state.detail.decision;
     if (!d) return [];
     const out = [];
+    // The decision's best is the best as of its step; a run that went on after a stop (an imported log, a
+    // stop not obeyed) may have a better one later, which the diagnosis names: both are drawn, each named.
+    const overall = runBest(d.monitor);
+    const later = d.should_stop && overall && overall.step !== d.best_step;
     if (d.best_step !== null && d.best_step !== undefined) {
+      const word = later ? t("bestAtStop") : t("best");
       out.push({ step: d.best_step, color: "#16a34a", dash: true,
-        label: `${t("best")} ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}`, short: `${t("best")} @ ${d.best_step}` });
+        label: `${word} ${d.monitor} ${fmt(d.best_value)} @ ${d.best_step}`, short: `${word} @ ${d.best_step}` });
+    }
+    if (later) {
+      out.push({ step: overall.step, color: "#16a34a", dash: true,
+        label: `${t("best")} ${d.monitor} ${fmt(overall.value)} @ ${overall.step}`, short: `${t("best")} @ ${overall.step}` });
     }
     if (d.should_stop && d.step !== null && d.step !== undefined) {
       out.push({ step: d.step, color: "#dc2626", dash: false,
         label: `${t("stop")} (${label("reason", d.reason)}) @ ${d.step}`, short: `${t("stop")} @ ${d.step}` });
     }
     return out;
+  }
+
+  /** The monitored key's best over the whole run, from its summary (min, or max for a mode "max" policy). */
+  function runBest(monitor) {
+    const k = state.detail.keys.find((x) => x.key === monitor);
+    if (!k) return null;
+    const max = (state.detail.early_stopping || {}).mode === "max";
+    const step = max ? k.max_step : k.min_step;
+    return step === null || step === undefined ? null : { step, value: max ? k.max : k.min };
   }
 
   function linesFor(group) {
@@ -211,9 +229,12 @@
     if (JSON.stringify(have) !== JSON.stringify(names)) {
       sel.replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
     }
-    if (!state.diagKey || !names.includes(state.diagKey)) {
+    // Until the person picks a key, the panel follows the monitored one as soon as it exists (a live run
+    // logs its training loss long before its first evaluation).
+    if (!state.diagPicked || !names.includes(state.diagKey)) {
       const monitor = state.detail.decision.monitor;
       state.diagKey = [monitor, "eval_loss", "loss"].find((k) => names.includes(k)) || names[0] || null;
+      state.diagPicked = false;
     }
     if (state.diagKey) sel.value = state.diagKey;
     return state.diagKey;
@@ -335,6 +356,7 @@
   });
   document.getElementById("diag-key").addEventListener("change", (ev) => {
     state.diagKey = ev.target.value;
+    state.diagPicked = true;
     refreshDiagnosis();
   });
   (async () => {

@@ -101,3 +101,26 @@ def test_view_axis_and_marker_labels_stay_inside_the_chart(live_server, tab: Tab
     assert stop["text"] in ("stop (non-finite value) @ 2", "stop @ 2")
     tab.shot(f"edges-{tab.width}")
     assert tab.problems == []
+
+
+def test_view_diagnosis_follows_the_monitor_and_the_best_after_a_stop_is_named(live_server, tab: Tab) -> None:
+    # The diagnosis panel stayed on `loss` (picked before the first evaluation) while eval_loss overfitted;
+    # and a run that went on past its stop showed the stop's best as "best" beside a better one later.
+    url = live_server.url
+    policy = {"compat": "hf", "patience": 1}
+    run_id = httpx.post(f"{url}/api/v1/runs", json={"name": "after", "early_stopping": policy}).json()["id"]
+    post(url, run_id, [{"key": "loss", "step": s, "value": 3.0 - s / 1000} for s in range(1, 100)])
+    page = tab.page
+    page.goto(f"{url}/runs/{run_id}")
+    page.wait_for_function("() => window.losswatch.polls > 1")
+    assert page.locator("#diag-key").input_value() == "loss"
+    evals = {100: 1.0, 200: 0.9, 300: 0.95, 400: 0.97, 500: 0.8}
+    post(url, run_id, [{"key": "eval_loss", "step": s, "value": v} for s, v in evals.items()])
+    decision = httpx.get(f"{url}/api/v1/runs/{run_id}/decision").json()
+    assert decision["should_stop"] and decision["best_step"] == 200
+    page.wait_for_function("() => document.getElementById('diag-key').value === 'eval_loss'", timeout=30_000)
+    page.wait_for_function("() => (window.losswatch.charts.get('loss').chart.plot.markerBoxes || []).length >= 3")
+    texts = [b["text"] for b in page.evaluate("window.losswatch.charts.get('loss').chart.plot.markerBoxes")]
+    assert any(t.startswith("best at the stop") and t.endswith("@ 200") for t in texts), texts
+    assert any(t.startswith("best ") and not t.startswith("best at") and t.endswith("@ 500") for t in texts), texts
+    assert tab.problems == []

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from matplotlib import image
@@ -104,3 +105,26 @@ def test_plot_values_near_the_float_limit_are_left_out_and_said(seeded, tmp_path
     assert result.exit_code == 0, result.output
     assert out.read_bytes()[:8] == PNG
     assert "3 value(s) beyond ±1e+300 left out" in result.output
+
+
+def test_plot_names_the_best_at_the_stop_apart_from_a_later_best(
+    live_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run that went on past its stop (an imported log) has a better evaluation later: the legend called
+    # the stop's best "best", beside a diagnosis and report that name the later one.
+    import matplotlib
+
+    monkeypatch.setitem(matplotlib.rcParams, "svg.fonttype", "none")  # legend text stays text in the SVG
+    url = live_server.url
+    run_id = httpx.post(
+        f"{url}/api/v1/runs", json={"name": "after", "early_stopping": {"compat": "hf", "patience": 1}}
+    ).json()["id"]
+    points = [{"key": "loss", "step": s, "value": 3.0 - s / 1000} for s in range(1, 501)]
+    evals = {100: 1.0, 200: 0.9, 300: 0.95, 400: 0.97, 500: 0.8}
+    points += [{"key": "eval_loss", "step": s, "value": v} for s, v in evals.items()]
+    httpx.post(f"{url}/api/v1/runs/{run_id}/metrics", json={"points": points}).raise_for_status()
+    out = tmp_path / "p.svg"
+    result = runner.invoke(app, ["plot", run_id, "-o", str(out), "--url", url])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert "best at the stop eval_loss 0.9 @ step 200" in svg and "best eval_loss 0.8 @ step 500" in svg
