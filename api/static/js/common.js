@@ -192,15 +192,21 @@ const LW = (() => {
     if (n !== 0 && (Math.abs(n) < 1e-3 || Math.abs(n) >= 1e5)) return n.toExponential(2);
     return String(Number(n.toPrecision(digits)));
   }
+  // Bidirectional controls (a right-to-left override in a run name) reverse the text around them on the
+  // page: shown as their code, as `losswatch report` shows them, so a name reads as it was sent.
+  const bidiRe = /[\u202a-\u202e\u2066-\u2069]/g;
+  function visible(v) {
+    return typeof v === "string" ? v.replace(bidiRe, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : v;
+  }
   function el(tag, attrs = {}, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs)) {
       if (k === "class") e.className = v;
-      else if (k === "text") e.textContent = v;
+      else if (k === "text") e.textContent = visible(v);
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
       else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children) if (c !== null && c !== undefined) e.append(c);
+    for (const c of children) if (c !== null && c !== undefined) e.append(visible(c));
     return e;
   }
   function when(ts) {
@@ -452,7 +458,7 @@ const LW = (() => {
     return opts;
   }
 
-  return { api, download, ApiError, num, plottable, fmt, el, when, encKey, isSchedule, isEval, groups, KeySeries, Chart,
+  return { api, download, ApiError, num, plottable, fmt, el, visible, when, encKey, isSchedule, isEval, groups, KeySeries, Chart,
     PALETTE, smoothingControls, alpha, loadVocabulary, t, label, applyText, onLang, setLang, isRunFact,
     get lang() { return lang; }, get vocab() { return vocab; } };
 })();

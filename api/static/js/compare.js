@@ -71,7 +71,7 @@
       const absent = [];
       state.runs.forEach((r, i) => {
         const sum = r.keys.find((k) => k.key === key);
-        if (!sum) { absent.push(r.name); return; }
+        if (!sum) { absent.push(LW.visible(r.name)); return; }
         const id = `${r.id}\n${key}`;
         if (!state.series.has(id)) { state.series.set(id, new LW.KeySeries(r.id, key)); changed = true; }
         const s = state.series.get(id);
@@ -82,9 +82,9 @@
         if (reload) { await l.s.load(o); changed = true; } else if (await l.s.update(l.sum, o)) changed = true;
       }
       const plotLines = lines.flatMap(({ run, s, color }) => (LW.isSchedule(key)
-        ? [{ label: run.name, color, kind: "raw", solo: true, source: s }]
-        : [{ label: `${run.name} (${t("raw")})`, color, kind: "raw", source: s },
-          { label: `${run.name} (${t("smoothed")})`, color, kind: "smoothed", source: s }]));
+        ? [{ label: LW.visible(run.name), color, kind: "raw", solo: true, source: s }]
+        : [{ label: `${LW.visible(run.name)} (${t("raw")})`, color, kind: "raw", source: s },
+          { label: `${LW.visible(run.name)} (${t("smoothed")})`, color, kind: "smoothed", source: s }]));
       if (changed || !chart.plot) chart.render(plotLines, opts.log);
       document.getElementById("chart-title").textContent = key ? t("acrossRuns", { key, n: lines.length }) : t("noMetrics");
       const notes = [];

@@ -36,7 +36,7 @@
   }
 
   function render() {
-    document.getElementById("n-project").textContent = project();
+    document.getElementById("n-project").textContent = LW.visible(project());
     list.replaceChildren(...(targets.length ? targets.map(item)
       : [el("li", { class: "muted", text: t("notifyNone") })]));
     document.getElementById("n-url").placeholder = t("notifyUrl");

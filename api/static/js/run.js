@@ -172,9 +172,10 @@
 
   function renderHeader() {
     const r = state.detail;
-    document.title = `losswatch · ${r.name}`;
-    document.getElementById("run-name").textContent = r.name;
-    document.getElementById("run-sub").textContent = `${r.project} · ${r.id} · ${t("started", { when: when(r.created_at) })}`;
+    document.title = `losswatch · ${LW.visible(r.name)}`;
+    document.getElementById("run-name").textContent = LW.visible(r.name);
+    document.getElementById("run-sub").textContent =
+      `${LW.visible(r.project)} · ${r.id} · ${t("started", { when: when(r.created_at) })}`;
     const status = document.getElementById("run-status");
     status.className = `badge ${r.status}`; status.dataset.status = r.status; status.textContent = label("status", r.status);
     status.title = r.status === "stale" ? t("staleHint") : "";

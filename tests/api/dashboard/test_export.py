@@ -9,6 +9,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
+from losswatch.monitor.db import make_engine
+from losswatch.monitor.settings import Settings
+from losswatch.monitor.store import ingest
+from losswatch.monitor.store.values import PointIn
+
 POINTS = [
     {"key": "loss", "step": 1, "value": 2.5, "time": 100.0},
     {"key": "loss", "step": 2, "value": "NaN", "time": 101.0},
@@ -71,10 +76,17 @@ def test_export_bad_request_is_4xx(client: TestClient, run_id: str, path: str, c
 FORMULAS = ["=cmd|' /C calc'!A0", '+HYPERLINK("http://x.example","y")', "@SUM(1+1)", "-2+3", "\tx=1", "\rx"]
 
 
-def test_export_csv_neutralises_formulas(client: TestClient) -> None:
+def test_export_csv_neutralises_formulas(client: TestClient, settings: Settings) -> None:
     rid = client.post("/api/v1/runs", json={"name": "f"}).json()["id"]
-    pts = [{"key": k, "step": 1, "value": -1.5} for k in FORMULAS]
+    # The service refuses keys with a tab or a carriage return now; an earlier release stored them.
+    typed = [k for k in FORMULAS if k.isprintable()]
+    pts = [{"key": k, "step": 1, "value": -1.5} for k in typed]
     assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts}).status_code == 200
+    engine = make_engine(settings.database_url)
+    try:
+        ingest.ingest(engine, run_id=rid, points=[PointIn(k, 1, -1.5) for k in FORMULAS if k not in typed])
+    finally:
+        engine.dispose()
     rows = list(csv.DictReader(io.StringIO(client.get(f"/api/v1/runs/{rid}/export").text)))
     assert sorted(r["key"] for r in rows) == sorted("'" + k for k in FORMULAS)
     assert {r["value"] for r in rows} == {"-1.5"}  # numbers are ours and stay numbers

@@ -124,3 +124,21 @@ def test_view_diagnosis_follows_the_monitor_and_the_best_after_a_stop_is_named(l
     assert any(t.startswith("best at the stop") and t.endswith("@ 200") for t in texts), texts
     assert any(t.startswith("best ") and not t.startswith("best at") and t.endswith("@ 500") for t in texts), texts
     assert tab.problems == []
+
+
+@pytest.mark.parametrize("tab", [(390, 844)], ids=["phone"], indirect=True)
+def test_view_a_name_with_a_bidi_override_and_a_long_key_keep_the_page_whole(live_server, tab: Tab) -> None:
+    # A right-to-left override in a run name reversed the page's text after it ("run gninnur · tluafed"), and
+    # a 190-character key widened a phone's page to twice the screen.
+    url = live_server.url
+    run_id = httpx.post(f"{url}/api/v1/runs", json={"name": "sft\u202egninnur"}).json()["id"]
+    long_key = "eval_" + "x" * 185
+    post(url, run_id, [{"key": k, "step": s, "value": 1.0 / s} for s in range(1, 30) for k in ("loss", long_key)])
+    page = tab.page
+    page.goto(f"{url}/runs/{run_id}")
+    page.wait_for_function("() => window.losswatch.polls > 1")
+    body = page.locator("body").inner_text()
+    assert "\u202e" not in body and "sft\\u202egninnur" in body
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width
+    assert tab.problems == []
