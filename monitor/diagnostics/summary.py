@@ -118,7 +118,7 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
         best=num(f["best"]),
         v=num(f["minimum"]["expected"]),
     )
-    if not up and f["best"] > 0 and f["minimum"]["expected"] <= 0:
+    if not up and f["best"] > 0 and (f["minimum"]["expected"] <= 0 or g["high"] >= 0.999):
         # The floor at 0 is speaking, not the curve: the spread the forecast allows each reading still to come
         # (read over the whole run, so wider than the recent noise) lets the luckiest of them reach 0. "Lower by
         # 100%, to 0" would be the floor's words.
@@ -137,9 +137,26 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
             lang,
             **fields,
         )
+    end = f["value"]["expected"]
+    if (end < f["best"]) if up else (end > f["best"]):
+        # The course itself ends worse than the best (a curve that turned, or stays level above it): whatever
+        # the forecast gains comes from a lucky reading, not from the curve. Saying "expected to lower it by
+        # 13%" beside "stop now" read as a contradiction.
+        return say(
+            "The forecast's course to step {h} stays {side} the best {best}, ending at about {e}: continuing is not "
+            "expected to beat the best, only a lucky reading could.",
+            "到第 {h} 步的预测走势一直{side_zh}目前的最好值 {best}，最后在 {e} 左右：继续训练预计无法超过最好值，"
+            "只有碰巧的好读数才可能。",
+            lang,
+            side="below" if up else "above",
+            side_zh="低于" if up else "高于",
+            e=num(end),
+            **fields,
+        )
     return say(
-        "Continuing to step {h} is expected to {verb} {key} by {g} ({lvl} interval: {lo} to {hi}), to about {v}.",
-        "继续训练到第 {h} 步，预计 {key} 还能再{verb} {g}（{lvl} 区间：{lo} 至 {hi}），达到 {v} 左右。",
+        "Continuing to step {h} is expected to {verb} {key} by {g} ({lvl} interval: {lo} to {hi}), its best "
+        "reading by then about {v}.",
+        "继续训练到第 {h} 步，预计 {key} 还能再{verb} {g}（{lvl} 区间：{lo} 至 {hi}），到那时最好的读数约为 {v}。",
         lang,
         verb=("提高" if up else "降低") if lang == "zh" else ("raise" if up else "lower"),
         **fields,

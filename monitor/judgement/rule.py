@@ -138,6 +138,12 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
                 f"; the forecast to step {horizon} says little: the spread it allows each reading ahead "
                 f"({_fmt(fc.sigma)}) lets the luckiest reach 0"
             )
+        elif sign * fc.value.expected > best:
+            # The course ends worse than the best: any gain the forecast allows is a lucky reading's.
+            msg += (
+                f"; the forecast's course to step {horizon} stays {_worse(sign)} it, ending at about "
+                f"{_fmt(fc.value.expected)}: only a lucky reading could improve on it"
+            )
         else:
             msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
     if rising:
