@@ -130,6 +130,9 @@ class DecisionOut(BaseModel):
     checks: int = 0
     # Set when the reading that decided is not the monitor's: "loss" for a stop by the training-loss guard.
     key: str | None = None
+    # The numbers the message states, by name (the default rule's: its clause, the rise and noise, the
+    # forecast's gain...), as other languages read them; null where a rule gives only its message.
+    facts: dict[str, Any] | None = None
     # Only when asked for with ?lang=: the decision as a sentence a person reads, in that language.
     text: str | None = None
 

@@ -151,6 +151,13 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
         # Nothing of the monitor yet (a run without evaluations, or before the first): the English message
         # says it waits for one; "keep training" would be advice the decision cannot give.
         return f"还在等待第一个 {monitor} 数值，暂时无法判断。"
+    facts = decision.get("facts")
+    if isinstance(facts, dict) and facts.get("clause") and not decision.get("key"):
+        text = _zh_facts(facts, decision, str(monitor))
+        if text:
+            if decision.get("should_stop") and decision.get("step") is not None:
+                text += f"（第 {decision['step']} 步做出停止决定）"
+            return text + "。"
     if reason == "patience_exhausted" and not is_eval_key(str(monitor)):
         # A training loss does not overfit and is not evaluated: it got worse, as the English says.
         text = f"{monitor} 自最好值以来一直在变差"
@@ -161,3 +168,64 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
     if decision.get("should_stop") and decision.get("step") is not None:
         text += f"（第 {decision['step']} 步做出停止决定）"
     return text + "。"
+
+
+def _pct(fraction: Any) -> str:
+    if not isinstance(fraction, (int, float)) or not math.isfinite(fraction):
+        return str(fraction)
+    return f"{100 * fraction:.2g}%" if abs(fraction) < 0.1 else f"{100 * fraction:.0f}%"
+
+
+def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
+    """The default rule's message in Chinese, from the numbers it states (`Decision.facts`)."""
+    evals = is_eval_key(monitor)
+    unit = "次评估" if evals else "个读数"
+    higher = f.get("worse") != "below"  # worse means higher for a loss
+    side = "高于" if higher else "低于"
+    best = f"最好值 {_num(d.get('best_value'))}（第 {d.get('best_step')} 步）"
+    clause = f.get("clause")
+    if clause == "warming":
+        return (
+            f"{monitor} 第 {d.get('step')} 步为 {_num(f.get('value'))}；{best}；需要 {f.get('need')} {unit}才能判断，"
+            f"目前 {f.get('have')} {unit}"
+        )
+    if clause == "overfitting":
+        what = "正在过拟合" if evals else "自最好值以来一直在变差"
+        return (
+            f"{monitor} {what}：{best}之后的 {f.get('since')} {unit}，中位数比它{'高' if higher else '低'} "
+            f"{_num(f.get('rise'))}，超过了 {_num(f.get('margin'))}（噪声 {_num(f.get('sigma'))} 的 "
+            f"{_num(f.get('sigmas'))} 倍与最好值的 {_pct(f.get('regret'))} 中较大的一个）；到第 {f.get('horizon')} 步前"
+            f"还剩 {f.get('ahead')} {unit}，即使最幸运的一次也预计回不到最好值的 {_pct(f.get('regret'))} 以内"
+        )
+    gain = f.get("gain") if isinstance(f.get("gain"), dict) else None
+    band = ""
+    if gain:
+        interval = f"{_pct(f.get('level'))} 区间 {_pct(gain.get('low'))} 至 {_pct(gain.get('high'))}"
+        band = f"{_pct(gain.get('expected'))}（{interval}）"
+    if clause in ("levelling", "turned") and gain:
+        shape = ("自最好值以来一直在上升" if higher else "自最好值以来一直在下降") if clause == "turned" else "正在走平"
+        if clause == "turned" and evals:
+            shape += "（过拟合）"
+        delta = f"{_num(f.get('min_delta'))}{'（相对值）' if f.get('relative') else ''}"
+        return (
+            f"{monitor} {shape}：继续训练到第 {f.get('horizon')} 步，预计只能比{best}再改善 {band}，"
+            f"小于 min_delta {delta}，已连续 {f.get('in_a_row')} 次"
+        )
+    if clause == "watching":
+        text = f"{monitor} 第 {d.get('step')} 步为 {_num(f.get('value'))}；{best}"
+        outlook = f.get("outlook")
+        if outlook == "gain" and gain:
+            text += f"；继续训练到第 {f.get('horizon')} 步预计还能改善 {band}"
+        elif outlook == "course_worse":
+            text += (
+                f"；到第 {f.get('horizon')} 步的预测走势一直{side}最好值，最后在 {_num(f.get('end'))} 左右，"
+                "只有碰巧的好读数才可能改善"
+            )
+        elif outlook == "floor":
+            text += f"；到第 {f.get('horizon')} 步的预测说明不了什么：它允许的波动让最幸运的读数一直低到 0"
+        if f.get("since"):
+            text += f"；最好值之后的 {f.get('since')} {unit}中位数{side}它 {_num(f.get('rise'))}"
+        if f.get("min_steps") is not None:
+            text += f"；还太早：第 {f.get('min_steps')} 步之前不会停止"
+        return text
+    return None

@@ -153,6 +153,9 @@ class Decision:
     # The key whose reading decided, when it is not the monitor: the training-loss guard stops a run that
     # monitors eval_loss on a NaN or diverged `loss`.
     key: str | None = None
+    # The numbers the message states, by name, so that other languages can say the same (monitor/labels.py);
+    # None where a rule gives only its message.
+    facts: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

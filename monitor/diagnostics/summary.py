@@ -138,7 +138,8 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
             **fields,
         )
     end = f["value"]["expected"]
-    if (end < f["best"]) if up else (end > f["best"]):
+    turned = r["trend"].get("best_step") not in (None, f["last_step"])
+    if turned and ((end < f["best"]) if up else (end > f["best"])):
         # The course itself ends worse than the best (a curve that turned, or stays level above it): whatever
         # the forecast gains comes from a lucky reading, not from the curve. Saying "expected to lower it by
         # 13%" beside "stop now" read as a contradiction.

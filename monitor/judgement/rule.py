@@ -24,6 +24,7 @@ the best reading itself, so the decision and the diagnosis name the same step an
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import special, stats
@@ -70,7 +71,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}; "
             f"{y.size} of {MIN_READINGS} {_readings(p)}s needed to judge"
         )
-        return _decision(p, st, Reason.NONE, msg, step, stop=False)
+        early = {"clause": "warming", "value": value, "have": int(y.size), "need": MIN_READINGS}
+        return _decision(p, st, Reason.NONE, msg, step, stop=False, facts=early)
 
     horizon = schedule.horizon(step)
     fc = forecast(np.asarray(steps), y, horizon=horizon, level=p.forecast_level)
@@ -114,7 +116,18 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             f"best), and even the luckiest of the {ahead} {_readings(p)}(s) left before step {horizon} is not "
             f"expected to come back within {pct(p.regret)} of the best"
         )
-        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True)
+        overfit_facts = {
+            "clause": "overfitting",
+            "since": int(since.size),
+            "rise": rise,
+            "margin": margin,
+            "sigmas": p.overfit_sigmas or 0.0,
+            "sigma": sigma,
+            "regret": p.regret,
+            "ahead": ahead,
+            "horizon": horizon,
+        }
+        return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True, facts=overfit_facts)
     if j["flat"] >= p.patience and may_stop and fc is not None:
         # The words follow the curve as the diagnosis reads it too: a smooth climb whose rise this rule's
         # noise scale (curvature included) swallows is still a climb, never "levelling off".
@@ -127,30 +140,48 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             f"{_fmt(values[b])} (step {steps[b]}) by {_gain_text(fc, p.forecast_level)}, less than min_delta "
             f"{_fmt(p.min_delta)}{' (relative)' if p.delta_mode == 'rel' else ''}, {j['flat']} check(s) in a row"
         )
+        flat_facts = {
+            "clause": "turned" if turned else "levelling",
+            "horizon": horizon,
+            "gain": _gain_facts(fc),
+            "level": p.forecast_level,
+            "min_delta": p.min_delta,
+            "relative": p.delta_mode == "rel",
+            "in_a_row": j["flat"],
+        }
         # A curve that rose from its best is overfitting whichever clause saw it first; the reason says so.
-        return _decision(p, st, Reason.PATIENCE_EXHAUSTED if turned else Reason.PLATEAU, msg, step, stop=True)
+        reason = Reason.PATIENCE_EXHAUSTED if turned else Reason.PLATEAU
+        return _decision(p, st, reason, msg, step, stop=True, facts=flat_facts)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
+    facts: dict[str, Any] = {"clause": "watching", "value": value, "horizon": horizon, "level": p.forecast_level}
     if fc is not None:
-        if sign > 0 and fc.best > 0 and fc.minimum.expected <= 0:
+        if sign > 0 and fc.best > 0 and (fc.minimum.expected <= 0 or fc.gain.high >= 0.999):
             # The floor at 0 would be speaking ("by 100%"), not the curve: say why the forecast cannot tell.
             msg += (
                 f"; the forecast to step {horizon} says little: the spread it allows each reading ahead "
                 f"({_fmt(fc.sigma)}) lets the luckiest reach 0"
             )
-        elif sign * fc.value.expected > best:
-            # The course ends worse than the best: any gain the forecast allows is a lucky reading's.
+            facts["outlook"] = "floor"
+        elif since.size and sign * fc.value.expected > best:
+            # A curve that has turned, whose course ends worse than its best: any gain the forecast allows is a
+            # lucky reading's. (A curve still setting new bests is not told so: a short series' flat family
+            # ends above its latest reading.)
             msg += (
                 f"; the forecast's course to step {horizon} stays {_worse(sign)} it, ending at about "
                 f"{_fmt(fc.value.expected)}: only a lucky reading could improve on it"
             )
+            facts.update(outlook="course_worse", end=fc.value.expected)
         else:
             msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
+            facts.update(outlook="gain", gain=_gain_facts(fc))
     if rising:
         msg += f"; {since.size} {_readings(p)}(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
+        facts.update(since=int(since.size), rise=rise)
     if not may_stop and (flat or overfit):
         msg += f"; too early to judge: no stop before step {p.min_steps}"
-    return _decision(p, st, Reason.NONE, msg, step, stop=False)
+        facts["min_steps"] = p.min_steps
+    return _decision(p, st, Reason.NONE, msg, step, stop=False, facts=facts)
 
 
 def waits_for(p: Policy) -> int:
@@ -222,9 +253,18 @@ def _fmt(value: float | None) -> str:
     return "none" if value is None else finite_str(value)
 
 
-def _decision(p: Policy, st: StopState, reason: Reason, message: str, step: int, *, stop: bool) -> Decision:
+def _decision(
+    p: Policy, st: StopState, reason: Reason, message: str, step: int, *, stop: bool, facts: dict[str, Any]
+) -> Decision:
     best = st.best_raw if st.best_raw is not None and math.isfinite(st.best_raw) else None
-    return Decision(stop, reason, message, step, st.best_step, best, p.monitor, st.checks)
+    # The numbers of the message, for a person's language other than English (monitor/labels.py).
+    facts = {k: float(v) if isinstance(v, np.floating) else v for k, v in facts.items()}
+    facts["worse"] = "above" if p.mode == "min" else "below"
+    return Decision(stop, reason, message, step, st.best_step, best, p.monitor, st.checks, facts=facts)
+
+
+def _gain_facts(fc: Forecast) -> dict[str, float]:
+    return {"expected": fc.gain.expected, "low": fc.gain.low, "high": fc.gain.high}
 
 
 def _gain_text(fc: Forecast, level: float) -> str:

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from losswatch.monitor.labels import decision_text
+
 REASONS = {
     "en": {
         "none": "no stop",
@@ -133,7 +135,8 @@ def render(event: str, facts: dict[str, Any], *, lang: str, base_url: str) -> Te
         lines.append(f"原因：{reason}" if zh else f"Reason: {reason}")
         lines += _numbers(facts, lang)
         if d.get("message"):
-            lines.append(f"详情：{d['message']}" if zh else str(d["message"]))
+            # The same facts in the target's language (labels.decision_text), not the English message.
+            lines.append(f"详情：{decision_text(d, 'zh')}" if zh else str(d["message"]))
     elif event == "finished":
         lines.append(f"最后一步：{num(step)}" if zh else f"Last step: {num(step)}")
         lines += _numbers(facts, lang)

@@ -103,3 +103,41 @@ def test_labels_decision_text_chinese_for_a_training_loss_monitor_says_it_got_wo
     text = decision_text(d, "zh")
     assert "loss 自最好值以来一直在变差" in text and "评估" not in text, text
     assert "评估" in decision_text({**d, "monitor": "eval_loss"}, "zh")
+
+
+def _default_rule(values: list[float], monitor: str = "eval_loss") -> dict:
+    from losswatch.monitor.judgement.schedule import Schedule
+
+    stopper, state = Stopper(Policy(monitor=monitor), Schedule.from_config({"max_steps": 3000})), StopState()
+    for i, value in enumerate(values, start=1):
+        d = stopper.check(state, step=i * 100, value=value)
+        if d.should_stop:
+            break
+    return d.to_dict()
+
+
+RISE = [2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 8))]
+LEVEL = [2.0, 1.5, 1.2, 1.1, 1.09, 1.088, 1.087, 1.087, 1.0869, *[1.0868] * 24]
+TURNED = [float(1.5 * math.exp(-s / 80) + 0.5 + (0.002 * (s - 200) if s > 200 else 0.0)) for s in range(20, 301, 20)]
+
+ZH_CLAUSES = [
+    # id, values, what the Chinese must say (beside the numbers of the English message)
+    ("warming", [2.0, 1.5], "需要 3 次评估才能判断"),
+    ("overfitting", RISE, "正在过拟合"),
+    ("levelling", LEVEL, "正在走平"),
+    ("course-worse", TURNED, "预测走势一直高于最好值"),
+]
+
+
+@pytest.mark.parametrize(("values", "said"), [c[1:] for c in ZH_CLAUSES], ids=[c[0] for c in ZH_CLAUSES])
+def test_labels_decision_text_chinese_says_what_the_default_rule_says(values: list[float], said: str) -> None:
+    # The Chinese text was one sentence per reason ("连续多次评估没有足够的改善" for an overfitting stop,
+    # "还在改善或尚不能判断" for every run going on), without the rule's numbers; notifications in Chinese
+    # carried the English message.
+    d = _default_rule(values)
+    text = decision_text(d, "zh")
+    assert said in text, text
+    numbers = re.findall(r"(?<![\w.])\d+(?:\.\d+)?%?", d["message"])
+    missing = [n for n in numbers if n not in text and n not in ("1", "0")]
+    assert not missing, (missing, d["message"], text)
+    assert not re.search(r"[a-z]{4,}", text.replace("eval_loss", "").replace("min_delta", "")), text

@@ -82,7 +82,7 @@ def test_export_csv_neutralises_formulas(client: TestClient, settings: Settings)
     typed = [k for k in FORMULAS if k.isprintable()]
     pts = [{"key": k, "step": 1, "value": -1.5} for k in typed]
     assert client.post(f"/api/v1/runs/{rid}/metrics", json={"points": pts}).status_code == 200
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.url)
     try:
         ingest.ingest(engine, run_id=rid, points=[PointIn(k, 1, -1.5) for k in FORMULAS if k not in typed])
     finally:

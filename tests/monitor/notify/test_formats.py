@@ -21,7 +21,7 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, TypeAdapter, field_validator, model_validator
 
-from losswatch.monitor.notify import EVENTS, TEST, formats
+from losswatch.monitor.notify import EVENTS, TEST, formats, messages
 
 
 class Doc(BaseModel):
@@ -284,9 +284,12 @@ def test_formats_slack_escapes_its_control_characters() -> None:
 
 def test_formats_wecom_long_text_is_cut_within_4096_bytes() -> None:
     f = facts("stop")
+    # A Chinese message says the decision from its facts, not its English message: the long part is the name.
     f["decision"] = {**DECISION, "message": "损失" * 3000}
+    f["run_name"] = "损失" * 3000
     body = formats.body("wecom", event="stop", facts=f, lang="zh", base_url="http://h", message_id="m")
-    assert len(body["markdown"]["content"].encode()) <= 4096
+    content = body["markdown"]["content"]
+    assert len(content.encode()) <= 4096 and len(content.encode()) > 4000
 
 
 @pytest.mark.parametrize(
@@ -321,3 +324,22 @@ def test_formats_numbers_read_as_a_person_writes_them(value: Any, shown: str) ->
     from losswatch.monitor.notify.messages import num
 
     assert num(value) == shown
+
+
+def test_formats_chinese_stop_says_the_decision_in_chinese() -> None:
+    # The Chinese stop message carried the English decision ("详情：eval_loss is overfitting: its 6 ...").
+    from losswatch.monitor.judgement.schedule import Schedule
+    from losswatch.monitor.policy import Policy
+    from losswatch.monitor.stopping import Stopper, StopState
+
+    stopper, state = Stopper(Policy(), Schedule.from_config({"max_steps": 3000})), StopState()
+    for i, value in enumerate([2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 8))], start=1):
+        decision = stopper.check(state, step=i * 100, value=value)
+        if decision.should_stop:
+            break
+    f = facts("stop")
+    f["decision"] = decision.to_dict()
+    zh = messages.render("stop", f, lang="zh", base_url="http://h")
+    en = messages.render("stop", f, lang="en", base_url="http://h")
+    assert any("正在过拟合" in line for line in zh.lines) and not any("is overfitting" in line for line in zh.lines)
+    assert any("is overfitting" in line for line in en.lines)
