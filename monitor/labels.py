@@ -189,8 +189,14 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
             f"{monitor} 第 {d.get('step')} 步为 {_num(f.get('value'))}；{best}；需要 {f.get('need')} {unit}才能判断，"
             f"目前 {f.get('have')} {unit}"
         )
+    up = f.get("train_up")
+    train_up = (
+        f"，训练 loss 也在上升（平滑后 {_num(up[0])}，最好 {_num(up[1])}）：这不是过拟合，而是训练出了问题"
+        if isinstance(up, list) and len(up) == 2
+        else ""
+    )
     if clause == "overfitting":
-        what = "正在过拟合" if evals else "自最好值以来一直在变差"
+        what = "正在过拟合" if evals and not train_up else "自最好值以来一直在变差" + train_up
         return (
             f"{monitor} {what}：{best}之后的 {f.get('since')} {unit}，中位数比它{'高' if higher else '低'} "
             f"{_num(f.get('rise'))}，超过了 {_num(f.get('margin'))}（噪声 {_num(f.get('sigma'))} 的 "
@@ -205,7 +211,7 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
     if clause in ("levelling", "turned") and gain:
         shape = ("自最好值以来一直在上升" if higher else "自最好值以来一直在下降") if clause == "turned" else "正在走平"
         if clause == "turned" and evals:
-            shape += "（过拟合）"
+            shape += train_up or "（过拟合）"
         delta = f"{_num(f.get('min_delta'))}{'（相对值）' if f.get('relative') else ''}"
         return (
             f"{monitor} {shape}：继续训练到第 {f.get('horizon')} 步，预计只能比{best}再改善 {band}，"

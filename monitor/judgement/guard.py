@@ -47,6 +47,22 @@ TAIL = 16
 WINDOW = 8
 
 
+# A training loss "rose" when its smoothed level sits this many sigmas of its own noise above its best level.
+ROSE_SIGMAS = 3.0
+
+
+def rose(g: dict[str, Any]) -> tuple[float, float] | None:
+    """(smoothed level now, best level) when the training loss fed to the guard state `g` has risen beyond
+    its noise from its best, else None. A validation curve that turns up while this holds is not
+    overfitting (that needs the training loss still falling) but training going wrong."""
+    n = g.get("n", 0)
+    if n < 2 or "best" not in g:
+        return None
+    level = g["ema"] / (1 - LEVEL_SMOOTHING**n)
+    sigma = ABS_DIFF_TO_SIGMA * g.get("mad", 0.0)
+    return (level, g["best"]) if sigma > 0 and level > g["best"] + ROSE_SIGMAS * sigma else None
+
+
 @dataclass(frozen=True)
 class Verdict:
     step: int

@@ -36,6 +36,7 @@ from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
 from losswatch.monitor.vocabulary import is_eval_key
 
+from . import guard as loss_guard
 from .forecast import NOISE_MIN_POINTS, Forecast, forecast
 from .noise import reading_sigma, spread_sigma, upper_sigma
 from .schedule import Schedule
@@ -107,17 +108,21 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     j["flat"] = j.get("flat", 0) + 1 if flat else 0
     may_stop = step >= p.min_steps
 
+    # Overfitting is validation rising while training still falls; with the training loss up too, it is the
+    # run going wrong (a learning rate too high), and the words say that instead.
+    train_up = loss_guard.rose(st.guard) if is_eval_key(p.monitor) else None
     if overfit and may_stop:
         assert rise is not None
         msg = (
-            f"{p.monitor} {_overfits(p)}: its {since.size} {_readings(p)}(s) since the best {_fmt(values[b])} at "
-            f"step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than {_fmt(margin)} "
-            f"(max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and {pct(p.regret)} of the "
-            f"best), and even the luckiest of the {ahead} {_readings(p)}(s) left before step {horizon} is not "
-            f"expected to come back within {pct(p.regret)} of the best"
+            f"{p.monitor} {_overfits(p, train_up)}: its {since.size} {_readings(p)}(s) since the best "
+            f"{_fmt(values[b])} at step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than "
+            f"{_fmt(margin)} (max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and "
+            f"{pct(p.regret)} of the best), and even the luckiest of the {ahead} {_readings(p)}(s) left before "
+            f"step {horizon} is not expected to come back within {pct(p.regret)} of the best"
         )
         overfit_facts = {
             "clause": "overfitting",
+            "train_up": list(train_up) if train_up else None,
             "since": int(since.size),
             "rise": rise,
             "margin": margin,
@@ -133,7 +138,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         # noise scale (curvature included) swallows is still a climb, never "levelling off".
         turned = rising or turned_up(steps, y)
         moved = "rising" if sign > 0 else "falling"  # away from its best, in the metric's own direction
-        shape = f"has been {moved} since its best{' (overfitting)' if is_eval_key(p.monitor) else ''}"
+        named = "" if not is_eval_key(p.monitor) else (" (overfitting)" if train_up is None else _train_up(train_up))
+        shape = f"has been {moved} since its best{named}"
         shape = shape if turned else "is levelling off"
         msg = (
             f"{p.monitor} {shape}: continuing to step {horizon} is expected to improve on the best "
@@ -142,6 +148,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         )
         flat_facts = {
             "clause": "turned" if turned else "levelling",
+            "train_up": list(train_up) if train_up else None,
             "horizon": horizon,
             "gain": _gain_facts(fc),
             "level": p.forecast_level,
@@ -240,9 +247,19 @@ def _readings(p: Policy) -> str:
     return "evaluation" if is_eval_key(p.monitor) else "reading"
 
 
-def _overfits(p: Policy) -> str:
+def _overfits(p: Policy, train_up: tuple[float, float] | None = None) -> str:
     # Only a validation curve overfits; a training loss that rises from its best is getting worse.
-    return "is overfitting" if is_eval_key(p.monitor) else "is getting worse"
+    if not is_eval_key(p.monitor):
+        return "is getting worse"
+    return "is overfitting" if train_up is None else "is getting worse" + _train_up(train_up)
+
+
+def _train_up(train_up: tuple[float, float]) -> str:
+    level, best = train_up
+    return (
+        f", and so is the training loss (smoothed {_fmt(level)}, best {_fmt(best)}): not overfitting but "
+        "training going wrong"
+    )
 
 
 def _worse(sign: float) -> str:

@@ -11,7 +11,7 @@ import pytest
 
 from bench.stop_quality import HF_PATIENCES, REGRET_GOAL, Curve, curves, hf_stop, outcome, policy_stop
 from losswatch.monitor.judgement.schedule import Schedule
-from losswatch.monitor.policy import RULE_DEFAULTS, Policy, Reason
+from losswatch.monitor.policy import RULE_DEFAULTS, Decision, Policy, Reason
 from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, names, require
 
@@ -347,3 +347,38 @@ def test_a_course_that_ends_above_the_best_is_said_so_not_sold_as_a_gain() -> No
         d = stopper.check(state, step=int(s), value=v)
     assert not d.should_stop and d.best_step == 200
     assert "stays above it" in d.message and "expected to improve" not in d.message, d.message
+
+
+def _with_training(train: list[float], evals: list[float]) -> Decision:
+    """Training loss every 10 steps, an evaluation every 100, fed as the service feeds them."""
+    stopper, state = Stopper(Policy(), Schedule.from_config({"max_steps": 3000})), StopState()
+    order = [(10 * (i + 1), 0, "loss", v) for i, v in enumerate(train)]
+    order += [(100 * (i + 1), 1, "eval_loss", v) for i, v in enumerate(evals)]
+    for step, _, key, value in sorted(order):
+        stopper.feed(state, key=key, step=step, value=value)
+        if state.stopped:
+            break
+    return stopper.current(state)
+
+
+RISING_EVAL = [2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 8))]
+TRAINING_WORDS = [
+    # id, training loss (every 10 steps), what the stop says, what it must not say
+    ("train-falls", [3.0 * 0.97**i for i in range(110)], "eval_loss is overfitting", "training going wrong"),
+    ("train-rises", [1.0 + (0.0 if i < 40 else 0.02 * (i - 40)) + 0.01 * (i % 2) for i in range(110)],
+     "and so is the training loss", "is overfitting"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("train", "said", "unsaid"), [c[1:] for c in TRAINING_WORDS], ids=[c[0] for c in TRAINING_WORDS]
+)
+def test_a_rise_with_the_training_loss_up_too_is_not_called_overfitting(
+    train: list[float], said: str, unsaid: str
+) -> None:
+    # Curves 32 and 45 (learning rate too high, regression blowing up) were stopped as "overfitting" while
+    # their training loss rose with the validation loss, and their diagnosis read "diverging".
+    d = _with_training(train, RISING_EVAL)
+    assert d.should_stop and d.reason is Reason.PATIENCE_EXHAUSTED
+    assert said in d.message and unsaid not in d.message, d.message
+    assert d.facts is not None and (d.facts["train_up"] is not None) == ("rises" in said or "so is" in said)

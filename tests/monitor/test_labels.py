@@ -141,3 +141,11 @@ def test_labels_decision_text_chinese_says_what_the_default_rule_says(values: li
     missing = [n for n in numbers if n not in text and n not in ("1", "0")]
     assert not missing, (missing, d["message"], text)
     assert not re.search(r"[a-z]{4,}", text.replace("eval_loss", "").replace("min_delta", "")), text
+
+
+def test_labels_decision_text_chinese_says_a_run_going_wrong_is_not_overfitting() -> None:
+    from tests.monitor.test_default_policy import RISING_EVAL, TRAINING_WORDS, _with_training
+
+    rises = next(c[1] for c in TRAINING_WORDS if c[0] == "train-rises")
+    text = decision_text(_with_training(rises, RISING_EVAL).to_dict(), "zh")
+    assert "训练 loss 也在上升" in text and "这不是过拟合" in text and "正在过拟合" not in text, text
