@@ -211,7 +211,15 @@
   }
 
   function renderDecisions(list, force) {
-    const sig = JSON.stringify([LW.lang, list.map((d) => [d.created_at, d.reason, d.step])]);
+    // The history keeps a row per change of decision; the newest row, while the decision has not changed,
+    // is shown as the decision reads now (its step, best and words), not as it first read: "best 1.668 at
+    // step 20" beside a chart whose best is 0.62 at step 200 read as a contradiction.
+    const now = state.detail.decision;
+    const last = list[list.length - 1];
+    if (last && now && last.should_stop === now.should_stop && last.reason === now.reason) {
+      list = [...list.slice(0, -1), { ...last, ...now, created_at: last.created_at }];
+    }
+    const sig = JSON.stringify([LW.lang, list.map((d) => [d.created_at, d.reason, d.step, d.text || d.message])]);
     if (sig === state.decisionsSig && !force) return;
     state.decisionsSig = sig;
     const box = document.getElementById("timeline");

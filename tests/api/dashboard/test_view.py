@@ -142,3 +142,23 @@ def test_view_a_name_with_a_bidi_override_and_a_long_key_keep_the_page_whole(liv
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     assert tab.problems == []
+
+
+def test_view_timeline_shows_the_decision_as_it_reads_now(live_server, tab: Tab) -> None:
+    # The history keeps one row per change of decision: its newest "continue" row kept the words of the first
+    # evaluation ("best 1 at step 100") while the chart's best marker said 0.9 at step 200.
+    url = live_server.url
+    policy = {"compat": "hf", "patience": 5}
+    run_id = httpx.post(f"{url}/api/v1/runs", json={"name": "timeline", "early_stopping": policy}).json()["id"]
+    post(url, run_id, [{"key": "eval_loss", "step": 100, "value": 1.0}])
+    page = tab.page
+    page.goto(f"{url}/runs/{run_id}")
+    page.locator("#timeline li .why").first.wait_for()
+    assert "1 at step 100" in page.locator("#timeline li .why").first.inner_text()
+    post(
+        url, run_id, [{"key": "eval_loss", "step": 200, "value": 0.9}, {"key": "eval_loss", "step": 300, "value": 0.95}]
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#timeline li .why').textContent.includes('0.9 at step 200')", timeout=30_000
+    )
+    assert page.locator("#timeline li").count() == 1 and tab.problems == []
