@@ -48,7 +48,17 @@ def _overview(r: dict[str, Any], lang: str) -> str:
     shown = best_step in (step, t["first_step"]) or best in (t["last_value"], first)
     if best is not None and best_step is not None and not shown:
         s += say(", best {best} at step {bs}", "，最好值 {best} 出现在第 {bs} 步", lang, best=num(best), bs=best_step)
-    return s + ("。" if lang == "zh" else ".")
+    s += "。" if lang == "zh" else "."
+    if t.get("n_non_finite"):
+        # Left out of every figure here, but a NaN/Inf the run recovered from is still a numerical breakdown a
+        # person wants to know of (the decision stops on the monitored key's first one).
+        s += say(
+            " {k} more value(s) were not finite (NaN/Inf) and are left out of this reading.",
+            "另有 {k} 个值不是有限数（NaN/Inf），没有计入这里的分析。",
+            lang,
+            k=t["n_non_finite"],
+        )
+    return s
 
 
 def _noise(r: dict[str, Any], lang: str) -> str:

@@ -204,3 +204,14 @@ def test_a_course_that_ends_above_the_best_is_not_sold_as_a_gain(lang: str, said
     assert result["state"] == "overfitting"
     assert result["forecast"]["value"]["expected"] > result["forecast"]["best"]
     assert said in result["summary"] and unsaid not in result["summary"], result["summary"]
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "2 more value(s) were not finite"), ("zh", "另有 2 个值不是有限数")])
+def test_non_finite_values_mid_run_are_said_not_silently_dropped(lang: str, said: str) -> None:
+    # An evaluation that went +Inf and -Inf mid-run (the decision stopped on it) read "18 points … Keep training",
+    # with no word of them.
+    steps = np.arange(1, 21, dtype=np.int64) * 100
+    ev = 2.0 / np.arange(1, 21) ** 0.3
+    ev[8], ev[12] = np.inf, -np.inf
+    result = diagnose(steps, ev, key="eval_loss", lang=lang)
+    assert said in result["summary"], result["summary"]
