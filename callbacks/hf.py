@@ -7,7 +7,9 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +71,7 @@ class LossWatchCallback(TrainerCallback):
         self.keep_best = keep_best
         self.best: tuple[int, float] | None = None  # (step, value) of the best evaluation seen
         self._restore_load_best: bool | None = None
+        self._term_previous: Any = None  # the SIGTERM handler before ours, while ours is installed
         self._reported_best: tuple[int, str] | None = None
         self._exit_hook = False
         self._bcast = Broadcaster()
@@ -112,6 +115,7 @@ class LossWatchCallback(TrainerCallback):
             if not self._exit_hook:
                 self._exit_hook = True
                 atexit.register(self._left_without_end)
+            self._hook_sigterm()
             resume.write_run_id(spool_dir, resume.RUN_FILE, self.run_id)
             if state.global_step > 0:
                 # The steps past the checkpoint are abandoned; the new ones replace them.
@@ -280,6 +284,7 @@ class LossWatchCallback(TrainerCallback):
             self.client.report_best_checkpoint(step, str(Path(path).resolve()))
 
     def on_train_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._unhook_sigterm()
         if self._restore_load_best is not None:
             args.load_best_model_at_end = self._restore_load_best
             self._restore_load_best = None
@@ -299,6 +304,42 @@ class LossWatchCallback(TrainerCallback):
             client.close(timeout=min(self.end_timeout, 2.0))
         except Exception as exc:  # noqa: BLE001 - the end of training must not fail on us
             log.warning("losswatch: could not finish the run cleanly (%s)", exc)
+
+    # -- SIGTERM: docker stop, a scheduler's preemption, kill ------------------------------------------
+    def _hook_sigterm(self) -> None:
+        """Python dies of SIGTERM without running atexit: the run would read "running" until it went stale, and
+        what the sender held would be lost. So, while training, a SIGTERM first closes the run ("failed", its
+        points sent or spooled, within 2 s), then does what it did before: the previous handler, or the
+        default (the process ends by the signal, as it would have)."""
+        if self._term_previous is not None or threading.current_thread() is not threading.main_thread():
+            return  # signal handlers belong to the main thread
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+            if previous is None:
+                return  # a handler installed outside Python: left alone
+            signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._term_previous = previous
+        except (ValueError, OSError):
+            self._term_previous = None
+
+    def _unhook_sigterm(self) -> None:
+        previous, self._term_previous = self._term_previous, None
+        if previous is None or threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                signal.signal(signal.SIGTERM, previous)
+        except (ValueError, OSError):
+            pass
+
+    def _on_sigterm(self, signum: int, frame: Any) -> None:
+        previous = self._term_previous
+        self._unhook_sigterm()
+        self._left_without_end()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            os.kill(os.getpid(), signal.SIGTERM)  # the default, restored: the process ends by the signal
 
     def _left_without_end(self) -> None:
         """At exit or the next train(): a run whose training never reached its end failed (or was interrupted by a

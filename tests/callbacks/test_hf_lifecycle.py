@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -121,3 +122,41 @@ def test_keep_best_after_a_train_call_that_never_ended(live_server, tmp_path) ->
     trainer.train()
     assert lw.best is not None  # kept the best again, not taken for a Trainer that loads it itself
     assert trainer.args.load_best_model_at_end is False  # the user's setting, put back
+
+
+TERMINATED = """
+import os, signal, sys
+from transformers import TrainerCallback
+from losswatch.callbacks import LossWatchCallback
+from tests.tiny import overfitting_trainer
+
+class Term(TrainerCallback):
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == 12:
+            print("RUN", lw.run_id, max(h["step"] for h in state.log_history if "loss" in h), flush=True)
+            os.kill(os.getpid(), signal.SIGTERM)  # docker stop, a scheduler's preemption
+
+lw = LossWatchCallback(url=sys.argv[1], run_name="term", early_stopping={"rule": "best", "patience": 10000})
+overfitting_trainer(sys.argv[2], [lw, Term()], max_steps=50).train()
+print("NOT REACHED", flush=True)
+"""
+
+
+def test_a_sigterm_closes_the_run_and_still_ends_the_process(live_server, api, tmp_path) -> None:
+    # Python dies of SIGTERM without atexit: the run read "running" until stale, and the sender's last
+    # points were lost.
+    script = tmp_path / "term.py"
+    script.write_text(textwrap.dedent(TERMINATED))
+    done = subprocess.run(
+        [sys.executable, str(script), live_server.url, str(tmp_path / "out")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGTERM and "NOT REACHED" not in done.stdout, done.stderr[-3000:]
+    ((run_id, logged),) = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RUN ")]
+    run = api.get(f"/runs/{run_id}").json()
+    assert run["status"] == "failed"
+    assert {k["key"]: k["last_step"] for k in run["keys"]}["loss"] == int(logged)  # every point logged arrived
