@@ -187,6 +187,11 @@ class RunCreated(RunOut):
         "points that diagnosis reads",
     )
     stale_after: float = Field(description="seconds of silence after which a running run reads `stale`")
+    kept: str | None = Field(
+        default=None,
+        description="on a resume that sent another early_stopping or config the run did not take (judging it "
+        "again would cost more than max_check_ms): why",
+    )
 
 
 class HeartbeatOut(BaseModel):

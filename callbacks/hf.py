@@ -204,7 +204,8 @@ class LossWatchCallback(TrainerCallback):
         config = _jsonable(args.to_dict())
         if self._restore_load_best is not None:
             config["load_best_model_at_end"] = self._restore_load_best
-            config["losswatch_keep_best"] = True
+        # Always sent, so a resume without keep-best replaces an earlier launch's mark (configs are merged).
+        config["losswatch_keep_best"] = self._restore_load_best is not None
         return config
 
     def _monitor(self) -> tuple[str, bool]:
@@ -223,19 +224,22 @@ class LossWatchCallback(TrainerCallback):
         return key, policy.get("mode") == "max"
 
     def _resumed_best(self, state: Any) -> tuple[int, float] | None:
-        """On a resume, the best evaluation before the checkpoint (its state's best step, with the monitored
-        value the log history holds there): without it, the first evaluation after the resume that the service
-        did not judge in time (it is down, or slow) would read as a new best and replace the real one."""
-        step = getattr(state, "best_global_step", None)
-        if not state.global_step or step is None:
+        """On a resume, the best evaluation of the monitored key before the checkpoint, from the log history the
+        checkpoint restored: without it, the first evaluation after the resume that the service did not judge
+        in time (it is down, or slow) would read as a new best and replace the real one. (Not the state's
+        best_global_step: the Trainer sets that by metric_for_best_model, which may be another metric.)"""
+        if not state.global_step:
             return None
-        key, _ = self._monitor()
+        key, maximize = self._monitor()
+        best: tuple[int, float] | None = None
         for entry in getattr(state, "log_history", None) or []:
-            if entry.get("step") == step:
-                value = entry.get(key, entry.get(f"eval_{key}"))
-                if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-                    return step, float(value)
-        return None
+            value, step = entry.get(key, entry.get(f"eval_{key}")), entry.get("step")
+            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+                continue
+            if isinstance(step, int) and step <= state.global_step:
+                if best is None or (value > best[1] if maximize else value < best[1]):
+                    best = (step, float(value))
+        return best
 
     def _judge_best(self, step: int, metrics: dict, decision: dict | None) -> float | None:
         """The monitored value when this evaluation is a new best, else None."""
@@ -315,8 +319,8 @@ class LossWatchCallback(TrainerCallback):
             return  # signal handlers belong to the main thread
         try:
             previous = signal.getsignal(signal.SIGTERM)
-            if previous is None:
-                return  # a handler installed outside Python: left alone
+            if previous is None or previous == signal.SIG_IGN:
+                return  # a handler installed outside Python, or SIGTERM ignored: left alone
             signal.signal(signal.SIGTERM, self._on_sigterm)
             self._term_previous = previous
         except (ValueError, OSError):
@@ -335,11 +339,17 @@ class LossWatchCallback(TrainerCallback):
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         previous = self._term_previous
         self._unhook_sigterm()
-        self._left_without_end()
         if callable(previous):
+            # Someone else's handler decides (a framework that saves and goes on, or exits: then the exit hook
+            # closes the run).
             previous(signum, frame)
-        elif previous != signal.SIG_IGN:
-            os.kill(os.getpid(), signal.SIGTERM)  # the default, restored: the process ends by the signal
+            return
+        # The default: the process is about to end without its exit hooks. The run is closed on a thread of its
+        # own, for at most 3 s: the signal may have landed while this thread held a lock closing needs.
+        closer = threading.Thread(target=self._left_without_end, name="losswatch-sigterm", daemon=True)
+        closer.start()
+        closer.join(3.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # the default, restored: the process ends by the signal
 
     def _left_without_end(self) -> None:
         """At exit or the next train(): a run whose training never reached its end failed (or was interrupted by a

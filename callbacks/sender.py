@@ -374,6 +374,8 @@ class Sender:
             self._last_decision_at = time.monotonic()
             answer = d.answer or {}
             self._heartbeat.learn(answer.get("stale_after"))
+            if isinstance(answer.get("kept"), str):
+                self._say("kept", answer["kept"])  # a resume's policy or config the service did not take
             if self.want_advice and self.advice is None:
                 if isinstance(answer.get("advice"), list):
                     self._take_advice(answer["advice"])

@@ -51,6 +51,7 @@ def create_run(
         early_stopping=body.early_stopping.model_dump() if body.early_stopping else None,
         mirrors=list(body.mirrors),
         check=lambda c: check_config(c, max_bytes=settings.max_config_bytes, max_depth=settings.max_config_depth),
+        budget_ms=settings.max_check_ms,
     )
     if not created:
         response.status_code = 200

@@ -57,6 +57,9 @@ def upload(
         run["early_stopping"] = early_stopping
     ensure_run(client, run)
     _rewind(client, run_id, log.rewinds, sent)
+    # After a resume the same points may come again (a deterministic run, 4-digit logs): their batch is new
+    # to the service, whose ledger still holds the abandoned branch's ids. Logs without one keep their ids.
+    epoch = f"r{len(log.rewinds)}-" if log.rewinds else ""
 
     points = sorted(log.points, key=lambda p: (p.step, p.key))
     if sent is not None:
@@ -65,7 +68,7 @@ def upload(
     with tqdm(total=len(points), unit="pt", desc=f"uploading {run['name']}", disable=not progress) as bar:
         for index, start in enumerate(range(0, len(points), batch_size)):
             batch = points[start : start + batch_size]
-            for answer in _send_batch(client, run_id, batch, f"sending batch {index} of run {run_id}"):
+            for answer in _send_batch(client, run_id, batch, f"sending batch {index} of run {run_id}", epoch):
                 for count in _COUNTS:
                     totals[count] += int(answer.get(count, 0))
                 totals["decision"] = answer.get("decision")
@@ -78,32 +81,42 @@ def upload(
     return totals
 
 
+# In `sent`, how many of the log's rewinds this follower has told the service of (no point has a blank key).
+REWINDS_TOLD = ("", -1)
+
+
 def _rewind(client: httpx.Client, run_id: str, rewinds: list[int], sent: Sent | None) -> None:
     """Tell the service of each resume the log holds, before the points after it: what the abandoned branch
     left there (an earlier import or watch of the log while it grew) is forgotten. Ids follow the log, so
     reading it again replays them as no-ops, which cannot delete the resumed branch's points."""
+    told = int(sent.get(REWINDS_TOLD, 0)) if sent is not None else 0
     for i, step in enumerate(rewinds):
         body = {"step": step, "rewind_id": f"{run_id}-rewind-{i}-{step}"}
-        answer = _send(client, "POST", f"/api/v1/runs/{run_id}/rewind", body, f"rewinding run {run_id} to {step}")
-        if sent is not None and not answer.get("replayed"):
+        _send(client, "POST", f"/api/v1/runs/{run_id}/rewind", body, f"rewinding run {run_id} to {step}")
+        if sent is not None and i >= told:
+            # Deleted there (by this request, or by one whose answer was lost): a point of the resumed branch
+            # with the same value as the abandoned one goes again.
             for key_step in [ks for ks in sent if ks[1] > step]:
-                del sent[key_step]  # deleted there: a point of the resumed branch with the same value goes again
+                del sent[key_step]
+            sent[REWINDS_TOLD] = i + 1
 
 
-def _send_batch(client: httpx.Client, run_id: str, batch: list[Point], action: str) -> list[dict]:
+def _send_batch(client: httpx.Client, run_id: str, batch: list[Point], action: str, epoch: str = "") -> list[dict]:
     """The service's answers for `batch` (points sorted by step). A batch it finds too much to judge or take
     at once (413: a long log's evaluations under a costly policy) goes again in two halves, earlier steps
     first, down to single points if need be."""
     # Columnar on the wire; the batch id digests the row form, so ids match earlier imports of the log.
     wire = [_wire(p) for p in batch]
-    body = {"series": _series(batch), "batch_id": f"{run_id}-{_digest(wire)}"}
+    body = {"series": _series(batch), "batch_id": f"{run_id}-{epoch}{_digest(wire)}"}
     try:
         return [_send(client, "POST", f"/api/v1/runs/{run_id}/metrics", body, action)]
     except UploadError as exc:
         if exc.status != 413 or len(batch) < 2:
             raise
     half = len(batch) // 2
-    return _send_batch(client, run_id, batch[:half], action) + _send_batch(client, run_id, batch[half:], action)
+    return _send_batch(client, run_id, batch[:half], action, epoch) + _send_batch(
+        client, run_id, batch[half:], action, epoch
+    )
 
 
 def ensure_run(client: httpx.Client, run: dict[str, Any]) -> dict:

@@ -95,12 +95,11 @@ class WandbMirror:
             # An earlier release kept one watermark for every key.
             with engine.connect() as conn:
                 marks = dict.fromkeys(reading.keys(conn, info.id), int(state["step"]))
-        if info.id not in self.runs and marks and mode() == "online":
-            # Online resume: the server holds the rows up to the last training step it was sent; re-send
-            # each key from there (a row the dead process had not yet uploaded is not lost).
-            held = self._open(info).summary.get(STEP_METRIC)
-            held = int(held) if isinstance(held, int | float) else -1
-            marks = {k: min(m, held) for k, m in marks.items()}
+        if info.id not in self.runs and marks and mode() == "online" and self._open(info).starting_step == 0:
+            # Online, W&B resumes the run where its server stands; one that holds no row yet gets everything.
+            # (Rows a dead process had logged but not uploaded are not sent again: which keys they held is not
+            # known, and sending all again would double the rest.)
+            marks = {}
         with reading.snapshot(engine) as conn:
             newest = conn.scalar(
                 select(func.max(MetricSummary.last_step))
@@ -132,7 +131,8 @@ class WandbMirror:
             run.summary["losswatch/rewound_to"] = newest
             out["rewound_to"] = newest
         for s in steps:
-            run.log({**{tag(k): v for k, v in rows[s].items()}, STEP_METRIC: s}, commit=True)
+            # A metric of the run's own called global_step would be the x-axis itself: the step wins.
+            run.log({**{tag(k): v for k, v in rows[s].items() if tag(k) != STEP_METRIC}, STEP_METRIC: s}, commit=True)
             marks.update(dict.fromkeys(rows[s], s))
         for d in alerts:
             level = ALERT_REASONS.get(d["reason"], "WARN")

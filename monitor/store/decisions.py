@@ -7,11 +7,12 @@ import time
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from losswatch.monitor import budget
 from losswatch.monitor.errors import Deferred
 from losswatch.monitor.judgement.schedule import Schedule
-from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint
+from losswatch.monitor.models import DecisionRow, MetricKey, MetricPoint, MetricSummary
 from losswatch.monitor.notify import outbox
 from losswatch.monitor.policy import Decision, Policy, Reason, stored_policy
 from losswatch.monitor.stopping import Stopper, StopState
@@ -126,12 +127,27 @@ def advance(
     return decision
 
 
-def rejudge(conn: Connection, *, before: dict[str, Any], after: dict[str, Any]) -> None:
+def needs_rejudge(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether another policy or plan would judge the run's points differently (not a default spelled out, not a
+    config key the plan ignores)."""
+    return snapshots.basis(stopper_of(before)) != snapshots.basis(stopper_of(after))
+
+
+def rejudge_ms(conn: Connection, run: dict[str, Any]) -> float:
+    """What judging the run's stored points again under its policy costs (monitor/budget.py)."""
+    stopper = stopper_of(run)
+    checks = conn.scalar(
+        select(func.coalesce(func.sum(MetricSummary.count), 0))
+        .join(MetricKey, MetricKey.id == MetricSummary.key_id)
+        .where(MetricKey.run_id == run["id"], MetricKey.name == stopper.monitor)
+    )
+    return budget.batch_ms(stopper.policy, int(checks or 0), 0)
+
+
+def rejudge(conn: Connection, *, after: dict[str, Any]) -> None:
     """The run's policy or plan changed (a resume brought its own): its state becomes the one the new ones
     give over every stored point, replayed from the start, and a changed decision is recorded as any is."""
     stopper = stopper_of(after)
-    if snapshots.basis(stopper_of(before)) == snapshots.basis(stopper):
-        return  # the same effective policy and plan (a default spelled out, a config key the plan ignores)
     snapshots.forget(conn, run_id=after["id"], since=0)
     state = replay_stored(conn, after["id"], stopper)
     save_state(conn, after["id"], state)

@@ -65,6 +65,7 @@ def create_run(
     early_stopping: dict[str, Any] | None = None,
     mirrors: list[str] | None = None,
     check: Callable[[dict[str, Any]], None] = lambda _: None,
+    budget_ms: float | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create a run, or resume the existing one with that id. The bool says "created".
 
@@ -85,6 +86,7 @@ def create_run(
                 early_stopping=early_stopping,
                 mirrors=mirrors,
                 check=check,
+                budget_ms=budget_ms,
             )
         except IntegrityError:
             # Two clients created the same run id at once; the next attempt finds it and resumes.
@@ -103,6 +105,7 @@ def _create_run(
     early_stopping: dict[str, Any] | None,
     mirrors: list[str] | None,
     check: Callable[[dict[str, Any]], None],
+    budget_ms: float | None,
 ) -> tuple[dict[str, Any], bool]:
     with writer(engine).begin() as conn:
         pid = ensure_project(conn, project)
@@ -120,7 +123,9 @@ def _create_run(
                     )
                 touch(conn, run_id=run_id, now=time.time())
                 before = run_dict(conn.execute(select(Run.__table__).where(Run.id == run_id)).first(), project)
-                after = _relaunched(conn, before, config=config, early_stopping=early_stopping, check=check)
+                after = _relaunched(
+                    conn, before, config=config, early_stopping=early_stopping, check=check, budget_ms=budget_ms
+                )
                 return after, False
         rid = run_id or uuid.uuid4().hex[:16]
         now = time.time()
@@ -148,6 +153,7 @@ def _relaunched(
     config: dict[str, Any] | None,
     early_stopping: dict[str, Any] | None,
     check: Callable[[dict[str, Any]], None],
+    budget_ms: float | None,
 ) -> dict[str, Any]:
     """A resume that brings its own config or policy: the latest launch's arguments are the ones in force, as
     the Trainer's own are on a resume (a person who raises the patience after a stop, or extends the run,
@@ -159,9 +165,20 @@ def _relaunched(
     if merged == run["config"] and policy == run["early_stopping"]:
         return run
     check(merged)
-    conn.execute(update(Run).where(Run.id == run["id"]).values(config=merged, early_stopping=policy))
     after = {**run, "config": merged, "early_stopping": policy}
-    decisions.rejudge(conn, before=run, after=after)
+    again = decisions.needs_rejudge(run, after)
+    if again and budget_ms is not None and (cost := decisions.rejudge_ms(conn, after)) > budget_ms:
+        # Judging a long run again holds every other writer for as long (16 ms an evaluation under the
+        # default rule): past the budget the run keeps what it had, and the answer says why.
+        return {
+            **run,
+            "kept": f"the run keeps its earlier early_stopping and config: judging its stored evaluations again "
+            f"under the new ones would take about {cost / 1000:.1f} s, more than max_check_ms "
+            f"({budget_ms / 1000:.1f} s); start a new run (another id, or another output folder) to use them",
+        }
+    conn.execute(update(Run).where(Run.id == run["id"]).values(config=merged, early_stopping=policy))
+    if again:
+        decisions.rejudge(conn, after=after)
     return after
 
 

@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from losswatch.api.app import create_app
 from losswatch.monitor.settings import Settings
+from tests.conftest import LOCAL
 
 # Best 0.9 at step 200, then three evaluations without improvement.
 EVALS = [1.0, 0.9, 0.95, 0.96, 0.97]
@@ -86,3 +88,23 @@ def test_runs_resume_whose_merged_config_is_too_large_is_refused(settings: Setti
     run = client.get("/api/v1/runs/r1").json()
     assert "more" not in run["config"] and run["early_stopping"]["patience"] == 1
     assert client.get("/api/v1/runs/r1/decision").json()["should_stop"] is True
+
+
+def test_runs_resume_too_costly_to_judge_again_keeps_the_run_as_it_was(settings: Settings) -> None:
+    # Judging a run again holds every other writer for as long (16 ms an evaluation under the default rule): a
+    # resume of a 1000-evaluation run held them for 16 s. Past max_check_ms the run keeps what it had, and says so.
+    tight = settings.model_copy(update={"max_check_ms": 50.0})
+    with TestClient(create_app(tight), base_url=LOCAL) as client:
+        client.post("/api/v1/runs", json={"id": "long", "name": "r", "early_stopping": _hf(5)})
+        for i in range(10):
+            points = [{"key": "eval_loss", "step": 100 * (i + 1), "value": 2.0 - 0.05 * i}]
+            assert client.post("/api/v1/runs/long/metrics", json={"points": points}).status_code == 200
+        before = client.get("/api/v1/runs/long/decision").json()
+        # The default rule: 16 ms a check, 10 checks.
+        r = client.post("/api/v1/runs", json={"id": "long", "name": "r", "early_stopping": {"patience": 3}})
+        assert r.status_code == 200 and "max_check_ms" in r.json()["kept"], r.json()
+        assert client.get("/api/v1/runs/long").json()["early_stopping"]["compat"] == "hf"
+        assert client.get("/api/v1/runs/long/decision").json() == before
+        # A resume that changes nothing the judgement reads costs nothing and is taken.
+        r = client.post("/api/v1/runs", json={"id": "long", "name": "r", "config": {"note": "x"}})
+        assert r.json()["kept"] is None and r.json()["config"] == {"note": "x"}
