@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,12 @@ class WandbMirror:
     name = "wandb"
 
     def __init__(self, data_dir: Path) -> None:
+        if "wandb" not in sys.modules:
+            # A wandb service named in the environment (WANDB_SERVICE) was started by whoever started this
+            # process: its runs, a killed predecessor's among them, are not this service's, and one of them still
+            # "in use" there refuses ours (a restarted server mirrored nothing to W&B). This process starts its
+            # own, as it would have without the variable.
+            os.environ.pop("WANDB_SERVICE", None)
         self.dir = Path(os.environ.get("WANDB_DIR") or data_dir)
         self.runs: dict[str, Any] = {}
         self._hinted = False

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -62,3 +64,36 @@ def test_mirror_resumes_from_its_cursor_after_a_kill(tmp_path: Path, wandb_offli
     assert_mirrored(folder, rows)
     newest = wandb_records.run_files(wandb_offline, rid)[-1]
     assert set(wandb_records.history(wandb_offline, rid, [newest])) == set(range(1, 1201))
+
+
+HOLDER = """
+import sys, time, wandb
+run = wandb.init(id=sys.argv[1], project="p", mode="offline", dir=sys.argv[2])
+import os
+print(os.environ["WANDB_SERVICE"], flush=True)  # the service this process started, holding the run open
+time.sleep(600)
+"""
+
+
+def test_mirror_uses_a_wandb_service_of_its_own(tmp_path: Path, wandb_offline: Path) -> None:
+    # A server started with WANDB_SERVICE in its environment (from a process that used wandb: a test session,
+    # a supervisor, the server it replaces) joined that service, where a run with its id could still be "in
+    # use" (a killed predecessor's): CI saw a restarted server mirror nothing to W&B for 90 s.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, "held-run", str(wandb_offline)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        service = holder.stdout.readline().strip() if holder.stdout else ""
+        assert service, "the holder's wandb service did not start"
+        env = {"WANDB_SERVICE": service, "WANDB_DIR": str(wandb_offline), "WANDB_MODE": "offline"}
+        server = LiveServer(tmp_path / "server-data", env={**env, "LOSSWATCH_MIRROR_POLL_SECONDS": "0.1"}).start()
+        try:
+            httpx.post(f"{server.url}/api/v1/runs", json={"id": "held-run", "name": "r", "mirrors": ["wandb"]})
+            post(server.url, "held-run", curve(30))
+            httpx.patch(f"{server.url}/api/v1/runs/held-run", json={"status": "finished"}).raise_for_status()
+            assert wait_for(lambda: mirror_state(server.url, "held-run")["wandb"]["in_sync"], timeout=60)
+            assert mirror_state(server.url, "held-run")["wandb"]["last_error"] is None
+        finally:
+            server.stop()
+    finally:
+        holder.kill()
