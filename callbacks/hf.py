@@ -20,6 +20,7 @@ from losswatch.callbacks.client import LossWatchClient
 from losswatch.callbacks.distributed import Broadcaster
 from losswatch.monitor.policy_json import policy_from_env
 from losswatch.monitor.spool import SPOOL_DIRNAME
+from losswatch.monitor.vocabulary import llamaboard_enabled
 
 log = logging.getLogger("losswatch")
 
@@ -167,7 +168,7 @@ class LossWatchCallback(TrainerCallback):
         """Said to the person: on the console, and in LLaMA-Factory's web UI, which shows the output folder's
         running_log.txt (its own log) rather than the training's console."""
         log.warning(message)
-        if os.environ.get("LLAMABOARD_ENABLED", "").strip().lower() not in ("1", "true", "y"):
+        if not llamaboard_enabled(os.environ.get("LLAMABOARD_ENABLED")):
             return
         try:
             with open(os.path.join(args.output_dir, "running_log.txt"), "a", encoding="utf-8") as f:
@@ -233,27 +234,23 @@ class LossWatchCallback(TrainerCallback):
         key, maximize = self._monitor()
         best: tuple[int, float] | None = None
         for entry in getattr(state, "log_history", None) or []:
-            value, step = entry.get(key, entry.get(f"eval_{key}")), entry.get("step")
-            if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-                continue
-            if isinstance(step, int) and step <= state.global_step:
-                if best is None or (value > best[1] if maximize else value < best[1]):
-                    best = (step, float(value))
+            value, step = _monitored(entry, key), entry.get("step")
+            if value is not None and isinstance(step, int) and step <= state.global_step:
+                if _beats(value, best, maximize):
+                    best = (step, value)
         return best
 
     def _judge_best(self, step: int, metrics: dict, decision: dict | None) -> float | None:
         """The monitored value when this evaluation is a new best, else None."""
         key, maximize = self._monitor()
-        value = metrics.get(key)
-        if value is None and not key.startswith("eval_"):
-            value = metrics.get(f"eval_{key}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        value = _monitored(metrics, key)
+        if value is None:
             return None
         if decision is not None and decision.get("step") == step and decision.get("best_step") is not None:
             better = decision["best_step"] == step  # the service judged this very evaluation
         else:
-            better = self.best is None or (value > self.best[1] if maximize else value < self.best[1])
-        return float(value) if better else None
+            better = _beats(value, self.best, maximize)
+        return value if better else None
 
     def _keep_best_evaluate(self, args: Any, state: Any, control: Any, metrics: dict, decision: dict | None) -> None:
         if self._restore_load_best is None:  # alike on every rank: set from the arguments at train begin
@@ -362,6 +359,20 @@ class LossWatchCallback(TrainerCallback):
             client.close(timeout=2.0, status="stopped" if interrupted else "failed")
         except Exception:  # noqa: BLE001 - the interpreter is going away
             pass
+
+
+def _monitored(metrics: dict, key: str) -> float | None:
+    """The monitored key's finite value in a log or an evaluation's metrics (`eval_` added when missing)."""
+    value = metrics.get(key)
+    if value is None and not key.startswith("eval_"):
+        value = metrics.get(f"eval_{key}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _beats(value: float, best: tuple[int, float] | None, maximize: bool) -> bool:
+    return best is None or (value > best[1] if maximize else value < best[1])
 
 
 def _checkpoint_step(path: str) -> int | None:

@@ -170,7 +170,8 @@ def decision_text(decision: dict[str, Any], lang: str) -> str:
     return text + "。"
 
 
-def _pct(fraction: Any) -> str:
+def pct(fraction: Any) -> str:
+    """A share as the decision messages state it (2 significant digits below 10%), in every language."""
     if not isinstance(fraction, (int, float)) or not math.isfinite(fraction):
         return str(fraction)
     return f"{100 * fraction:.2g}%" if abs(fraction) < 0.1 else f"{100 * fraction:.0f}%"
@@ -200,14 +201,14 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
         return (
             f"{monitor} {what}：{best}之后的 {f.get('since')} {unit}，中位数比它{'高' if higher else '低'} "
             f"{_num(f.get('rise'))}，超过了 {_num(f.get('margin'))}（噪声 {_num(f.get('sigma'))} 的 "
-            f"{_num(f.get('sigmas'))} 倍与最好值的 {_pct(f.get('regret'))} 中较大的一个）；到第 {f.get('horizon')} 步前"
-            f"还剩 {f.get('ahead')} {unit}，即使最幸运的一次也预计回不到最好值的 {_pct(f.get('regret'))} 以内"
+            f"{_num(f.get('sigmas'))} 倍与最好值的 {pct(f.get('regret'))} 中较大的一个）；到第 {f.get('horizon')} 步前"
+            f"还剩 {f.get('ahead')} {unit}，即使最幸运的一次也预计回不到最好值的 {pct(f.get('regret'))} 以内"
         )
     gain = f.get("gain") if isinstance(f.get("gain"), dict) else None
     band = ""
     if gain:
-        interval = f"{_pct(f.get('level'))} 区间 {_pct(gain.get('low'))} 至 {_pct(gain.get('high'))}"
-        band = f"{_pct(gain.get('expected'))}（{interval}）"
+        interval = f"{pct(f.get('level'))} 区间 {pct(gain.get('low'))} 至 {pct(gain.get('high'))}"
+        band = f"{pct(gain.get('expected'))}（{interval}）"
     if clause in ("levelling", "turned") and gain:
         shape = ("自最好值以来一直在上升" if higher else "自最好值以来一直在下降") if clause == "turned" else "正在走平"
         if clause == "turned" and evals:

@@ -99,6 +99,12 @@ def step_problem(step: int) -> str | None:
     return None if 0 <= step <= MAX_STEP else f"step {step}, outside 0..{MAX_STEP}"
 
 
+def llamaboard_enabled(value: str | None) -> bool:
+    """Whether LLAMABOARD_ENABLED (set when LLaMA-Factory's web UI launches training) is on, read as
+    LLaMA-Factory's own is_env_enabled reads it."""
+    return (value or "").strip().lower() in ("1", "true", "y")
+
+
 # What a run id holds: safe in a URL path segment, a file name and a shell word as it is.
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 

@@ -21,8 +21,7 @@ import httpx
 from losswatch.monitor.importers import UnreadableLog, read_log
 from losswatch.monitor.importers.errors import UploadError
 from losswatch.monitor.importers.upload import Sent, run_id_for, upload
-
-_TRUE = {"1", "true", "y"}  # what LLaMA-Factory's is_env_enabled accepts
+from losswatch.monitor.vocabulary import llamaboard_enabled
 
 
 @dataclass
@@ -44,7 +43,7 @@ def graceful(pid: int) -> bool:
         return False
     for item in raw.split(b"\0"):
         if item.startswith(b"LLAMABOARD_ENABLED="):
-            return item.split(b"=", 1)[1].decode(errors="replace").strip().lower() in _TRUE
+            return llamaboard_enabled(item.split(b"=", 1)[1].decode(errors="replace"))
     return False
 
 
@@ -52,11 +51,9 @@ def descendants(pid: int) -> list[int]:
     """`pid`'s children, their children and so on, deepest first (from /proc: Linux, as LLaMA-Factory's web UI)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+        fields = _stat(stat)
+        if fields is not None and len(fields) > 1 and fields[1].isdigit():  # gone meanwhile, else
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
     out: list[int] = []
 
     def visit(p: int) -> None:
@@ -76,11 +73,16 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     # A child of ours that exited is a zombie until reaped: it is not training any more.
+    fields = _stat(Path(f"/proc/{pid}/stat"))
+    return not fields or fields[0] != "Z"
+
+
+def _stat(path: Path) -> list[str] | None:
+    """The fields of a /proc/<pid>/stat after the command name (state, parent pid, ...), or None when gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return path.read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True
-    return state != "Z"
+        return None
 
 
 class Watcher:

@@ -58,7 +58,7 @@ def rose(g: dict[str, Any]) -> tuple[float, float] | None:
     n = g.get("n", 0)
     if n < 2 or "best" not in g:
         return None
-    level = g["ema"] / (1 - LEVEL_SMOOTHING**n)
+    level = _level(g["ema"], n)
     sigma = ABS_DIFF_TO_SIGMA * g.get("mad", 0.0)
     return (level, g["best"]) if sigma > 0 and level > g["best"] + ROSE_SIGMAS * sigma else None
 
@@ -75,12 +75,17 @@ class Verdict:
     kind: str  # "sustained" | "frozen" | "climbing"
 
 
+def _level(ema: float, n: int) -> float:
+    """The smoothed level after `n` points: the EMA with its start-up bias taken out."""
+    return ema / (1 - LEVEL_SMOOTHING**n)
+
+
 def _point(g: dict[str, Any], step: int, v: float) -> float:
     """One finite point into the state (the reference arithmetic); returns the limit it was judged by."""
     w = LEVEL_SMOOTHING
     n = g.get("n", 0) + 1
     ema = g.get("ema", 0.0) * w + (1 - w) * v
-    level = ema / (1 - w**n)
+    level = _level(ema, n)
     first = g.get("first", v)
     best = min(g.get("best", level), level)
     limit = max(GUARD_FACTOR * best, first, best + NOISE_K * ABS_DIFF_TO_SIGMA * g.get("mad", 0.0))

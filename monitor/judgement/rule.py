@@ -31,6 +31,7 @@ from scipy import special, stats
 
 from losswatch.monitor.diagnostics.overfitting import overfitting
 from losswatch.monitor.diagnostics.series import recent_size
+from losswatch.monitor.labels import pct
 from losswatch.monitor.policy import Decision, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
@@ -50,10 +51,6 @@ MIN_READINGS = 3
 # The share of the plain spread of successive differences (`noise.spread_sigma`) the reach of a lucky draw
 # is judged with; for a trend-free curve of Gaussian noise both scales agree.
 SPREAD_SHARE = 1.0
-
-
-def pct(fraction: float) -> str:
-    return f"{100 * fraction:.2g}%" if abs(fraction) < 0.1 else f"{100 * fraction:.0f}%"
 
 
 def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float) -> Decision:
