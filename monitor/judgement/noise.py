@@ -1,8 +1,15 @@
 """How much one reading of a curve scatters, from what the curve itself shows.
 
-Successive differences cancel the level and, taken around their median, a steady trend too, so a curve
-that falls or rises steadily reads as quiet and a curve that jumps about reads as noisy. The MAD keeps
-one outlier from setting the scale.
+Differences cancel the level. Second differences (y[i+1] - 2 y[i] + y[i-1]), taken around their median,
+cancel a steady bend too: a smooth curve that falls, turns and climbs reads as quiet, and a curve that
+jumps about reads as noisy. That is the reading noise the stopping rule judges a rise against: first
+differences count the bend as noise, so on a smooth U-shaped validation loss the climb itself raised the
+noise and a plain overfit ran on 5 evaluations past its best, 25% above it.
+
+First differences (`order=1`) are what a forecast's spread is built from: a bend its families may miss is
+part of how far a reading can land from their course. (Held out, second differences there made the
+levelling-off stop fire early on curves without a planned end: 1.21% regret on curve 12.)
+The MAD keeps one outlier from setting the scale.
 """
 
 from __future__ import annotations
@@ -14,36 +21,37 @@ import numpy as np
 MAD_TO_SIGMA = 1.4826
 
 
-def reading_sigma(values: np.ndarray) -> float | None:
-    """The noise of one reading: MAD of successive differences around their median, over sqrt(2).
-
-    None below 3 readings (2 differences), where a spread cannot be told from a trend."""
+def _differences(values: np.ndarray, order: int) -> tuple[np.ndarray, float] | None:
+    """The finite readings' differences of `order` (1 or 2) and their noise gain, the square root of
+    C(2 order, order): a difference of independent readings has variance 2 sigma^2, a second one 6 sigma^2.
+    Three readings give one second difference, which has no spread: their first differences, then. None
+    below 3 readings (2 differences), where a spread cannot be told from a trend."""
     y = np.asarray(values, dtype=np.float64)
     y = y[np.isfinite(y)]
     if y.size < 3:
         return None
-    d = np.diff(y)
-    return MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / math.sqrt(2.0)
+    order = 1 if y.size == 3 else order
+    return np.diff(y, order), math.sqrt(math.comb(2 * order, order))
 
 
-def spread_sigma(values: np.ndarray) -> float | None:
-    """The plain (not robust) scale of successive differences around their mean, over sqrt(2). Where the
-    MAD trusts the quiet majority, this one counts every jump: a curve that switches between two levels
-    reads as noisy here and quiet there. None below 3 readings."""
-    y = np.asarray(values, dtype=np.float64)
-    y = y[np.isfinite(y)]
-    if y.size < 3:
+def reading_sigma(values: np.ndarray, order: int = 2) -> float | None:
+    """The noise of one reading: MAD of the differences around their median, over their gain."""
+    diffs = _differences(values, order)
+    if diffs is None:
         return None
-    return float(np.std(np.diff(y), ddof=1)) / math.sqrt(2.0)
+    d, gain = diffs
+    return MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / gain
 
 
-def relative_scatter(values: np.ndarray) -> float | None:
-    """`reading_sigma` as a share of the curve's typical magnitude (its median absolute value)."""
-    sigma = reading_sigma(values)
-    if sigma is None:
+def spread_sigma(values: np.ndarray, order: int = 2) -> float | None:
+    """The plain (not robust) scale of the differences around their mean, over their gain. Where the MAD
+    trusts the quiet majority, this one counts every jump: a curve that switches between two levels reads
+    as noisy here and quiet there. None below 3 readings."""
+    diffs = _differences(values, order)
+    if diffs is None:
         return None
-    scale = float(np.median(np.abs(np.asarray(values, dtype=np.float64)[np.isfinite(values)])))
-    return sigma / scale if scale > 0 else None
+    d, gain = diffs
+    return float(np.std(d, ddof=1)) / gain
 
 
 def expected_best_of(n: int) -> float:

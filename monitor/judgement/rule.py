@@ -11,8 +11,9 @@ Two clauses, judged at every check of the monitored key (values oriented lower-i
   one). The first check where all of that holds stops the run: `overfit_patience` counts readings since
   the best, as transformers' patience counts evaluations without improvement, not checks in a row on
   top of them (which cost a run that overfits from an early best one more evaluation).
-  The noise is the larger of the successive-difference scale and the forecast's scatter, so a curve
-  that jumps about is not taken for one that turned up.
+  The noise is the readings' own, from their second differences (`noise.reading_sigma`), so a curve
+  that jumps about is not taken for one that turned up, and a smooth curve that turned up is not taken
+  for a noisy one (the forecast's scatter, which counts how far its families miss the turn, is not used).
 - levelling off: the forecast to the planned end (the run's config; as far again as it has come without
   one) says that even the optimistic end of its `forecast_level` interval, lucky draws included, would
   improve on the best by less than `min_delta`: `patience` checks in a row stop the run.
@@ -45,10 +46,10 @@ from .schedule import Schedule
 # Readings kept in the state: the forecast thins longer series anyway, and the state stays small.
 HISTORY = 256
 
-# A noise scale needs two successive differences.
+# A noise scale needs two differences.
 MIN_READINGS = 3
 
-# The share of the plain spread of successive differences (`noise.spread_sigma`) the reach of a lucky draw
+# The share of the plain spread of second differences (`noise.spread_sigma`) the reach of a lucky draw
 # is judged with; for a trend-free curve of Gaussian noise both scales agree.
 SPREAD_SHARE = 1.0
 
@@ -74,9 +75,10 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
 
     horizon = schedule.horizon(step)
     fc = forecast(np.asarray(steps), y, horizon=horizon, level=p.forecast_level)
-    # The larger of the successive-difference scale and the forecast's scatter, at the upper end of what
-    # this many readings allow: a few readings can look quieter than the run is.
-    sigma = max(upper_sigma(reading_sigma(y) or 0.0, y.size - 1), fc.sigma if fc is not None else 0.0)
+    # The readings' own scatter, at the upper end of what this many readings allow (a few readings can look
+    # quieter than the run is). Not the forecast's: a family that misses a smooth turn would read its miss
+    # as noise, and a U-shaped overfit went on twice as long as it had to.
+    sigma = upper_sigma(reading_sigma(y) or 0.0, y.size - 1)
     # Whether the readings since the best are out of reach is judged with the plain spread as well: a run
     # whose evaluations jump between levels has a quiet median difference and loud jumps.
     reach = max(sigma, SPREAD_SHARE * (spread_sigma(y[-max(NOISE_MIN_POINTS, y.size // 2) :]) or 0.0))

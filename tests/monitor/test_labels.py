@@ -118,7 +118,10 @@ def _default_rule(values: list[float], monitor: str = "eval_loss") -> dict:
 
 RISE = [2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 8))]
 LEVEL = [2.0, 1.5, 1.2, 1.1, 1.09, 1.088, 1.087, 1.087, 1.0869, *[1.0868] * 24]
-TURNED = [float(1.5 * math.exp(-s / 80) + 0.5 + (0.002 * (s - 200) if s > 200 else 0.0)) for s in range(20, 301, 20)]
+TURNED = [
+    float(1.5 * math.exp(-s / 80) + 0.5 + (0.002 * (s - 200) if s > 200 else 0.0) + 0.02 * (-1) ** (s // 20))
+    for s in range(20, 301, 20)
+]
 
 ZH_CLAUSES = [
     # id, values, what the Chinese must say (beside the numbers of the English message)

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from losswatch.monitor.judgement.forecast import MIN_POINTS, forecast
+from losswatch.monitor.judgement.forecast import MIN_POINTS, families, forecast
 
 
 def _decay(steps: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -23,6 +23,33 @@ def test_forecast_of_a_clean_decay_lands_near_its_asymptote() -> None:
     truth = float(_decay(np.array([3000.0]))[0])
     # The mixture hedges with families that keep falling (a power law), so it may land a little low.
     assert fc.value.expected == pytest.approx(truth, abs=0.05)
+    assert fc.value.low <= truth <= fc.value.high
+
+
+def test_forecast_of_a_clean_decay_is_not_softened_by_a_family_the_series_rules_out() -> None:
+    # The settled family misses a curve still falling (its weight ~0); the family weights' scale used to be
+    # the median family's error, which that family raised, so adding it moved the mixture off the exponential
+    # (0.995 -> 0.898, the asymptote being 1.0).
+    steps = np.arange(50, 1001, 50)
+    without = forecast(steps, _decay(steps), horizon=3000, mixed=families(None))
+    shipped = forecast(steps, _decay(steps), horizon=3000)
+    assert without is not None and shipped is not None
+    assert shipped.weights.get("settled", 0.0) < 0.01
+    assert shipped.value.expected == pytest.approx(without.value.expected, abs=0.005)
+
+
+def test_forecast_of_a_short_fall_that_has_settled_leans_on_the_settled_family() -> None:
+    # Five readings: the three-parameter families cannot be refitted on the first four to be weighed, so
+    # without the settled family the mixture was flat and rise, a rank-weighted mean (0.497) above every one
+    # of the last three readings of a curve levelling at 0.48.
+    steps = np.arange(100, 501, 100, dtype=np.float64)
+    values = 0.48 + 0.3 * (steps / 100) ** -3
+    truth = 0.48 + 0.3 * 15.0**-3
+    fc = forecast(steps, values, horizon=1500)
+    without = forecast(steps, values, horizon=1500, mixed=families(None))
+    assert fc is not None and without is not None
+    assert max(fc.weights, key=lambda k: fc.weights[k]) == "settled"
+    assert abs(fc.value.expected - truth) < 0.75 * abs(without.value.expected - truth)
     assert fc.value.low <= truth <= fc.value.high
 
 
