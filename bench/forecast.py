@@ -36,7 +36,7 @@ LEVEL = 0.8
 # The interval widening the cross-validation chooses from (monitor/judgement/forecast.INTERVAL_SCALE).
 SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
 # The settled family's exponents the cross-validation chooses from (None: the mixture without it).
-EXPONENTS: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 6.0)
+EXPONENTS: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
 RATIO_GOAL = 0.8
 COVERAGE_GOAL = (0.65, 0.95)
 

@@ -199,7 +199,7 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
     if clause == "overfitting":
         what = "正在过拟合" if evals and not train_up else "自最好值以来一直在变差" + train_up
         return (
-            f"{monitor} {what}：{best}之后的 {f.get('since')} {unit}，中位数比它{'高' if higher else '低'} "
+            f"{monitor} {what}：{best}之后的 {f.get('since')} {unit}，较低的中位数比它{'高' if higher else '低'} "
             f"{_num(f.get('rise'))}，超过了 {_num(f.get('margin'))}（噪声 {_num(f.get('sigma'))} 的 "
             f"{_num(f.get('sigmas'))} 倍与最好值的 {pct(f.get('regret'))} 中较大的一个）；到第 {f.get('horizon')} 步前"
             f"还剩 {f.get('ahead')} {unit}，即使最幸运的一次也预计回不到最好值的 {pct(f.get('regret'))} 以内"
@@ -231,7 +231,7 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
         elif outlook == "floor":
             text += f"；到第 {f.get('horizon')} 步的预测说明不了什么：它允许的波动让最幸运的读数一直低到 0"
         if f.get("since"):
-            text += f"；最好值之后的 {f.get('since')} {unit}中位数{side}它 {_num(f.get('rise'))}"
+            text += f"；最好值之后的 {f.get('since')} {unit}较低的中位数{side}它 {_num(f.get('rise'))}"
         if f.get("min_steps") is not None:
             text += f"；还太早：第 {f.get('min_steps')} 步之前不会停止"
         return text

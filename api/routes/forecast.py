@@ -29,9 +29,9 @@ def get_forecast(
     """Where `key` (default: the monitored key) is headed by `horizon` (default: the run's planned last step
     from its config): the expected value (the mixture's median) with a `level` interval, the best value
     expected by then and the relative gain continuing buys over the best so far. Learning-curve families
-    (power law, exponential, their drifting and flat forms) mixed by how well each foresees the series;
-    noise from the series itself. 422 when there are fewer than 4 finite points or the horizon is not after
-    the last point."""
+    (power law, exponential, a power law that turns up, flat, a steady rise, a settled level) mixed by how
+    well each foresees the series; noise from the series itself. 422 when there are fewer than 4 finite
+    points or the horizon is not after the last point."""
     with engine.connect() as conn:
         run = runs.get_run(conn, run_id=run_id)
         policy = decisions.policy_of(run)

@@ -43,6 +43,18 @@ def reading_sigma(values: np.ndarray, order: int = 2) -> float | None:
     return MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / gain
 
 
+def upper_reading_sigma(values: np.ndarray, order: int = 2) -> float:
+    """`reading_sigma` at the upper end of what its number of differences allows (`upper_sigma`); 0 below 3
+    readings. Second differences are one fewer than first ones, and neighbouring ones share readings, so
+    they pin the scale down less: counted as first differences, the bound fell below the true noise in 48%
+    of 5-reading white-noise series (nominal 20%; 40% counted as they are, 35% for first differences)."""
+    diffs = _differences(values, order)
+    if diffs is None:
+        return 0.0
+    d, _ = diffs
+    return upper_sigma(reading_sigma(values, order) or 0.0, d.size)
+
+
 def spread_sigma(values: np.ndarray, order: int = 2) -> float | None:
     """The plain (not robust) scale of the differences around their mean, over their gain. Where the MAD
     trusts the quiet majority, this one counts every jump: a curve that switches between two levels reads

@@ -3,7 +3,7 @@
 Two clauses, judged at every check of the monitored key (values oriented lower-is-better):
 
 - overfitting: the readings since the best (at least `overfit_patience` of them, and at least `patience`)
-  sit, by their median,
+  sit, by their lower median (of two readings, the lesser: one bad evaluation cannot carry a rise),
   more than max(`overfit_sigmas` noise sigmas, `regret` of the best) above it,
   *and* even at the optimistic end of that median's interval, the chance that any of the readings the run
   still has ahead comes back within `regret` of the best is under 1 - `forecast_level` (`return_chance`:
@@ -40,7 +40,7 @@ from losswatch.monitor.vocabulary import is_eval_key
 
 from . import guard as loss_guard
 from .forecast import NOISE_MIN_POINTS, Forecast, forecast
-from .noise import reading_sigma, spread_sigma, upper_sigma
+from .noise import spread_sigma, upper_reading_sigma
 from .schedule import Schedule
 
 # Readings kept in the state: the forecast thins longer series anyway, and the state stays small.
@@ -78,7 +78,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     # The readings' own scatter, at the upper end of what this many readings allow (a few readings can look
     # quieter than the run is). Not the forecast's: a family that misses a smooth turn would read its miss
     # as noise, and a U-shaped overfit went on twice as long as it had to.
-    sigma = upper_sigma(reading_sigma(y) or 0.0, y.size - 1)
+    sigma = upper_reading_sigma(y)
     # Whether the readings since the best are out of reach is judged with the plain spread as well: a run
     # whose evaluations jump between levels has a quiet median difference and loud jumps.
     reach = max(sigma, SPREAD_SHARE * (spread_sigma(y[-max(NOISE_MIN_POINTS, y.size // 2) :]) or 0.0))
@@ -88,7 +88,9 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     scale = abs(best) if best != 0 else 1.0
 
     since = y[b + 1 :]
-    rise = float(np.median(since)) - best if since.size >= waits_for(p) else None
+    # The lower median: with two readings since the best it is the lesser, so one bad evaluation (a spike in a
+    # healthy fall) cannot carry a rise on its own; the mean of two let it, and stopped such runs 4% short.
+    rise = float(np.quantile(since, 0.5, method="lower")) - best if since.size >= waits_for(p) else None
     margin = max((p.overfit_sigmas or 0.0) * sigma, p.regret * scale)
     rising = rise is not None and rise > margin
     # What the readings ahead could still win back, relative to the best: the level since the best taken at
@@ -114,7 +116,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         assert rise is not None
         msg = (
             f"{p.monitor} {_overfits(p, train_up)}: its {since.size} {_readings(p)}(s) since the best "
-            f"{_fmt(values[b])} at step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (median), more than "
+            f"{_fmt(values[b])} at step {steps[b]} sit {_fmt(rise)} {_worse(sign)} it (lower median), more than "
             f"{_fmt(margin)} (max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and "
             f"{pct(p.regret)} of the best), and even the luckiest of the {ahead} {_readings(p)}(s) left before "
             f"step {horizon} is not expected to come back within {pct(p.regret)} of the best"
@@ -182,7 +184,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
             facts.update(outlook="gain", gain=_gain_facts(fc))
     if rising:
-        msg += f"; {since.size} {_readings(p)}(s) since the best are {_fmt(rise)} {_worse(sign)} it (median)"
+        msg += f"; {since.size} {_readings(p)}(s) since the best are {_fmt(rise)} {_worse(sign)} it (lower median)"
         facts.update(since=int(since.size), rise=rise)
     if not may_stop and (flat or overfit):
         msg += f"; too early to judge: no stop before step {p.min_steps}"

@@ -26,6 +26,16 @@ def test_forecast_of_a_clean_decay_lands_near_its_asymptote() -> None:
     assert fc.value.low <= truth <= fc.value.high
 
 
+def test_forecast_value_far_ahead_lies_inside_its_own_interval() -> None:
+    # A drifting family of weight 0.05 ran off over a horizon 100 times the series: the mixture's mean was
+    # 1.97 beside an 80% interval of 0.88 to 1.10 (the asymptote being 1.0). The median stays inside.
+    steps = np.arange(50, 1001, 50)
+    fc = forecast(steps, _decay(steps), horizon=100_000)
+    assert fc is not None
+    assert fc.value.low <= fc.value.expected <= fc.value.high
+    assert fc.value.expected == pytest.approx(1.0, abs=0.05)
+
+
 def test_forecast_of_a_clean_decay_is_not_softened_by_a_family_the_series_rules_out() -> None:
     # The settled family misses a curve still falling (its weight ~0); the family weights' scale used to be
     # the median family's error, which that family raised, so adding it moved the mixture off the exponential

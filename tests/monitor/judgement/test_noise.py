@@ -22,7 +22,7 @@ SHAPES = [
 
 @pytest.mark.parametrize(("values", "sigma"), [c[1:] for c in SHAPES], ids=[c[0] for c in SHAPES])
 def test_reading_sigma_reads_the_noise_not_the_shape(values: np.ndarray, sigma: float) -> None:
-    # First differences read the U's bend as noise: 0.006 here on top of 0.01 (0.012 in all).
+    # First differences read the U's bend as noise: 0.0216 here, for a noise of 0.01.
     assert reading_sigma(values) == pytest.approx(sigma, rel=0.15)
     assert spread_sigma(values) == pytest.approx(sigma, rel=0.15)
 
