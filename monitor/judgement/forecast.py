@@ -73,7 +73,7 @@ def _rise(t: np.ndarray, a: float, d: float) -> np.ndarray:
 
 def _settled(exponent: float) -> Model:
     def model(t: np.ndarray, a: float, b: float) -> np.ndarray:
-        return a + b * np.power(t, -exponent)
+        return _power(t, a, b, exponent)
 
     return model
 
@@ -175,10 +175,9 @@ def _basis(family: Family, t: np.ndarray, theta: float) -> np.ndarray:
     """The columns the family is linear in, given its one nonlinear parameter (exponent or time scale)."""
     one = np.ones_like(t)
     name = family.name
-    if name == "settled":
-        return np.column_stack((one, np.power(t, -family.fixed)))
-    if name == "power":
-        return np.column_stack((one, np.power(t, -theta)))
+    # The settled family is a power law whose exponent is fixed, not searched.
+    if name in ("power", "settled"):
+        return np.column_stack((one, np.power(t, -(family.fixed or theta))))
     if name == "exponential":
         return np.column_stack((one, np.exp(-t / theta)))
     if name == "power+drift":

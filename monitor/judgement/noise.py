@@ -39,7 +39,10 @@ def reading_sigma(values: np.ndarray, order: int = 2) -> float | None:
     diffs = _differences(values, order)
     if diffs is None:
         return None
-    d, gain = diffs
+    return _robust(*diffs)
+
+
+def _robust(d: np.ndarray, gain: float) -> float:
     return MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / gain
 
 
@@ -51,8 +54,7 @@ def upper_reading_sigma(values: np.ndarray, order: int = 2) -> float:
     diffs = _differences(values, order)
     if diffs is None:
         return 0.0
-    d, _ = diffs
-    return upper_sigma(reading_sigma(values, order) or 0.0, d.size)
+    return upper_sigma(_robust(*diffs), diffs[0].size)
 
 
 def spread_sigma(values: np.ndarray, order: int = 2) -> float | None:
