@@ -73,6 +73,16 @@ def _best_level(x: np.ndarray) -> float:
     return float(np.min(np.median(runs, axis=1)))
 
 
+def _reference(t_mean: np.ndarray, b: int, tail_start: int) -> int | None:
+    """The evaluation whose training value stands for the training loss at the best: the best's own, or,
+    when the training loss was first logged after it (a run that logs it more sparsely than it evaluates),
+    the first one logged after the best and before the current evaluations."""
+    if math.isfinite(t_mean[b]):
+        return b
+    after = np.flatnonzero(np.isfinite(t_mean[b + 1 : tail_start]))
+    return b + 1 + int(after[0]) if after.size else None
+
+
 def _ratio_pct(cur: float, best: float) -> float | None:
     return 100.0 * (cur - best) / abs(best) if best != 0.0 else None
 
@@ -163,13 +173,14 @@ def overfitting(
     t_mean, t_count = train_at_evals(eval_steps, train_steps, train_values)
     tail = slice(max(0, eval_x.size - CURRENT_EVALS), eval_x.size)
     have_now = np.isfinite(t_mean[tail])
-    if not math.isfinite(t_mean[b]) or not have_now.any():
+    ref = _reference(t_mean, b, tail.start)
+    if ref is None or not have_now.any():
         return out
-    t_best = float(t_mean[b])
+    t_best = float(t_mean[ref])
     counts_now = t_count[tail][have_now]
     t_now = float(np.average(t_mean[tail][have_now], weights=counts_now))
     t_noise = noise_sigma(train_values)
-    se = t_noise * math.sqrt(1.0 / t_count[b] + 1.0 / counts_now.sum())
+    se = t_noise * math.sqrt(1.0 / t_count[ref] + 1.0 / counts_now.sum())
     # The best evaluation must lie before the current ones for "since the best" to mean anything.
     falling = b < eval_x.size - 1 and t_best - t_now > TRAIN_SE_K * se
     # Training that is not getting worse (falling, or flat at its floor - a loss gone to 0) while validation

@@ -87,9 +87,12 @@ def _scheduled(r: dict[str, Any], lang: str) -> list[str]:
 
 
 def _diverging(r: dict[str, Any], lang: str) -> list[str]:
-    """A training loss that blew up and stays up."""
+    """A training loss that blew up and stays up; or a validation curve that rose with its training loss."""
     t = r["trend"]
     zh = lang == "zh"
+    o = r["overfitting"]
+    if t["role"] == "eval" and o and o["validation_rising"] and o["train_rising"] and o["best_step"] is not None:
+        return _both_rising(r, lang)
     best, now = t["best_level"], t["recent_level"]
     # A level is None when it overflowed (readings near the largest float): that is a blow-up too.
     up = now is None or best is None or now > best
@@ -112,6 +115,39 @@ def _diverging(r: dict[str, Any], lang: str) -> list[str]:
             "请停止训练，从最后一个正常的检查点重新开始，把学习率调低（例如降到十分之一），"
             "并开启梯度裁剪（max_grad_norm: 1.0）。",
             lang,
+        ),
+    ]
+
+
+def _both_rising(r: dict[str, Any], lang: str) -> list[str]:
+    """Validation worse than its best and the training loss worse with it: the decision's "not overfitting but
+    training going wrong", in the same words (a level-to-level jump, the training loss's own reading, can be
+    smaller than the noise of a validation curve read every few hundred steps)."""
+    o = r["overfitting"]
+    zh = lang == "zh"
+    up = r["trend"]["mode"] == "max"
+    return [
+        say(
+            "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than the "
+            "best), and the training loss rose with it ({tb} → {tn}): not overfitting but training going wrong.",
+            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}），训练 loss 也跟着上升"
+            "（{tb} → {tn}）：这不是过拟合，而是训练本身出了问题。",
+            lang,
+            best=num(o["best_value"]),
+            bs=o["best_step"],
+            cur=num(o["current_value"]),
+            moved=("回落到" if up else "回升到") if zh else ("fallen to" if up else "risen to"),
+            gl=pct(abs(o["generalization_loss_current"] or 0) / 100, signed=False),
+            tb=num(o["train_at_best"]),
+            tn=num(o["train_now"]),
+        ),
+        say(
+            "Stop it and restart from the checkpoint of step {bs} with a lower learning rate (e.g. a tenth) and "
+            "gradient clipping (max_grad_norm: 1.0).",
+            "请停止训练，从第 {bs} 步的检查点重新开始，把学习率调低（例如降到十分之一），并开启梯度裁剪"
+            "（max_grad_norm: 1.0）。",
+            lang,
+            bs=o["best_step"],
         ),
     ]
 

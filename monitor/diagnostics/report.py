@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from losswatch.monitor.errors import Invalid
+from losswatch.monitor.judgement import rule as stop_rule
 from losswatch.monitor.judgement.forecast import MIN_POINTS as MIN_FORECAST_POINTS
 from losswatch.monitor.judgement.outlook import outlook
 from losswatch.monitor.judgement.schedule import Schedule
@@ -25,7 +26,7 @@ from .advice import advise
 from .overfitting import overfitting
 from .series import Series, is_schedule_key, prepare
 from .spikes import find_spikes
-from .state import classify
+from .state import DIVERGE_RELATIVE, classify
 from .summary import LANGS, summarize
 from .trend import window_trend
 from .volatility import EMA_WEIGHT, volatility
@@ -85,7 +86,12 @@ def _series_facts(series: Series, smoothed: np.ndarray, key: str, mode: str, spi
 
 
 def _overfitting(
-    series: Series, key: str, mode: str, companion: tuple[object, object] | None, recent: dict[str, Any]
+    series: Series,
+    key: str,
+    mode: str,
+    companion: tuple[object, object] | None,
+    recent: dict[str, Any],
+    config: Mapping[str, Any] | None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """The validation/training read, and whether the run has a validation series at all.
 
@@ -108,7 +114,7 @@ def _overfitting(
             _falls(recent, series.sign),
         )
         result["validation"] = "key"
-        return result, True
+        return _with_stop_rule(result, series, key, config), True
     other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
     if key_is_eval:
         ev, tr = series, other
@@ -126,7 +132,40 @@ def _overfitting(
         ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope, _falls(ev_recent, ev.sign)
     )
     result["validation"] = "key" if key_is_eval else "companion"
-    return result, has_eval
+    return _with_stop_rule(result, ev, key if key_is_eval else "eval_loss", config), has_eval
+
+
+# The default rule's clauses that stop a validation curve for having risen from its best.
+RISEN_CLAUSES = ("overfitting", "turned")
+
+
+def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The overfitting read, agreeing with the default stopping rule: where that rule would stop the validation
+    curve now for having risen from its best, the curve is rising, and overfitting unless the training loss
+    rose with it (then it is training going wrong, which the state calls diverging). The two read the same
+    rise with different yardsticks (the rule: one noise sigma and the readings still to come; the detector
+    here: three sigmas and Prechelt's GL), and a run stopped as overfitting was read as "unstable", with
+    advice to lower the learning rate, or as "plateaued" beside the stop."""
+    result["stop_rule"] = None
+    if ev.n < stop_rule.MIN_READINGS:
+        return result
+    decision = stop_rule.verdict(
+        ev.fsteps,
+        ev.values[ev.finite],
+        monitor=key,
+        mode="max" if ev.sign < 0 else "min",
+        schedule=Schedule.from_config(config),
+    )
+    clause = (decision.facts or {}).get("clause") if decision.should_stop else None
+    result["stop_rule"] = clause
+    if clause in RISEN_CLAUSES:
+        result["validation_rising"] = True
+        # Without a training loss to read, a jump of more than a quarter is left to the divergence reading, as
+        # the state leaves it (an accuracy that collapses and stays collapsed is a run gone wrong).
+        gl = result["generalization_loss_current"]
+        jump = result["train_now"] is None and gl is not None and gl > 100 * DIVERGE_RELATIVE
+        result["detected"] = not result["train_rising"] and not jump
+    return result
 
 
 def _falls(recent: dict[str, Any], sign: float) -> bool:
@@ -195,7 +234,7 @@ def diagnose(
     recent = window_trend(steps_f[-window:], values_f[-window:])
     vol = volatility(values_f[-window:], smoothed[-window:])
     spikes = find_spikes(steps_f, series.x, series.sign)
-    overfit, has_eval = _overfitting(series, key, mode, companion, recent)
+    overfit, has_eval = _overfitting(series, key, mode, companion, recent, config)
     reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
     outlook = None if is_schedule_key(key) or ended else _outlook(series, key, mode, config, level=FORECAST_LEVEL)
 

@@ -128,7 +128,9 @@ def classify(
     if series.values.size and not series.finite[-1]:
         return Reading("non_finite")
     if series.n < MIN_POINTS:
-        return Reading("insufficient_data")
+        # Too few readings for a trend test, but not for the stopping rule, which judges from 3: where it would
+        # stop this validation curve, the state says why, so a short run's stop and its reading agree.
+        return Reading(_stopped_as(key, overfit) or "insufficient_data")
 
     x = series.x
     window = series.recent_size()
@@ -155,6 +157,8 @@ def classify(
         return Reading("improving" if moving else "plateaued", **facts)
     if overfit is not None and overfit.get("detected") and is_eval_key(key):
         return Reading("overfitting", **facts)
+    if _stopped_as(key, overfit) == "diverging":
+        return Reading("diverging", **facts)
     if rise > DIVERGE_NOISE_K * noise and rise > DIVERGE_RELATIVE * abs(best):
         # "Diverging" is a training loss blowing up. Validation far above its best while training does not
         # rise with it is the model fitting its training data at validation's expense: overfitting.
@@ -176,3 +180,16 @@ def classify(
     if improving:
         return Reading("improving", **facts)
     return Reading("plateaued", **facts)
+
+
+def _stopped_as(key: str, overfit: dict[str, Any] | None) -> str | None:
+    """The state the default stopping rule's verdict on this validation key stands for, if it would stop it:
+    risen from its best, overfitting as the overfitting read has it (report._with_stop_rule), or else training
+    going wrong (diverging: the training loss rose too, as the decision says "not overfitting but training
+    going wrong", or, with no training loss, a jump); levelled off, plateaued."""
+    if overfit is None or not is_eval_key(key) or overfit.get("validation") != "key":
+        return None
+    clause = overfit.get("stop_rule")
+    if clause in ("overfitting", "turned"):
+        return "overfitting" if overfit.get("detected") else "diverging"
+    return "plateaued" if clause == "levelling" else None

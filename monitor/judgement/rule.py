@@ -33,7 +33,7 @@ from scipy import special, stats
 from losswatch.monitor.diagnostics.overfitting import overfitting
 from losswatch.monitor.diagnostics.series import recent_size
 from losswatch.monitor.labels import pct
-from losswatch.monitor.policy import Decision, Policy, Reason
+from losswatch.monitor.policy import Decision, Mode, Policy, Reason
 from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stop_state import StopState
 from losswatch.monitor.vocabulary import is_eval_key
@@ -190,6 +190,22 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         msg += f"; too early to judge: no stop before step {p.min_steps}"
         facts["min_steps"] = p.min_steps
     return _decision(p, st, Reason.NONE, msg, step, stop=False, facts=facts)
+
+
+def verdict(steps: np.ndarray, values: np.ndarray, *, monitor: str, mode: Mode, schedule: Schedule) -> Decision:
+    """What the default rule says at the latest of these finite readings, as though it had watched them all.
+
+    The diagnosis reads a curve with it, so that its state and a stop agree: a run this rule stops as
+    overfitting is not called "unstable" or "too early to judge" beside that stop. With the default
+    patience of 1 one check decides, so no counter from earlier checks is missing."""
+    p = Policy(monitor=monitor, mode=mode)
+    st = StopState(
+        judge={
+            "steps": [int(s) for s in steps[:-1][-(HISTORY - 1) :]],
+            "values": [float(v) for v in values[:-1][-(HISTORY - 1) :]],
+        }
+    )
+    return check(p, schedule, st, int(steps[-1]), float(values[-1]))
 
 
 def waits_for(p: Policy) -> int:

@@ -49,3 +49,15 @@ def test_readings_carry_the_numbers(case: str, number: str) -> None:
     source = result["overfitting"] if number == "best_step" else result["trend"]
     for lang in LANGS:
         assert str(source[number]) in reading(result, lang)[0]
+
+
+@pytest.mark.parametrize(("lang", "words"), [("en", "not overfitting but training going wrong"), ("zh", "不是过拟合")])
+def test_readings_of_validation_rising_with_training_say_what_the_stop_says(lang: str, words: str) -> None:
+    # The decision of such a stop says "not overfitting but training going wrong"; the reading says the same,
+    # with the best to restart from, and not "the run has diverged ... far beyond the noise" of a level jump.
+    steps, values, kwargs = dict((c.__name__, c) for _, c in CASES)[
+        "diverging_on_validation_rising_with_its_training_loss"
+    ]()
+    result = diagnose(steps, values, **kwargs, lang=lang)
+    said = reading(result, lang)
+    assert words in said[0] and "300" in said[0] and "300" in said[1], said

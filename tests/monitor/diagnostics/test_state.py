@@ -9,6 +9,11 @@ import numpy as np
 import pytest
 
 from losswatch.monitor.diagnostics import diagnose
+from losswatch.monitor.importers import read_log
+from losswatch.monitor.judgement.schedule import Schedule
+from losswatch.monitor.policy import Decision, Policy
+from losswatch.monitor.stopping import Stopper, StopState
+from tests.curves import CURVES, load, with_evals
 
 from .conftest import Loader
 
@@ -178,6 +183,46 @@ def insufficient_data_on_mostly_nan():
     return s, v, {"key": "eval_loss"}
 
 
+def overfitting_on_four_evaluations_rising_from_the_first():
+    # Too few for a trend test, enough for the stopping rule, which stops this run here: the state says why
+    # (it said "too early to judge" beside the stop).
+    es = _steps(4, every=100)
+    ts = _steps(40)
+    tv = _decay(ts, 0.35, 0.2, 200.0) + np.random.default_rng(5).normal(0, 0.005, ts.size)
+    kwargs = {"key": "eval_loss", "companion": (ts, tv), "config": {"max_steps": 500}}
+    return es, np.array([0.411, 0.440, 0.458, 0.447]), kwargs
+
+
+def plateaued_on_four_evaluations_that_barely_move():
+    # 0.07% over four evaluations: the stopping rule stops it as levelling off, and the state agrees.
+    es = _steps(4, every=200)
+    return es, np.array([7.4166, 7.4148, 7.4131, 7.4114]), {"key": "eval_loss"}
+
+
+def _both_rising() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validation at its best at step 300, then 30-60% worse and noisy, while the training loss, logged once
+    per evaluation, doubles: a run going wrong, not a model memorising."""
+    es = _steps(9, every=100)
+    ev = np.array([3.0, 2.6, 2.5, 3.6, 3.3, 4.0, 3.4, 3.9, 3.5])
+    tv = np.array([2.2, 2.0, 1.9, 2.6, 3.1, 3.8, 3.5, 3.9, 4.1])
+    return es, ev, es.copy(), tv
+
+
+def diverging_on_validation_rising_with_its_training_loss():
+    es, ev, ts, tv = _both_rising()
+    return es, ev, {"key": "eval_loss", "companion": (ts, tv), "config": {"max_steps": 1000}}
+
+
+def overfitting_on_training_loss_first_logged_after_the_best():
+    # The training loss is logged every 500 steps, first after the best evaluation (step 132): the training
+    # loss at the best is read at its first logging after it, not left unknown (which hid the overfit).
+    es = _steps(10, every=132)
+    ev = np.array([2.55, 3.4, 3.3, 3.6, 3.2, 3.5, 3.9, 3.4, 3.7, 3.6])
+    ts = np.array([500, 1000], dtype=np.int64)
+    kwargs = {"key": "eval_loss", "companion": (ts, np.array([1.2, 0.4])), "config": {"max_steps": 1452}}
+    return es, ev, kwargs
+
+
 def insufficient_data_on_empty_series():
     return np.array([], dtype=np.int64), np.array([], dtype=np.float64), {"key": "loss"}
 
@@ -200,6 +245,10 @@ CASES: list[tuple[str, Case]] = [
     ("diverging", diverging_on_slow_climb),
     ("diverging", diverging_on_accuracy_collapse),
     ("overfitting", overfitting_on_u_shaped_eval_with_falling_train),
+    ("overfitting", overfitting_on_four_evaluations_rising_from_the_first),
+    ("overfitting", overfitting_on_training_loss_first_logged_after_the_best),
+    ("plateaued", plateaued_on_four_evaluations_that_barely_move),
+    ("diverging", diverging_on_validation_rising_with_its_training_loss),
     ("unstable", unstable_on_directionless_swings),
     ("unstable", unstable_on_repeated_spikes),
     ("non_finite", non_finite_on_trailing_nan),
@@ -296,3 +345,45 @@ def test_constant_zero_is_neither_diverging_nor_unstable(curve: Loader, prefix: 
     assert result["volatility"]["level"] == "low"
     assert result["spikes"]["count"] == 0
     assert result["trend"]["last_smoothed"] == 0.0
+
+
+def _default_stop(name: str) -> tuple[int, Decision] | None:
+    """Where the default policy stops the curve, its training loss and evaluations fed in step order."""
+    train, evals = load(name)
+    stopper, state = Stopper(Policy(), Schedule.from_config(read_log(CURVES / name).config)), StopState()
+    for step, _, key, value in sorted(
+        [(s, 0, "loss", v) for s, v in train] + [(s, 1, "eval_loss", v) for s, v in evals]
+    ):
+        decision = stopper.observe(state, key=key, step=step, value=value)
+        if decision.should_stop:
+            return step, decision
+    return None
+
+
+@pytest.mark.curves
+@pytest.mark.parametrize("name", with_evals(), ids=[n.split("_")[0] for n in with_evals()])
+def test_state_agrees_with_the_default_stop_on_real_curve(name: str) -> None:
+    # Read where the default policy stops the run, the diagnosis says what the stop says: risen from its best
+    # is overfitting, or diverging when the decision says the training loss rose too; levelling off is a plateau,
+    # or a curve still falling whose reading says little is left to win. (It said "unstable" with advice to
+    # lower the learning rate beside three overfitting stops, "plateaued" beside one, and "too early to judge"
+    # beside two stops of 4-evaluation runs.)
+    stopped = _default_stop(name)
+    if stopped is None:
+        return
+    at, decision = stopped
+    train, evals = load(name)
+    ev = [(s, v) for s, v in evals if s <= at]
+    tr = [(s, v) for s, v in train if s <= at]
+    companion = (np.array([s for s, _ in tr]), np.array([v for _, v in tr])) if len(tr) >= 2 else None
+    config = read_log(CURVES / name).config
+    result = diagnose([s for s, _ in ev], [v for _, v in ev], key="eval_loss", companion=companion, config=config)
+    facts = decision.facts or {}
+    if facts.get("clause") in ("overfitting", "turned"):
+        assert result["state"] == ("diverging" if facts.get("train_up") else "overfitting"), result["summary"]
+        assert result["overfitting"]["best_step"] == decision.best_step
+    else:
+        assert facts.get("clause") == "levelling", decision.message
+        assert result["state"] in ("plateaued", "improving"), result["summary"]
+        if result["state"] == "improving":
+            assert "Little is left to win" in result["summary"], result["summary"]
