@@ -271,6 +271,40 @@ def little_left(r: dict[str, Any]) -> float | None:
     return high if high < RULE_DEFAULTS["min_delta"] else None
 
 
+def _levelled_in_practice(r: dict[str, Any], lang: str) -> list[str]:
+    """A validation curve still moving the right way, significantly, but by less than continuing is worth:
+    the default stop rule's levelling off, in its numbers."""
+    t, o = r["trend"], r["overfitting"]
+    rec = t["recent"]
+    zh = lang == "zh"
+    better = (rec["slope_per_1k_steps"] or 0) * _sign(t) < 0
+    down = (rec["slope_per_1k_steps"] or 0) < 0
+    return [
+        say(
+            "{w} it is still {verb} ({rel}, {p}), but by less than continuing is worth: even the optimistic end "
+            "of the forecast to step {h} gains {hi}, less than the {md} the default stop rule asks of continuing.",
+            "{w}仍在{verb}（{rel}，{p}），但已不值得继续：即使按到第 {h} 步预测的乐观一端，也只能再改善 {hi}，"
+            "低于默认停止规则要求继续训练带来的 {md}。",
+            lang,
+            w=_window(rec, lang),
+            rel=pct(rec["relative_change"]),
+            p=pval(rec["p_value"]),
+            verb=("下降" if down else "上升") if zh else ("falling" if down else "rising"),
+            h=o["stop_rule_horizon"],
+            hi=pct(max(o["stop_rule_gain"], 0.0), signed=False),
+            md=pct(RULE_DEFAULTS["min_delta"], signed=False),
+        )
+        if better
+        else "",
+        say(
+            "Stopping here costs little: the best checkpoint is at step {bs}.",
+            "现在停止损失很小：最佳检查点在第 {bs} 步。",
+            lang,
+            bs=t["best_step"],
+        ),
+    ]
+
+
 def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
     """No significant change over the recent window (or one too small to matter)."""
     t = r["trend"]
@@ -300,6 +334,9 @@ def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
             ),
         ]
     p = pval(rec["p_value"])
+    o = r["overfitting"] or {}
+    if t["role"] == "eval" and o.get("stop_rule") == "levelling" and rec["significant"]:
+        return _levelled_in_practice(r, lang)
     worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
     if worse:
         # Significantly worse, but not far enough from the best to call it diverging.

@@ -146,7 +146,7 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mappin
     rise with different yardsticks (the rule: one noise sigma and the readings still to come; the detector
     here: three sigmas and Prechelt's GL), and a run stopped as overfitting was read as "unstable", with
     advice to lower the learning rate, or as "plateaued" beside the stop."""
-    result["stop_rule"] = None
+    result.update(stop_rule=None, stop_rule_horizon=None, stop_rule_gain=None)
     if ev.n < stop_rule.MIN_READINGS:
         return result
     decision = stop_rule.verdict(
@@ -156,8 +156,12 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mappin
         mode="max" if ev.sign < 0 else "min",
         schedule=Schedule.from_config(config),
     )
-    clause = (decision.facts or {}).get("clause") if decision.should_stop else None
+    facts = decision.facts or {}
+    clause = facts.get("clause") if decision.should_stop else None
     result["stop_rule"] = clause
+    if clause == "levelling":
+        # What levelling off means here, in the rule's numbers: the most the forecast allows continuing to win.
+        result.update(stop_rule_horizon=facts["horizon"], stop_rule_gain=facts["gain"]["high"])
     if clause in RISEN_CLAUSES:
         result["validation_rising"] = True
         # Without a training loss to read, a jump of more than a quarter is left to the divergence reading, as

@@ -178,7 +178,9 @@ def classify(
     if vol["level"] == "high" and not improving and noise >= UNSTABLE_RANGE_FRACTION * curve_range:
         return Reading("unstable", **facts)
     if improving:
-        return Reading("improving", **facts)
+        # Still falling beyond its noise, but by less than continuing is worth (the stopping rule's levelling
+        # off): a person calls that a plateau, and the stop beside it says so.
+        return Reading("plateaued" if _stopped_as(key, overfit) == "plateaued" else "improving", **facts)
     return Reading("plateaued", **facts)
 
 
