@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from losswatch.monitor.vocabulary import EVAL_LOSS, is_eval_key
+from losswatch.monitor.vocabulary import EVAL_LOSS, SHARE_RESIDUE, is_eval_key
 
 LANGS = ("en", "zh")
 
@@ -174,6 +174,8 @@ def pct(fraction: Any) -> str:
     """A share as the decision messages state it (2 significant digits below 10%), in every language."""
     if not isinstance(fraction, (int, float)) or not math.isfinite(fraction):
         return str(fraction)
+    if abs(fraction) < SHARE_RESIDUE:
+        return "0%"  # float residue (a forecast's gain on a constant), not a number to state
     return f"{100 * fraction:.2g}%" if abs(fraction) < 0.1 else f"{100 * fraction:.0f}%"
 
 

@@ -208,3 +208,7 @@ def as_dict() -> dict[str, Any]:
         "train_loss": TRAIN_LOSS,
         "end_of_training_keys": list(END_OF_TRAINING_KEYS),
     }
+
+
+# Shares (percentages) smaller than this are float residue (a forecast's gain on a constant curve), stated as 0%.
+SHARE_RESIDUE = 1e-9

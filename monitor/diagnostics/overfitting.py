@@ -40,6 +40,10 @@ CURRENT_EVALS = 3
 TRAIN_SE_K = 3.0
 
 
+# Changes of the training level below this share of it are float residue, not a change.
+FLOAT_REL = 1e-9
+
+
 def train_at_evals(
     eval_steps: np.ndarray, train_steps: np.ndarray, train_values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +185,9 @@ def overfitting(
     t_now = float(np.average(t_mean[tail][have_now], weights=counts_now))
     t_noise = noise_sigma(train_values)
     se = t_noise * math.sqrt(1.0 / t_count[ref] + 1.0 / counts_now.sum())
+    # A noise-free training loss (a constant) has se 0: the float residue of the strip means must not count
+    # as a change of it.
+    se = max(se, FLOAT_REL * max(abs(t_best), abs(t_now)))
     # The best evaluation must lie before the current ones for "since the best" to mean anything.
     falling = b < eval_x.size - 1 and t_best - t_now > TRAIN_SE_K * se
     # Training that is not getting worse (falling, or flat at its floor - a loss gone to 0) while validation

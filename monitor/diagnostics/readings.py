@@ -119,6 +119,14 @@ def _diverging(r: dict[str, Any], lang: str) -> list[str]:
     ]
 
 
+def _worse_than_best(o: dict[str, Any], lang: str) -> str:
+    """ " (x% worse than the best)", or nothing where the best is 0 and a share of it means nothing."""
+    gl = o["generalization_loss_current"]
+    if gl is None:
+        return ""
+    return say(" ({gl} worse than the best)", "（比最好值差 {gl}）", lang, gl=pct(abs(gl) / 100, signed=False))
+
+
 def _both_rising(r: dict[str, Any], lang: str) -> list[str]:
     """Validation worse than its best and the training loss worse with it: the decision's "not overfitting but
     training going wrong", in the same words (a level-to-level jump, the training loss's own reading, can be
@@ -128,16 +136,16 @@ def _both_rising(r: dict[str, Any], lang: str) -> list[str]:
     up = r["trend"]["mode"] == "max"
     return [
         say(
-            "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than the "
-            "best), and the training loss rose with it ({tb} → {tn}): not overfitting but training going wrong.",
-            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}），训练 loss 也跟着上升"
+            "Validation reached its best {best} at step {bs} and has since {moved} {cur}{gl}, and the training loss "
+            "rose with it ({tb} → {tn}): not overfitting but training going wrong.",
+            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}{gl}，训练 loss 也跟着上升"
             "（{tb} → {tn}）：这不是过拟合，而是训练本身出了问题。",
             lang,
             best=num(o["best_value"]),
             bs=o["best_step"],
             cur=num(o["current_value"]),
             moved=("回落到" if up else "回升到") if zh else ("fallen to" if up else "risen to"),
-            gl=pct(abs(o["generalization_loss_current"] or 0) / 100, signed=False),
+            gl=_worse_than_best(o, lang),
             tb=num(o["train_at_best"]),
             tn=num(o["train_now"]),
         ),
@@ -272,30 +280,28 @@ def little_left(r: dict[str, Any]) -> float | None:
 
 
 def _levelled_in_practice(r: dict[str, Any], lang: str) -> list[str]:
-    """A validation curve still moving the right way, significantly, but by less than continuing is worth:
-    the default stop rule's levelling off, in its numbers."""
+    """A validation curve whose course no longer buys what continuing costs: the default stop rule's levelling
+    off, in its numbers (a curve can still move significantly and be there)."""
     t, o = r["trend"], r["overfitting"]
     rec = t["recent"]
     zh = lang == "zh"
-    better = (rec["slope_per_1k_steps"] or 0) * _sign(t) < 0
-    down = (rec["slope_per_1k_steps"] or 0) < 0
+    change = rec["change"] or 0.0
+    moved = (("下降了" if change < 0 else "上升了") if zh else ("fell" if change < 0 else "rose")) if change else ""
     return [
         say(
-            "{w} it is still {verb} ({rel}, {p}), but by less than continuing is worth: even the optimistic end "
-            "of the forecast to step {h} gains {hi}, less than the {md} the default stop rule asks of continuing.",
-            "{w}仍在{verb}（{rel}，{p}），但已不值得继续：即使按到第 {h} 步预测的乐观一端，也只能再改善 {hi}，"
+            "{w} it {moved} {rel} ({p}); what is left is not worth continuing for: even the optimistic end of the "
+            "forecast to step {h} gains {hi}, less than the {md} the default stop rule asks of continuing.",
+            "{w}{moved} {rel}（{p}）；剩下的已不值得继续：即使按到第 {h} 步预测的乐观一端，也只能再改善 {hi}，"
             "低于默认停止规则要求继续训练带来的 {md}。",
             lang,
             w=_window(rec, lang),
-            rel=pct(rec["relative_change"]),
+            moved=moved or ("变化" if zh else "changed by"),
+            rel=pct(abs(rec["relative_change"] or 0.0), signed=False),
             p=pval(rec["p_value"]),
-            verb=("下降" if down else "上升") if zh else ("falling" if down else "rising"),
             h=o["stop_rule_horizon"],
             hi=pct(max(o["stop_rule_gain"], 0.0), signed=False),
             md=pct(RULE_DEFAULTS["min_delta"], signed=False),
-        )
-        if better
-        else "",
+        ),
         say(
             "Stopping here costs little: the best checkpoint is at step {bs}.",
             "现在停止损失很小：最佳检查点在第 {bs} 步。",
@@ -335,7 +341,7 @@ def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
         ]
     p = pval(rec["p_value"])
     o = r["overfitting"] or {}
-    if t["role"] == "eval" and o.get("stop_rule") == "levelling" and rec["significant"]:
+    if t["role"] == "eval" and o.get("stop_rule") == "levelling":
         return _levelled_in_practice(r, lang)
     worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
     if worse:
@@ -421,12 +427,20 @@ def companion_overfits(r: dict[str, Any], lang: str) -> str:
     o = r["overfitting"]
     if r["trend"]["role"] == "eval" or o is None or not o["detected"]:
         return ""
+    fell = bool(o["train_falling"])
     return say(
         "The validation loss, however, has risen {gl} since its best at step {bs}, while this loss went "
         "from {tb} to {tn} over the same evaluations: the model is overfitting; keep the checkpoint from "
-        "step {bs}.",
+        "step {bs}."
+        if fell
+        else "The validation loss, however, has risen {gl} since its best at step {bs}, while this loss, at "
+        "{tb} then and {tn} now, has not got worse beyond its noise: the model is overfitting; keep the "
+        "checkpoint from step {bs}.",
         "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，同期这条曲线却从 {tb} 降到了 {tn}："
-        "模型在过拟合，请保留第 {bs} 步的检查点。",
+        "模型在过拟合，请保留第 {bs} 步的检查点。"
+        if fell
+        else "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，而这条曲线（当时 {tb}，现在 {tn}）"
+        "并没有超出噪声地变差：模型在过拟合，请保留第 {bs} 步的检查点。",
         lang,
         gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
         bs=o["best_step"],

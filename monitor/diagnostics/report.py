@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,10 @@ def _overfitting(
     the validation series of the same metric (so it shares `mode`) and the key is the training one.
     """
     key_is_eval = is_eval_key(key)
+    if companion is not None and key_is_eval and prepare(companion[0], companion[1], "min").n < 2:
+        # A training loss of one point says nothing of its course: read the validation key on its own, as
+        # without one (the stopping rule's verdict included), not not at all.
+        companion = None
     if companion is None:
         if not key_is_eval or series.n < 2:
             return None, key_is_eval
@@ -114,7 +119,7 @@ def _overfitting(
             _falls(recent, series.sign),
         )
         result["validation"] = "key"
-        return _with_stop_rule(result, series, key, config), True
+        return _with_stop_rule(result, series, config), True
     other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
     if key_is_eval:
         ev, tr = series, other
@@ -132,14 +137,14 @@ def _overfitting(
         ev.fsteps, ev.x, ev.sign, tr.fsteps, tr.values[tr.finite], oriented_slope, _falls(ev_recent, ev.sign)
     )
     result["validation"] = "key" if key_is_eval else "companion"
-    return _with_stop_rule(result, ev, key if key_is_eval else "eval_loss", config), has_eval
+    return _with_stop_rule(result, ev, config), has_eval
 
 
 # The default rule's clauses that stop a validation curve for having risen from its best.
 RISEN_CLAUSES = ("overfitting", "turned")
 
 
-def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mapping[str, Any] | None) -> dict[str, Any]:
+def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The overfitting read, agreeing with the default stopping rule: where that rule would stop the validation
     curve now for having risen from its best, the curve is rising, and overfitting unless the training loss
     rose with it (then it is training going wrong, which the state calls diverging). The two read the same
@@ -149,13 +154,23 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mappin
     result.update(stop_rule=None, stop_rule_horizon=None, stop_rule_gain=None)
     if ev.n < stop_rule.MIN_READINGS:
         return result
-    decision = stop_rule.verdict(
-        ev.fsteps,
-        ev.values[ev.finite],
-        monitor=key,
-        mode="max" if ev.sign < 0 else "min",
-        schedule=Schedule.from_config(config),
-    )
+    steps = ev.fsteps
+    schedule = Schedule.from_config(config)
+    # A run at its planned end is judged as with one evaluation still to come, as it was one evaluation before
+    # (the rule itself reads a run past its plan as going as far again, which would make the reading of a
+    # finished run change at its very last step).
+    at_end = schedule.planned_steps is not None and int(steps[-1]) >= schedule.planned_steps
+    if at_end:
+        spacing = int(np.median(np.diff(steps))) if steps.size > 1 else 1
+        schedule = replace(schedule, planned_steps=int(steps[-1]) + max(spacing, 1))
+    with np.errstate(all="ignore"):  # readings near the float limits: the rule then simply does not stop
+        decision = stop_rule.verdict(
+            steps,
+            ev.values[ev.finite],
+            monitor="eval_loss",  # the words of its message only, which are not read here
+            mode="max" if ev.sign < 0 else "min",
+            schedule=schedule,
+        )
     facts = decision.facts or {}
     clause = facts.get("clause") if decision.should_stop else None
     result["stop_rule"] = clause
@@ -165,10 +180,11 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, key: str, config: Mappin
     if clause in RISEN_CLAUSES:
         result["validation_rising"] = True
         # Without a training loss to read, a jump of more than a quarter is left to the divergence reading, as
-        # the state leaves it (an accuracy that collapses and stays collapsed is a run gone wrong).
+        # the state leaves it (an accuracy that collapses and stays collapsed is a run gone wrong) - unless the
+        # detector itself already reads the rise as an overfit (a climb).
         gl = result["generalization_loss_current"]
         jump = result["train_now"] is None and gl is not None and gl > 100 * DIVERGE_RELATIVE
-        result["detected"] = not result["train_rising"] and not jump
+        result["detected"] = bool(result["detected"]) or (not result["train_rising"] and not jump)
     return result
 
 

@@ -127,10 +127,11 @@ def classify(
     """Decide the state of `series` from its recent trend, volatility, spikes and overfitting."""
     if series.values.size and not series.finite[-1]:
         return Reading("non_finite")
-    if series.n < MIN_POINTS:
-        # Too few readings for a trend test, but not for the stopping rule, which judges from 3: where it would
-        # stop this validation curve, the state says why, so a short run's stop and its reading agree.
-        return Reading(_stopped_as(key, overfit) or "insufficient_data")
+    # Too few readings for a trend test, but not for the stopping rule, which judges from 3: where it would stop
+    # this validation curve, the state says why, so a short run's stop and its reading agree.
+    early = _stopped_as(key, overfit) if series.n < MIN_POINTS else None
+    if series.n < MIN_POINTS and early is None:
+        return Reading("insufficient_data")
 
     x = series.x
     window = series.recent_size()
@@ -150,6 +151,8 @@ def classify(
         "curve_range": curve_range,
         "change_over_noise": change_over_noise,
     }
+    if early is not None:
+        return Reading(early, **facts)
     moving = bool(recent["significant"]) and beyond_noise
     improving = moving and slope is not None and series.sign * slope < 0
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from losswatch.monitor.vocabulary import SHARE_RESIDUE
+
 LANGS = ("en", "zh")
 
 MINUS = "\u2212"
@@ -20,7 +22,7 @@ def num(value: float | None) -> str:
 def pct(fraction: float | None, signed: bool = True) -> str:
     if fraction is None:
         return "?"
-    p = 100.0 * fraction
+    p = 100.0 * fraction if abs(fraction) >= SHARE_RESIDUE else 0.0
     body = f"{abs(p):.0f}" if abs(p) >= 10 else f"{abs(p):.1f}" if abs(p) >= 1 else f"{abs(p):.2g}"
     sign = (MINUS if p < 0 else "+") if signed and p != 0 else ""
     return f"{sign}{body}%"

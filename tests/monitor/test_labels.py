@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from losswatch.monitor.diagnostics.state import STATES
 from losswatch.monitor.labels import LABELS, decision_text, label, lifecycle
+from losswatch.monitor.labels import pct as labels_pct
 from losswatch.monitor.policy import Policy
 from losswatch.monitor.stopping import Stopper, StopState
 from losswatch.monitor.vocabulary import SHOWN_STATUSES, Reason
@@ -152,3 +153,12 @@ def test_labels_decision_text_chinese_says_a_run_going_wrong_is_not_overfitting(
     rises = next(c[1] for c in TRAINING_WORDS if c[0] == "train-rises")
     text = decision_text(_with_training(rises, RISING_EVAL).to_dict(), "zh")
     assert "训练 loss 也在上升" in text and "这不是过拟合" in text and "正在过拟合" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("fraction", "said"),
+    [(6.3e-16, "0%"), (-1e-12, "0%"), (0.0074, "0.74%"), (0.25, "25%")],
+    ids=["float-residue", "negative-residue", "small", "large"],
+)
+def test_labels_pct_states_float_residue_as_zero(fraction: float, said: str) -> None:
+    assert labels_pct(fraction) == said

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
 from losswatch.monitor.diagnostics import diagnose
@@ -61,3 +62,20 @@ def test_readings_of_validation_rising_with_training_say_what_the_stop_says(lang
     result = diagnose(steps, values, **kwargs, lang=lang)
     said = reading(result, lang)
     assert words in said[0] and "300" in said[0] and "300" in said[1], said
+
+
+@pytest.mark.parametrize(
+    ("lang", "words", "not_words"), [("en", "has not got worse", "went from"), ("zh", "并没有超出噪声地变差", "降到了")]
+)
+def test_readings_of_a_training_key_beside_an_overfit_do_not_say_a_flat_loss_fell(
+    lang: str, words: str, not_words: str
+) -> None:
+    # The training loss flat at about 0.7 while validation climbs from its best: overfitting, and the training key's
+    # reading says the loss did not get worse, not that it "fell" (降到了) from one 0.7 to another.
+    es = np.arange(1, 11, dtype=np.int64) * 100
+    ev = np.array([2.0, 1.6, 1.4, 1.3, 1.25, 1.3, 1.35, 1.4, 1.45, 1.5])
+    ts = np.arange(1, 101, dtype=np.int64) * 10
+    flat = 0.7 + np.random.default_rng(7).normal(0, 0.01, ts.size)
+    result = diagnose(ts, flat, key="loss", companion=(es, ev), config={"max_steps": 1200}, lang=lang)
+    assert result["overfitting"]["detected"], result["summary"]
+    assert words in result["summary"] and not_words not in result["summary"], result["summary"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -208,6 +209,17 @@ def plateaued_on_a_fall_too_small_to_be_worth_continuing():
     return es, ev, {"key": "eval_loss", "config": {"max_steps": 4000}}
 
 
+def overfitting_on_a_large_u_without_training():
+    # Validation 1.0 at step 500, then 1.3 to 1.6 (+60%) with no training loss to read: the detector reads a
+    # climb as an overfit, and the stopping rule agreeing must not turn it into "diverging" (a climb of more
+    # than a quarter without a training loss is no level jump).
+    return _steps(10, every=100), np.array([3.0, 2.0, 1.5, 1.2, 1.0, 1.3, 1.35, 1.4, 1.5, 1.6]), {"key": "eval_loss"}
+
+
+def overfitting_on_four_accuracies_falling_from_the_first():
+    return _steps(4, every=100), np.array([0.8, 0.7, 0.6, 0.5]), {"key": "eval_accuracy", "mode": "max"}
+
+
 def _both_rising() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validation at its best at step 300, then 30-60% worse and noisy, while the training loss, logged once
     per evaluation, doubles: a run going wrong, not a model memorising."""
@@ -255,6 +267,8 @@ CASES: list[tuple[str, Case]] = [
     ("diverging", diverging_on_accuracy_collapse),
     ("overfitting", overfitting_on_u_shaped_eval_with_falling_train),
     ("overfitting", overfitting_on_four_evaluations_rising_from_the_first),
+    ("overfitting", overfitting_on_a_large_u_without_training),
+    ("overfitting", overfitting_on_four_accuracies_falling_from_the_first),
     ("overfitting", overfitting_on_training_loss_first_logged_after_the_best),
     ("plateaued", plateaued_on_four_evaluations_that_barely_move),
     ("plateaued", plateaued_on_a_fall_too_small_to_be_worth_continuing),
@@ -402,3 +416,54 @@ def test_state_agrees_with_the_default_stop_on_real_curve(name: str) -> None:
     else:
         assert facts.get("clause") == "levelling", decision.message
         assert result["state"] == "plateaued", result["summary"]
+
+
+def _rising_eval() -> tuple[np.ndarray, np.ndarray]:
+    return _steps(10, every=100), np.array([2.0, 1.6, 1.4, 1.3, 1.25, 1.3, 1.35, 1.4, 1.45, 1.5])
+
+
+@pytest.mark.parametrize("level", [0.3, 0.7, 1.1, 2.302585])
+def test_state_with_a_constant_training_loss_does_not_depend_on_its_value(level: float) -> None:
+    # A constant has no noise, so the float residue of its strip means once read as the training loss rising
+    # ("rose with it (0.7 -> 0.7)"), at some constants and not others.
+    es, ev = _rising_eval()
+    ts = _steps(100)
+    result = diagnose(es, ev, key="eval_loss", companion=(ts, np.full(ts.size, level)), config={"max_steps": 1200})
+    assert result["state"] == "overfitting" and not result["overfitting"]["train_rising"], result["summary"]
+
+
+@pytest.mark.parametrize(
+    ("case", "plan"),
+    [
+        ("diverging_on_validation_rising_with_its_training_loss", 900),
+        ("overfitting_on_four_evaluations_rising_from_the_first", 400),
+    ],
+)
+def test_state_at_the_planned_end_is_the_state_one_evaluation_before_it(case: str, plan: int) -> None:
+    # The rule reads a run past its plan as going as far again; the reading of a finished run must not change
+    # at its very last step for that.
+    steps, values, kwargs = dict((c.__name__, c) for _, c in CASES)[case]()
+    before = diagnose(steps, values, **kwargs)["state"]
+    kwargs = {**kwargs, "config": {"max_steps": plan}}
+    assert int(steps[-1]) == plan
+    assert diagnose(steps, values, **kwargs)["state"] == before
+    assert diagnose(steps, values, **kwargs, ended=True)["state"] == before
+
+
+def test_state_with_a_one_point_training_loss_is_the_state_without_one() -> None:
+    steps, values, kwargs = overfitting_on_four_evaluations_rising_from_the_first()
+    alone = diagnose(steps, values, key="eval_loss", config=kwargs["config"])
+    with_one = diagnose(steps, values, key="eval_loss", companion=([250], [0.3]), config=kwargs["config"])
+    assert with_one["state"] == alone["state"] == "overfitting"
+
+
+def test_state_of_a_key_longer_than_a_policy_allows_is_still_read() -> None:
+    steps, values, _ = overfitting_on_a_large_u_without_training()
+    assert diagnose(steps, values, key="eval_" + "x" * 250)["state"] == "overfitting"
+
+
+def test_state_of_readings_near_the_float_limit_warns_nothing() -> None:
+    steps, values, _ = overfitting_on_a_large_u_without_training()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert diagnose(steps, 1e160 * values, key="eval_loss")["state"] == "overfitting"

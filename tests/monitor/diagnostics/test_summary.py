@@ -156,11 +156,11 @@ LITTLE_LEFT = [
         200.0,
         "en",
         "plateaued",
-        ["still falling", "less than continuing is worth", "less than the 0.75%"],
+        ["it fell", "not worth continuing for", "less than the 0.75%"],
         ["Keep", "not significant"],
     ),
-    ("almost-settled-zh", 200.0, "zh", "plateaued", ["仍在下降", "已不值得继续"], ["继续训练即可"]),
-    ("far-to-go-en", 3000.0, "en", "improving", ["Keep training."], ["less than continuing is worth"]),
+    ("almost-settled-zh", 200.0, "zh", "plateaued", ["下降了", "已不值得继续"], ["继续训练即可"]),
+    ("far-to-go-en", 3000.0, "en", "improving", ["Keep training."], ["not worth continuing for"]),
     ("far-to-go-zh", 3000.0, "zh", "improving", ["继续训练即可"], ["已不值得继续"]),
 ]
 
