@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 VENV=${LOSSWATCH_LLAMAFACTORY_VENV:-$HOME/.cache/losswatch/venv-llamafactory-0.9.5}
 STAMP="$VENV/.losswatch-ready"
 KEY=$(cat scripts/llamafactory-venv.sh scripts/llamafactory-requirements.txt tests/llamafactory/stub/torchaudio/__init__.py | sha256sum | cut -c1-16)
+mkdir -p "$(dirname "$VENV")"
+# Two clones' `make test` at once share this venv: the second waits for the first instead of deleting the
+# venv under it (a half-made venv failed pip with a TypeError).
+exec 9>"$VENV.lock"
+flock 9
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$KEY" ]; then
   echo "llamafactory venv: ok ($VENV)"
   exit 0
