@@ -39,6 +39,12 @@ CURRENT_EVALS = 3
 # evaluation (one-sided, ~0.1%): at 2 a flat training loss "fell" by chance in ~2% of runs.
 TRAIN_SE_K = 3.0
 
+# A training loss of fewer points has no noise scale (its second differences need 3 points, their spread 2 of
+# them): a rise or fall of it then counts only beyond SPARSE_SHARE of its level, a quarter, which no minibatch
+# noise or epoch bump reaches (the state's divergence reading asks the same of a jump).
+TRAIN_MIN_POINTS = 4
+SPARSE_SHARE = 0.25
+
 
 # Changes of the training level below this share of it are float residue, not a change.
 FLOAT_REL = 1e-9
@@ -189,10 +195,13 @@ def overfitting(
     # as a change of it.
     se = max(se, FLOAT_REL * max(abs(t_best), abs(t_now)))
     # The best evaluation must lie before the current ones for "since the best" to mean anything.
-    falling = b < eval_x.size - 1 and t_best - t_now > TRAIN_SE_K * se
+    margin = TRAIN_SE_K * se
+    if train_steps.size < TRAIN_MIN_POINTS:
+        margin = SPARSE_SHARE * max(abs(t_best), abs(t_now))
+    falling = b < eval_x.size - 1 and t_best - t_now > margin
     # Training that is not getting worse (falling, or flat at its floor - a loss gone to 0) while validation
     # rises is overfitting; training that rises with it is a run going wrong as a whole.
-    train_rising = t_now - t_best > TRAIN_SE_K * se
+    train_rising = t_now - t_best > margin
     out.update(train_at_best=t_best, train_now=t_now, train_falling=bool(falling), train_rising=bool(train_rising))
 
     strips = t_mean[np.isfinite(t_mean)][-STRIP_K:]

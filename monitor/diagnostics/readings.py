@@ -119,6 +119,10 @@ def _diverging(r: dict[str, Any], lang: str) -> list[str]:
     ]
 
 
+# A training level that moved less than this share of itself "stayed" where it was.
+STAYED = 0.01
+
+
 def _worse_than_best(o: dict[str, Any], lang: str) -> str:
     """ " (x% worse than the best)", or nothing where the best is 0 and a share of it means nothing."""
     gl = o["generalization_loss_current"]
@@ -178,24 +182,33 @@ def _overfitting(r: dict[str, Any], lang: str) -> list[str]:
             tb=num(o["train_at_best"]),
             tn=num(o["train_now"]),
         )
-    else:
+    elif abs(o["train_now"] - o["train_at_best"]) <= STAYED * max(abs(o["train_now"]), abs(o["train_at_best"])):
         train = say(
             " while the training loss stayed at about {tn}",
             "，而训练 loss 一直停在 {tn} 左右",
             lang,
             tn=num(o["train_now"]),
         )
+    else:
+        # Moved, but not beyond its own noise (a training loss logged a handful of times wanders).
+        train = say(
+            " while the training loss, {tb} then and {tn} now, did not get worse beyond its noise",
+            "，而训练 loss（当时 {tb}，现在 {tn}）并没有超出噪声地变差",
+            lang,
+            tb=num(o["train_at_best"]),
+            tn=num(o["train_now"]),
+        )
     return [
         say(
-            "Validation reached its best {best} at step {bs} and has since {moved} {cur} ({gl} worse than "
-            "the best){train}: the model is overfitting.",
-            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}（比最好值差 {gl}）{train}：模型开始过拟合了。",
+            "Validation reached its best {best} at step {bs} and has since {moved} {cur}{gl}{train}: the model is "
+            "overfitting.",
+            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}{gl}{train}：模型开始过拟合了。",
             lang,
             best=num(o["best_value"]),
             bs=o["best_step"],
             cur=num(o["current_value"]),
             moved=moved,
-            gl=pct(abs(o["generalization_loss_current"] or 0) / 100, signed=False),
+            gl=_worse_than_best(o, lang),
             train=train,
         ),
         say(
@@ -428,22 +441,28 @@ def companion_overfits(r: dict[str, Any], lang: str) -> str:
     if r["trend"]["role"] == "eval" or o is None or not o["detected"]:
         return ""
     fell = bool(o["train_falling"])
-    return say(
-        "The validation loss, however, has risen {gl} since its best at step {bs}, while this loss went "
-        "from {tb} to {tn} over the same evaluations: the model is overfitting; keep the checkpoint from "
-        "step {bs}."
-        if fell
-        else "The validation loss, however, has risen {gl} since its best at step {bs}, while this loss, at "
-        "{tb} then and {tn} now, has not got worse beyond its noise: the model is overfitting; keep the "
-        "checkpoint from step {bs}.",
-        "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，同期这条曲线却从 {tb} 降到了 {tn}："
-        "模型在过拟合，请保留第 {bs} 步的检查点。"
-        if fell
-        else "不过验证集 loss 自第 {bs} 步的最好值以来已回升 {gl}，而这条曲线（当时 {tb}，现在 {tn}）"
-        "并没有超出噪声地变差：模型在过拟合，请保留第 {bs} 步的检查点。",
-        lang,
-        gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False),
-        bs=o["best_step"],
-        tb=num(o["train_at_best"]),
-        tn=num(o["train_now"]),
+    return (
+        say(
+            "The validation loss, however, has risen{gl} since its best at step {bs}, while this loss went "
+            "from {tb} to {tn} over the same evaluations: the model is overfitting; keep the checkpoint from "
+            "step {bs}."
+            if fell
+            else "The validation loss, however, has risen{gl} since its best at step {bs}, while this loss, at "
+            "{tb} then and {tn} now, has not got worse beyond its noise: the model is overfitting; keep the "
+            "checkpoint from step {bs}.",
+            "不过验证集 loss 自第 {bs} 步的最好值以来已回升{gl}，同期这条曲线却从 {tb} 降到了 {tn}："
+            "模型在过拟合，请保留第 {bs} 步的检查点。"
+            if fell
+            else "不过验证集 loss 自第 {bs} 步的最好值以来已回升{gl}，而这条曲线（当时 {tb}，现在 {tn}）"
+            "并没有超出噪声地变差：模型在过拟合，请保留第 {bs} 步的检查点。",
+            lang,
+            gl=pct((o["generalization_loss_current"] or 0) / 100, signed=False)
+            if o["generalization_loss_current"]
+            else "",
+            bs=o["best_step"],
+            tb=num(o["train_at_best"]),
+            tn=num(o["train_now"]),
+        )
+        .replace(" risen  since", " risen since")
+        .replace("已回升 ，", "已回升，")
     )

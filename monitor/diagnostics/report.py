@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +26,7 @@ from .advice import advise
 from .overfitting import overfitting
 from .series import Series, is_schedule_key, prepare
 from .spikes import find_spikes
-from .state import DIVERGE_RELATIVE, classify
+from .state import RISEN_CLAUSES, classify
 from .summary import LANGS, summarize
 from .trend import window_trend
 from .volatility import EMA_WEIGHT, volatility
@@ -140,10 +139,6 @@ def _overfitting(
     return _with_stop_rule(result, ev, config), has_eval
 
 
-# The default rule's clauses that stop a validation curve for having risen from its best.
-RISEN_CLAUSES = ("overfitting", "turned")
-
-
 def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The overfitting read, agreeing with the default stopping rule: where that rule would stop the validation
     curve now for having risen from its best, the curve is rising, and overfitting unless the training loss
@@ -155,21 +150,13 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any
     if ev.n < stop_rule.MIN_READINGS:
         return result
     steps = ev.fsteps
-    schedule = Schedule.from_config(config)
-    # A run at its planned end is judged as with one evaluation still to come, as it was one evaluation before
-    # (the rule itself reads a run past its plan as going as far again, which would make the reading of a
-    # finished run change at its very last step).
-    at_end = schedule.planned_steps is not None and int(steps[-1]) >= schedule.planned_steps
-    if at_end:
-        spacing = int(np.median(np.diff(steps))) if steps.size > 1 else 1
-        schedule = replace(schedule, planned_steps=int(steps[-1]) + max(spacing, 1))
     with np.errstate(all="ignore"):  # readings near the float limits: the rule then simply does not stop
         decision = stop_rule.verdict(
             steps,
             ev.values[ev.finite],
             monitor="eval_loss",  # the words of its message only, which are not read here
             mode="max" if ev.sign < 0 else "min",
-            schedule=schedule,
+            schedule=Schedule.from_config(config),
         )
     facts = decision.facts or {}
     clause = facts.get("clause") if decision.should_stop else None
@@ -179,12 +166,10 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any
         result.update(stop_rule_horizon=facts["horizon"], stop_rule_gain=facts["gain"]["high"])
     if clause in RISEN_CLAUSES:
         result["validation_rising"] = True
-        # Without a training loss to read, a jump of more than a quarter is left to the divergence reading, as
-        # the state leaves it (an accuracy that collapses and stays collapsed is a run gone wrong) - unless the
-        # detector itself already reads the rise as an overfit (a climb).
-        gl = result["generalization_loss_current"]
-        jump = result["train_now"] is None and gl is not None and gl > 100 * DIVERGE_RELATIVE
-        result["detected"] = bool(result["detected"]) or (not result["train_rising"] and not jump)
+        # Known training loss not rising: an overfit. Unknown: the state decides (a level jump is divergence).
+        result["detected"] = bool(result["detected"]) or (
+            result["train_now"] is not None and not result["train_rising"]
+        )
     return result
 
 
@@ -256,6 +241,8 @@ def diagnose(
     spikes = find_spikes(steps_f, series.x, series.sign)
     overfit, has_eval = _overfitting(series, key, mode, companion, recent, config)
     reading = classify(series, key=key, recent=recent, vol=vol, spikes=spikes, overfit=overfit)
+    if reading.state == "overfitting" and overfit is not None:
+        overfit["detected"] = True  # the page's "overfit: yes/no" says what the state says
     outlook = None if is_schedule_key(key) or ended else _outlook(series, key, mode, config, level=FORECAST_LEVEL)
 
     trend = _series_facts(series, smoothed, key, mode, {p["step"] for p in spikes["items"]})

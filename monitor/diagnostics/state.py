@@ -160,8 +160,6 @@ def classify(
         return Reading("improving" if moving else "plateaued", **facts)
     if overfit is not None and overfit.get("detected") and is_eval_key(key):
         return Reading("overfitting", **facts)
-    if _stopped_as(key, overfit) == "diverging":
-        return Reading("diverging", **facts)
     if rise > DIVERGE_NOISE_K * noise and rise > DIVERGE_RELATIVE * abs(best):
         # "Diverging" is a training loss blowing up. Validation far above its best while training does not
         # rise with it is the model fitting its training data at validation's expense: overfitting.
@@ -173,6 +171,10 @@ def classify(
         ):
             return Reading("overfitting", **facts)
         return Reading("diverging", **facts)
+
+    stopped = _stopped_as(key, overfit)
+    if stopped in ("diverging", "overfitting"):
+        return Reading(stopped, **facts)
 
     start_step = recent["start_step"]
     recent_spikes = [s for s in spikes["items"] if start_step is not None and s["step"] >= start_step]
@@ -187,14 +189,19 @@ def classify(
     return Reading("plateaued", **facts)
 
 
+# The default rule's clauses that stop a validation curve for having risen from its best (its overfitting
+# clause, and levelling off on a curve that turned up).
+RISEN_CLAUSES = ("overfitting", "turned")
+
+
 def _stopped_as(key: str, overfit: dict[str, Any] | None) -> str | None:
     """The state the default stopping rule's verdict on this validation key stands for, if it would stop it:
-    risen from its best, overfitting as the overfitting read has it (report._with_stop_rule), or else training
-    going wrong (diverging: the training loss rose too, as the decision says "not overfitting but training
-    going wrong", or, with no training loss, a jump); levelled off, plateaued."""
+    risen from its best, overfitting, or, with the training loss rising too, training going wrong (diverging,
+    as the decision says "not overfitting but training going wrong"); levelled off, plateaued. Read after the
+    level-jump test, so a validation curve that jumped and stays up without a training loss is still diverging."""
     if overfit is None or not is_eval_key(key) or overfit.get("validation") != "key":
         return None
     clause = overfit.get("stop_rule")
-    if clause in ("overfitting", "turned"):
-        return "overfitting" if overfit.get("detected") else "diverging"
+    if clause in RISEN_CLAUSES:
+        return "diverging" if overfit.get("train_rising") else "overfitting"
     return "plateaued" if clause == "levelling" else None

@@ -79,3 +79,28 @@ def test_readings_of_a_training_key_beside_an_overfit_do_not_say_a_flat_loss_fel
     result = diagnose(ts, flat, key="loss", companion=(es, ev), config={"max_steps": 1200}, lang=lang)
     assert result["overfitting"]["detected"], result["summary"]
     assert words in result["summary"] and not_words not in result["summary"], result["summary"]
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "overfitting_on_four_evaluations_rising_from_the_first",
+        "overfitting_on_four_accuracies_falling_from_the_first",
+        "plateaued_on_four_evaluations_that_barely_move",
+    ],
+)
+@pytest.mark.parametrize("lang", LANGS)
+def test_readings_of_a_short_run_the_rule_judges_carry_its_numbers(case: str, lang: str) -> None:
+    # 3-4 readings read by the stopping rule: the levels are there ("from ? to ?" where they were not).
+    steps, values, kwargs = dict((c.__name__, c) for _, c in CASES)[case]()
+    summary = diagnose(steps, values, **kwargs, lang=lang)["summary"]
+    assert "?" not in summary and "？" not in summary, summary
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_readings_of_a_rise_from_a_best_of_zero_state_no_share_of_it(lang: str) -> None:
+    steps = np.arange(1, 7, dtype=np.int64) * 100
+    result = diagnose(steps, np.array([0.5, 0.2, 0.0, 0.1, 0.2, 0.3]), key="eval_loss", lang=lang)
+    assert result["state"] == "overfitting", result["summary"]
+    # A share of 0 means nothing: "(0% worse than the best)" was said of a rise from 0 to 0.2.
+    assert "worse than the best" not in result["summary"] and "比最好值差" not in result["summary"], result["summary"]
