@@ -136,22 +136,16 @@ def _both_rising(r: dict[str, Any], lang: str) -> list[str]:
     training going wrong", in the same words (a level-to-level jump, the training loss's own reading, can be
     smaller than the noise of a validation curve read every few hundred steps)."""
     o = r["overfitting"]
-    zh = lang == "zh"
-    up = r["trend"]["mode"] == "max"
+    train = say(
+        ", and the training loss rose with it ({tb} → {tn})",
+        "，训练 loss 也跟着上升（{tb} → {tn}）",
+        lang,
+        tb=num(o["train_at_best"]),
+        tn=num(o["train_now"]),
+    )
     return [
-        say(
-            "Validation reached its best {best} at step {bs} and has since {moved} {cur}{gl}, and the training loss "
-            "rose with it ({tb} → {tn}): not overfitting but training going wrong.",
-            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}{gl}，训练 loss 也跟着上升"
-            "（{tb} → {tn}）：这不是过拟合，而是训练本身出了问题。",
-            lang,
-            best=num(o["best_value"]),
-            bs=o["best_step"],
-            cur=num(o["current_value"]),
-            moved=("回落到" if up else "回升到") if zh else ("fallen to" if up else "risen to"),
-            gl=_worse_than_best(o, lang),
-            tb=num(o["train_at_best"]),
-            tn=num(o["train_now"]),
+        _since_best(
+            r, lang, train, say("not overfitting but training going wrong", "这不是过拟合，而是训练本身出了问题", lang)
         ),
         say(
             "Stop it and restart from the checkpoint of step {bs} with a lower learning rate (e.g. a tenth) and "
@@ -164,53 +158,48 @@ def _both_rising(r: dict[str, Any], lang: str) -> list[str]:
     ]
 
 
+def _since_best(r: dict[str, Any], lang: str, train: str, verdict: str) -> str:
+    """ "Validation reached its best ... and has since risen to ...{train}: {verdict}.", the first sentence of
+    both readings of a validation curve worse than its best."""
+    o = r["overfitting"]
+    zh = lang == "zh"
+    up = r["trend"]["mode"] == "max"
+    return say(
+        "Validation reached its best {best} at step {bs} and has since {moved} {cur}{gl}{train}: {verdict}.",
+        "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}{gl}{train}：{verdict}。",
+        lang,
+        best=num(o["best_value"]),
+        bs=o["best_step"],
+        cur=num(o["current_value"]),
+        moved=("回落到" if up else "回升到") if zh else ("fallen to" if up else "risen to"),
+        gl=_worse_than_best(o, lang),
+        train=train,
+        verdict=verdict,
+    )
+
+
+# How the training loss went, beside a validation curve that overfits: (en, zh), filled with its two levels.
+_TRAIN_WENT = {
+    "fell": (" while the training loss kept falling ({tb} → {tn})", "，而训练 loss 仍在下降（{tb} → {tn}）"),
+    "stayed": (" while the training loss stayed at about {tn}", "，而训练 loss 一直停在 {tn} 左右"),
+    # Moved, but not beyond its own noise (a training loss logged a handful of times wanders).
+    "moved": (
+        " while the training loss, {tb} then and {tn} now, did not get worse beyond its noise",
+        "，而训练 loss（当时 {tb}，现在 {tn}）并没有超出噪声地变差",
+    ),
+}
+
+
 def _overfitting(r: dict[str, Any], lang: str) -> list[str]:
     """Validation worse than its best while training improves."""
-    t = r["trend"]
-    zh = lang == "zh"
     o = r["overfitting"]
-    moved = (
-        ("回落到" if t["mode"] == "max" else "回升到") if zh else ("fallen to" if t["mode"] == "max" else "risen to")
-    )
-    if o["train_now"] is None:
-        train = ""
-    elif o["train_falling"]:
-        train = say(
-            " while the training loss kept falling ({tb} → {tn})",
-            "，而训练 loss 仍在下降（{tb} → {tn}）",
-            lang,
-            tb=num(o["train_at_best"]),
-            tn=num(o["train_now"]),
-        )
-    elif abs(o["train_now"] - o["train_at_best"]) <= STAYED * max(abs(o["train_now"]), abs(o["train_at_best"])):
-        train = say(
-            " while the training loss stayed at about {tn}",
-            "，而训练 loss 一直停在 {tn} 左右",
-            lang,
-            tn=num(o["train_now"]),
-        )
-    else:
-        # Moved, but not beyond its own noise (a training loss logged a handful of times wanders).
-        train = say(
-            " while the training loss, {tb} then and {tn} now, did not get worse beyond its noise",
-            "，而训练 loss（当时 {tb}，现在 {tn}）并没有超出噪声地变差",
-            lang,
-            tb=num(o["train_at_best"]),
-            tn=num(o["train_now"]),
-        )
+    train = ""
+    if o["train_now"] is not None:
+        tb, tn = o["train_at_best"], o["train_now"]
+        went = "fell" if o["train_falling"] else "stayed" if abs(tn - tb) <= STAYED * max(abs(tn), abs(tb)) else "moved"
+        train = say(*_TRAIN_WENT[went], lang, tb=num(tb), tn=num(tn))
     return [
-        say(
-            "Validation reached its best {best} at step {bs} and has since {moved} {cur}{gl}{train}: the model is "
-            "overfitting.",
-            "验证集在第 {bs} 步达到最好值 {best}，之后{moved} {cur}{gl}{train}：模型开始过拟合了。",
-            lang,
-            best=num(o["best_value"]),
-            bs=o["best_step"],
-            cur=num(o["current_value"]),
-            moved=moved,
-            gl=_worse_than_best(o, lang),
-            train=train,
-        ),
+        _since_best(r, lang, train, say("the model is overfitting", "模型开始过拟合了", lang)),
         say(
             "Stop now and keep the checkpoint from step {bs} (load_best_model_at_end), or train fewer "
             "epochs / add regularization.",

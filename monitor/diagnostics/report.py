@@ -99,11 +99,10 @@ def _overfitting(
     the validation series of the same metric (so it shares `mode`) and the key is the training one.
     """
     key_is_eval = is_eval_key(key)
-    if companion is not None and key_is_eval and prepare(companion[0], companion[1], "min").n < 2:
-        # A training loss of one point says nothing of its course: read the validation key on its own, as
-        # without one (the stopping rule's verdict included), not not at all.
-        companion = None
-    if companion is None:
+    other = None if companion is None else prepare(companion[0], companion[1], "min" if key_is_eval else mode)
+    if other is None or (key_is_eval and other.n < 2):
+        # No training loss, or one point of it, which says nothing of its course: the validation key on its own
+        # (the stopping rule's verdict included).
         if not key_is_eval or series.n < 2:
             return None, key_is_eval
         empty = np.empty(0)
@@ -119,7 +118,6 @@ def _overfitting(
         )
         result["validation"] = "key"
         return _with_stop_rule(result, series, config), True
-    other = prepare(companion[0], companion[1], "min" if key_is_eval else mode)
     if key_is_eval:
         ev, tr = series, other
         ev_recent = recent

@@ -129,8 +129,8 @@ def classify(
         return Reading("non_finite")
     # Too few readings for a trend test, but not for the stopping rule, which judges from 3: where it would stop
     # this validation curve, the state says why, so a short run's stop and its reading agree.
-    early = _stopped_as(key, overfit) if series.n < MIN_POINTS else None
-    if series.n < MIN_POINTS and early is None:
+    stopped = _stopped_as(key, overfit)
+    if series.n < MIN_POINTS and stopped is None:
         return Reading("insufficient_data")
 
     x = series.x
@@ -151,8 +151,8 @@ def classify(
         "curve_range": curve_range,
         "change_over_noise": change_over_noise,
     }
-    if early is not None:
-        return Reading(early, **facts)
+    if series.n < MIN_POINTS and stopped is not None:
+        return Reading(stopped, **facts)
     moving = bool(recent["significant"]) and beyond_noise
     improving = moving and slope is not None and series.sign * slope < 0
 
@@ -172,7 +172,6 @@ def classify(
             return Reading("overfitting", **facts)
         return Reading("diverging", **facts)
 
-    stopped = _stopped_as(key, overfit)
     if stopped in ("diverging", "overfitting"):
         return Reading(stopped, **facts)
 
@@ -185,7 +184,7 @@ def classify(
     if improving:
         # Still falling beyond its noise, but by less than continuing is worth (the stopping rule's levelling
         # off): a person calls that a plateau, and the stop beside it says so.
-        return Reading("plateaued" if _stopped_as(key, overfit) == "plateaued" else "improving", **facts)
+        return Reading("plateaued" if stopped == "plateaued" else "improving", **facts)
     return Reading("plateaued", **facts)
 
 
