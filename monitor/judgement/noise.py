@@ -54,7 +54,13 @@ def upper_reading_sigma(values: np.ndarray, order: int = 2) -> float:
     diffs = _differences(values, order)
     if diffs is None:
         return 0.0
-    return upper_sigma(_robust(*diffs), diffs[0].size)
+    sigma = upper_sigma(_robust(*diffs), diffs[0].size)
+    if diffs[0].size == 2 and order == 2:
+        # Four readings give two second differences; centred on their median they keep one degree of freedom,
+        # and a bend through the four readings cancels it: noise that happens to fall in a U or an arch reads as
+        # quiet. The first differences, which count a bend as noise, are the floor there.
+        sigma = max(sigma, upper_reading_sigma(values, order=1))
+    return sigma
 
 
 def spread_sigma(values: np.ndarray, order: int = 2) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from losswatch.monitor.judgement.noise import reading_sigma, spread_sigma
+from losswatch.monitor.judgement.noise import reading_sigma, spread_sigma, upper_reading_sigma
 
 RNG = np.random.default_rng(11)
 STEPS = np.arange(1, 401, dtype=np.float64)
@@ -70,3 +70,24 @@ def test_first_differences_count_the_bend_the_forecast_spread_is_built_from() ->
     u = 1.0 + ((STEPS - 150) / 100) ** 2 + WHITE
     first, second = reading_sigma(u, order=1), reading_sigma(u)
     assert first is not None and second is not None and first > 1.1 * second
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param([0.47, 1.15, 1.22, 0.72], id="arch"),
+        pytest.param([1.0, 0.4, 0.35, 0.9], id="u"),
+    ],
+)
+def test_upper_reading_sigma_of_four_readings_counts_their_bend(values: list[float]) -> None:
+    # Two second differences centred on their median: a bend through four readings leaves them nearly equal and
+    # the scale near 0, though the readings jump by half their level. The first differences' scale is the floor.
+    y = np.array(values)
+    assert upper_reading_sigma(y) >= upper_reading_sigma(y, order=1) > 0.2
+
+
+def test_upper_reading_sigma_of_five_readings_still_leaves_a_bend_out() -> None:
+    # From five readings on, the second differences have spread enough to tell a bend from noise.
+    y = np.array([1.0 + ((s - 300) / 200) ** 2 for s in range(100, 600, 100)])
+    assert upper_reading_sigma(y) == pytest.approx(0.0, abs=1e-12)
+    assert upper_reading_sigma(y, order=1) > 0.1
