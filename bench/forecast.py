@@ -5,8 +5,9 @@ the last eval's step): forecast the eval_loss at the last eval's step from those
 with what the run logged there. Error = |forecast - truth| / the range the first half covered (max - min),
 so curves of any scale weigh alike. Baselines: the last value of the first half; a least-squares power law
 a + b t^-c (scipy.optimize.curve_fit) through the first half. Coverage: the share of runs whose logged
-value lies in the forecast's 80% interval. The forecast's two constants (the settled family's exponent and
-the interval's widening) are chosen leave-one-out, so every number reported is held out.
+value lies in the forecast's 80% interval. The forecast's constants (its family set: the power+drift family's
+course mixed in or only back-tested, the settled family's exponent; the interval's widening) are chosen
+leave-one-out, so every number reported is held out.
     python bench/forecast.py
 """
 
@@ -24,6 +25,7 @@ from scipy import optimize
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import write_section  # noqa: E402
 from losswatch.monitor.judgement.forecast import (  # noqa: E402
+    DRIFT_MIXED,
     INTERVAL_SCALE,
     MIN_POINTS,
     SETTLED_EXPONENT,
@@ -37,6 +39,10 @@ LEVEL = 0.8
 SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5)
 # The settled family's exponents the cross-validation chooses from (None: the mixture without it).
 EXPONENTS: tuple[float | None, ...] = (None, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0)
+# The family sets the cross-validation chooses from: the power+drift family's course mixed in or only back-tested,
+# and the settled family's exponent.
+Mix = tuple[bool, float | None]
+MIXES: tuple[Mix, ...] = tuple((drift, e) for drift in (False, True) for e in EXPONENTS)
 RATIO_GOAL = 0.8
 COVERAGE_GOAL = (0.65, 0.95)
 
@@ -50,16 +56,16 @@ class Row:
     power_law: float
     scale: float
     method: str
-    # {(settled exponent, widening): forecast} and {(settled exponent, widening): (low, high)}: the forecast is
+    # {(family set, widening): forecast} and {(family set, widening): (low, high)}: the forecast is
     # the median of the widened mixture, so it moves with the widening too.
-    points: dict[tuple[float | None, float], float]
-    intervals: dict[tuple[float | None, float], tuple[float, float]]
+    points: dict[tuple[Mix, float], float]
+    intervals: dict[tuple[Mix, float], tuple[float, float]]
 
     def err(self, value: float) -> float:
         return abs(value - self.truth) / self.scale
 
-    def covered_at(self, exponent: float | None, scale: float) -> bool:
-        low, high = self.intervals[exponent, scale]
+    def covered_at(self, mix: Mix, scale: float) -> bool:
+        low, high = self.intervals[mix, scale]
         return low <= self.truth <= high
 
 
@@ -95,16 +101,15 @@ def rows() -> tuple[list[Row], list[str]]:
             skipped.append(f"{name} ({int(half.sum())} in the first half)")
             continue
         xs, ys = steps[half], values[half]
-        points: dict[tuple[float | None, float], float] = {}
-        intervals: dict[tuple[float | None, float], tuple[float, float]] = {}
-        for exponent in EXPONENTS:
+        points: dict[tuple[Mix, float], float] = {}
+        intervals: dict[tuple[Mix, float], tuple[float, float]] = {}
+        for mix in MIXES:
             for scale in SCALES:
-                g = forecast(
-                    xs, ys, horizon=int(steps[-1]), level=LEVEL, interval_scale=scale, mixed=families(exponent)
-                )
+                fams = families(mix[1], drift_mixed=mix[0])
+                g = forecast(xs, ys, horizon=int(steps[-1]), level=LEVEL, interval_scale=scale, mixed=fams)
                 assert g is not None
-                points[exponent, scale] = g.value.expected
-                intervals[exponent, scale] = (g.value.low, g.value.high)
+                points[mix, scale] = g.value.expected
+                intervals[mix, scale] = (g.value.low, g.value.high)
         fc = forecast(xs, ys, horizon=int(steps[-1]), level=LEVEL)
         assert fc is not None
         out.append(
@@ -123,27 +128,28 @@ def rows() -> tuple[list[Row], list[str]]:
     return out, skipped
 
 
-def choose_exponent(data: list[Row]) -> float | None:
-    """The settled family's exponent (None: no such family) whose forecasts on `data` (at the widening chosen
-    on `data` for it) have the lowest mean error. Not the median, the goal's statistic: over two dozen runs
+def choose_mix(data: list[Row]) -> Mix:
+    """The family set (the power+drift family's course mixed in or not; the settled family's exponent, None for
+    no such family) whose forecasts on `data` (at the widening chosen on `data` for it) have the lowest mean
+    error. Not the median, the goal's statistic: over two dozen runs
     the median is one or two runs' error, and holding out one run moves it to another, so a choice by it
     flips with whichever run is held out."""
 
-    def mean_error(exponent: float | None) -> float:
-        scale = choose_scale(data, exponent)
-        return float(np.mean([r.err(r.points[exponent, scale]) for r in data]))
+    def mean_error(mix: Mix) -> float:
+        scale = choose_scale(data, mix)
+        return float(np.mean([r.err(r.points[mix, scale]) for r in data]))
 
-    return min(EXPONENTS, key=mean_error)
+    return min(MIXES, key=mean_error)
 
 
-def choose_scale(data: list[Row], exponent: float | None) -> float:
+def choose_scale(data: list[Row], mix: Mix) -> float:
     """The widening whose coverage on `data` is closest to the nominal level (the smaller one on a tie)."""
-    return min(SCALES, key=lambda sc: (abs(np.mean([r.covered_at(exponent, sc) for r in data]) - LEVEL), sc))
+    return min(SCALES, key=lambda sc: (abs(np.mean([r.covered_at(mix, sc) for r in data]) - LEVEL), sc))
 
 
 @dataclass(frozen=True)
 class HeldOut:
-    exponent: float | None
+    mix: Mix
     scale: float
     value: float
     low: float
@@ -151,13 +157,13 @@ class HeldOut:
 
 
 def held_out(data: list[Row]) -> list[HeldOut]:
-    """Leave-one-out: each run forecast with the exponent, then the widening, chosen on all the others."""
+    """Leave-one-out: each run forecast with the family set, then the widening, chosen on all the others."""
     out = []
     for i, r in enumerate(data):
         others = data[:i] + data[i + 1 :]
-        exponent = choose_exponent(others)
-        scale = choose_scale(others, exponent)
-        out.append(HeldOut(exponent, scale, r.points[exponent, scale], *r.intervals[exponent, scale]))
+        mix = choose_mix(others)
+        scale = choose_scale(others, mix)
+        out.append(HeldOut(mix, scale, r.points[mix, scale], *r.intervals[mix, scale]))
     return out
 
 
@@ -230,17 +236,22 @@ def _label(exponent: float | None) -> str:
     return "none" if exponent is None else f"{exponent:g}"
 
 
+def _mix_label(mix: Mix) -> str:
+    return f"power+drift {'mixed' if mix[0] else 'back-tested only'}, settled {_label(mix[1])}"
+
+
 def main() -> None:
     data, skipped = rows()
     held = held_out(data)
     ours = float(np.median([r.err(h.value) for r, h in zip(data, held, strict=True)]))
-    shipped = float(np.median([r.err(r.points[SETTLED_EXPONENT, INTERVAL_SCALE]) for r in data]))
+    ship: Mix = (DRIFT_MIXED, SETTLED_EXPONENT)
+    shipped = float(np.median([r.err(r.points[ship, INTERVAL_SCALE]) for r in data]))
     last = float(np.median([r.err(r.last) for r in data]))
     plaw = float(np.median([r.err(r.power_law) for r in data]))
     loo = float(np.mean([h.low <= r.truth <= h.high for r, h in zip(data, held, strict=True)]))
-    coverage = float(np.mean([r.covered_at(SETTLED_EXPONENT, INTERVAL_SCALE) for r in data]))
-    exponent_all, scale_all = choose_exponent(data), choose_scale(data, SETTLED_EXPONENT)
-    exponents = Counter(_label(h.exponent) for h in held)
+    coverage = float(np.mean([r.covered_at(ship, INTERVAL_SCALE) for r in data]))
+    mix_all, scale_all = choose_mix(data), choose_scale(data, ship)
+    mixes = Counter(_mix_label(h.mix) for h in held)
     scales = Counter(h.scale for h in held)
     better = min(last, plaw)
     lines = [
@@ -258,8 +269,9 @@ def main() -> None:
         "## Forecast: the last eval from the first half of the run (`bench/forecast.py`)\n\n"
         f"{len(data)} shared curves with at least {MIN_POINTS} eval_loss points in the first half (skipped: "
         f"{', '.join(skipped) or 'none'}). Error = |forecast - logged| / range of the first half. Every forecast "
-        "in the table is held out: leave-one-out, each run forecast with the settled family's exponent "
-        f"({', '.join(_label(e) for e in EXPONENTS)}; 'none': without that family) that has the lowest mean "
+        "in the table is held out: leave-one-out, each run forecast with the family set (the power+drift "
+        "family's course mixed in or only back-tested; the settled family's exponent "
+        f"{', '.join(_label(e) for e in EXPONENTS)}, 'none': without that family) that has the lowest mean "
         "error on the other runs, and its interval widened by the factor whose coverage on the other runs is "
         "closest to 80%.\n\n" + "\n".join(lines) + "\n\n"
         f"| | median error | vs the better baseline (goal <= {RATIO_GOAL}) |\n|---|---|---|\n"
@@ -267,8 +279,8 @@ def main() -> None:
         f"| losswatch forecast, shipped constants | {shipped:.3f} | {shipped / better:.2f} |\n"
         f"| last value | {last:.3f} | {last / better:.2f} |\n"
         f"| least-squares power law | {plaw:.3f} | {plaw / better:.2f} |\n\n"
-        f"Exponents the folds chose: {', '.join(f'{k} x{v}' for k, v in exponents.most_common())}; on all runs: "
-        f"{_label(exponent_all)} (shipped: {_label(SETTLED_EXPONENT)}). Widenings ({', '.join(map(str, SCALES))}) the "
+        f"Family sets the folds chose: {', '.join(f'{k} x{v}' for k, v in mixes.most_common())}; on all runs: "
+        f"{_mix_label(mix_all)} (shipped: {_mix_label(ship)}). Widenings ({', '.join(map(str, SCALES))}) the "
         f"folds chose: {', '.join(f'{k} x{v}' for k, v in sorted(scales.items()))}. Held out, the 80% interval "
         f"holds the logged value in **{loo:.0%}** of runs (goal {COVERAGE_GOAL[0]:.0%}-{COVERAGE_GOAL[1]:.0%}); "
         f"with the shipped constants (widening {INTERVAL_SCALE}; chosen on all runs: {scale_all}) in {coverage:.0%}.\n"

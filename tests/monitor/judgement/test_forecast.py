@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from losswatch.monitor.judgement.forecast import MIN_POINTS, families, forecast
+from losswatch.monitor.judgement.forecast import MIN_POINTS, families, fit_families, forecast
+from tests.curves import load
 
 
 def _decay(steps: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -192,3 +193,31 @@ def test_forecast_of_a_constant_is_that_constant_at_every_scale(level: float) ->
     for band in (fc.value, fc.minimum):
         assert band.low == pytest.approx(level, rel=1e-6)
         assert band.high == pytest.approx(level, rel=1e-6)
+
+
+def test_forecast_of_a_levelled_fall_does_not_climb_on_a_drift() -> None:
+    # Curve 40 from 70% of its run: eval_loss has levelled at 0.306-0.311 for its last eight readings. A power+drift
+    # fit to the whole fall has an upward drift, and mixed in (weight 0.57) it forecast a climb to 0.39 by the end.
+    _, evals = load("40_roberta_lora_asymptote.json")
+    steps = np.array([s for s, _ in evals], dtype=np.float64)
+    values = np.array([v for _, v in evals])
+    seen = steps <= 0.7 * steps[-1]
+    drifted = forecast(steps[seen], values[seen], horizon=int(steps[-1]), mixed=families(drift_mixed=True))
+    shipped = forecast(steps[seen], values[seen], horizon=int(steps[-1]))
+    assert drifted is not None and shipped is not None
+    assert drifted.value.expected > 0.35
+    assert "power+drift" not in shipped.weights
+    assert abs(shipped.value.expected - values[-1]) < 0.3 * abs(drifted.value.expected - values[-1])
+
+
+def test_a_family_that_is_not_mixed_still_scales_the_weights() -> None:
+    # Taken out of the fit altogether, power+drift no longer counted towards the typical family's error: the weights
+    # softened and a clean exponential decay was hedged with a power law, 0.09 below its asymptote of 1.0.
+    steps = np.arange(50, 1001, 50)
+    fits = {f.family.name: f.weight for f in fit_families(steps / 1000.0, _decay(steps))}
+    assert "power+drift" not in fits and fits["exponential"] > 0.9
+    without = tuple(f for f in families() if f.name != "power+drift")
+    fits_without = {f.family.name: f.weight for f in fit_families(steps / 1000.0, _decay(steps), without)}
+    assert fits_without["exponential"] < 0.6
+    shipped = forecast(steps, _decay(steps), horizon=3000)
+    assert shipped is not None and shipped.value.expected == pytest.approx(1.0, abs=0.01)
