@@ -88,38 +88,61 @@ def power_law(steps: np.ndarray, values: np.ndarray, at: float) -> float:
     return out if np.isfinite(out) else float(values[-1])
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A run's eval_loss up to a share of its last eval step (xs, ys), and that last step and value."""
+
+    xs: np.ndarray
+    ys: np.ndarray
+    end: int
+    truth: float
+
+    @property
+    def scale(self) -> float:
+        """The range the seen part covered: errors are shares of it, so curves of any scale weigh alike."""
+        return float(self.ys.max() - self.ys.min()) or 1.0
+
+
+def seen(name: str, share: float) -> Seen | None:
+    """The run's evals up to `share` of its last eval step; None without evals."""
+    _, evals = load(name)
+    if not evals:
+        return None
+    steps = np.array([s for s, _ in evals], dtype=np.float64)
+    values = np.array([v for _, v in evals], dtype=np.float64)
+    part = steps <= steps[-1] * share
+    return Seen(steps[part], values[part], int(steps[-1]), float(values[-1]))
+
+
 def rows() -> tuple[list[Row], list[str]]:
     out, skipped = [], []
     for name in names():
-        _, evals = load(name)
-        if not evals:
+        run = seen(name, 0.5)
+        if run is None:
             continue
-        steps = np.array([s for s, _ in evals], dtype=np.float64)
-        values = np.array([v for _, v in evals], dtype=np.float64)
-        half = steps <= steps[-1] / 2
-        if half.sum() < MIN_POINTS:
-            skipped.append(f"{name} ({int(half.sum())} in the first half)")
+        if run.xs.size < MIN_POINTS:
+            skipped.append(f"{name} ({run.xs.size} in the first half)")
             continue
-        xs, ys = steps[half], values[half]
+        xs, ys = run.xs, run.ys
         points: dict[tuple[Mix, float], float] = {}
         intervals: dict[tuple[Mix, float], tuple[float, float]] = {}
         for mix in MIXES:
             for scale in SCALES:
                 fams = families(mix[1], drift_mixed=mix[0])
-                g = forecast(xs, ys, horizon=int(steps[-1]), level=LEVEL, interval_scale=scale, mixed=fams)
+                g = forecast(xs, ys, horizon=run.end, level=LEVEL, interval_scale=scale, mixed=fams)
                 assert g is not None
                 points[mix, scale] = g.value.expected
                 intervals[mix, scale] = (g.value.low, g.value.high)
-        fc = forecast(xs, ys, horizon=int(steps[-1]), level=LEVEL)
+        fc = forecast(xs, ys, horizon=run.end, level=LEVEL)
         assert fc is not None
         out.append(
             Row(
                 name,
-                int(half.sum()),
-                float(values[-1]),
+                int(xs.size),
+                run.truth,
                 float(ys[-1]),
-                power_law(xs, ys, float(steps[-1])),
-                float(ys.max() - ys.min()) or 1.0,
+                power_law(xs, ys, float(run.end)),
+                run.scale,
                 fc.method,
                 points,
                 intervals,
@@ -188,21 +211,15 @@ def at_cuts() -> list[Cut]:
     for share in CUTS:
         fc_err, last_err, pl_err, covered = [], [], [], []
         for name in names():
-            _, evals = load(name)
-            steps = np.array([s for s, _ in evals], dtype=np.float64)
-            values = np.array([v for _, v in evals], dtype=np.float64)
-            seen = steps <= steps[-1] * share if evals else np.zeros(0, dtype=bool)
-            if int(seen.sum()) < MIN_POINTS:
+            run = seen(name, share)
+            if run is None or run.xs.size < MIN_POINTS:
                 continue
-            xs, ys = steps[seen], values[seen]
-            fc = forecast(xs, ys, horizon=int(steps[-1]), level=LEVEL)
+            fc = forecast(run.xs, run.ys, horizon=run.end, level=LEVEL)
             assert fc is not None
-            scale = float(ys.max() - ys.min()) or 1.0
-            truth = float(values[-1])
-            fc_err.append(abs(fc.value.expected - truth) / scale)
-            last_err.append(abs(float(ys[-1]) - truth) / scale)
-            pl_err.append(abs(power_law(xs, ys, float(steps[-1])) - truth) / scale)
-            covered.append(fc.value.low <= truth <= fc.value.high)
+            fc_err.append(abs(fc.value.expected - run.truth) / run.scale)
+            last_err.append(abs(float(run.ys[-1]) - run.truth) / run.scale)
+            pl_err.append(abs(power_law(run.xs, run.ys, float(run.end)) - run.truth) / run.scale)
+            covered.append(fc.value.low <= run.truth <= fc.value.high)
         out.append(Cut(share, len(fc_err), fc_err, last_err, pl_err, covered))
     return out
 

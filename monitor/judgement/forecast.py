@@ -27,7 +27,6 @@ the best so far. "gain" is how much that improves on the best so far, relative t
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 import warnings
@@ -116,11 +115,10 @@ DRIFT_MIXED = False
 def families(settled_exponent: float | None = SETTLED_EXPONENT, drift_mixed: bool = DRIFT_MIXED) -> tuple[Family, ...]:
     """The families fitted, with the settled family at `settled_exponent` (None: without it) and the
     power+drift family's course mixed in if `drift_mixed`."""
-    drift = Family("power+drift", _power_drift, (-np.inf, 0.0, 0.1, 0.0), (np.inf, np.inf, 4.0, np.inf))
     base = (
         Family("power", _power, (-np.inf, 0.0, 0.1), (np.inf, np.inf, 4.0)),
         Family("exponential", _exponential, (-np.inf, 0.0, 0.005), (np.inf, np.inf, 10.0)),
-        dataclasses.replace(drift, mixed=drift_mixed),
+        Family("power+drift", _power_drift, (-np.inf, 0.0, 0.1, 0.0), (np.inf, np.inf, 4.0, np.inf), mixed=drift_mixed),
         Family("flat", _flat, (-np.inf,), (np.inf,)),
         Family("rise", _rise, (-np.inf, 0.0), (np.inf, np.inf)),
     )
