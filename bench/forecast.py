@@ -213,10 +213,10 @@ class HeldOut:
         return self.cut.covered(self.setting, self.scale)
 
 
-def held_out(data: list[Cut]) -> list[HeldOut]:
-    """Leave one run out, all its cuts at once: its forecasts with the setting and widening chosen on the other
-    runs' cuts."""
-    options = settings()
+def held_out(data: list[Cut], options: list[Setting] | None = None) -> list[HeldOut]:
+    """Leave one run out, all its cuts at once: its forecasts with the setting (of `options`, default `settings()`)
+    and widening chosen on the other runs' cuts."""
+    options = options or settings()
     out: list[HeldOut] = []
     for name in sorted({c.name for c in data}):
         setting, scale = choose([c for c in data if c.name != name], options)
