@@ -21,7 +21,7 @@ from losswatch.monitor.judgement.forecast import (
     forecast,
     project,
 )
-from tests.curves import load, names
+from tests.curves import load, names, require
 
 
 def _decay(steps: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -304,6 +304,7 @@ def test_anchored_keeps_a_share_of_the_change_that_falls_with_its_doubt(
 def test_anchored_forecasts_beat_the_course_as_fitted_on_most_real_runs() -> None:
     # Why the course starts from the last reading and damps the families' change: from 50% and 70% of each shared
     # run, the value at its last eval. The course as fitted lost to the last value at seven of ten cuts.
+    require()
     wins, runs = 0, 0
     for name in names():
         _, evals = load(name)
