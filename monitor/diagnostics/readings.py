@@ -255,6 +255,11 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
     )
     hi = little_left(r)
+    o, t = r["overfitting"] or {}, r["trend"]
+    if t["role"] == "eval" and o.get("stop_rule_course_end") is not None:
+        # The forecast's course does not get back to the best: say why that is no turn (yet), so that "keep
+        # training" and "not expected to beat the best" do not stand side by side unexplained.
+        return [s, companion_overfits(r, lang) or _short_of_best(t, lang, falling=down)]
     todo = say(
         "Keep training."
         if hi is None
@@ -269,6 +274,40 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         md=pct(RULE_DEFAULTS["min_delta"], signed=False),
     )
     return [s, companion_overfits(r, lang) or todo]
+
+
+def _short_of_best(t: dict[str, Any], lang: str, *, falling: bool) -> str:
+    """A curve still getting better whose forecast course stays short of its best: one evaluation past the best
+    (a bump or a turn: the next one tells, and the state waits for it), or a level still moving by more than
+    the default rule's `min_delta` towards a best that was a lucky reading."""
+    up = t["mode"] == "max"
+    fields = dict(
+        side="below" if up else "above",
+        side_zh="低于" if up else "高于",
+        best=num(t["best_value"]),
+        bs=t["best_step"],
+    )
+    if t.get("readings_since_best") == 1:
+        return say(
+            "Its latest evaluation is {side} the best {best} at step {bs}; one evaluation past the best can still be "
+            "a bump: see whether the next one improves.",
+            "最新一次评估{side_zh}第 {bs} 步的最好值 {best}；最好值之后只有一次评估，也可能只是一次波动："
+            "看下一次评估是否改善。",
+            lang,
+            **fields,
+        )
+    return say(
+        "Keep training: the curve is still {verb}; its best {best} at step {bs} was a lucky reading {side_best} "
+        "the curve, which its course may not reach again.",
+        "继续训练即可：曲线仍在{verb_zh}；第 {bs} 步的最好值 {best} 是一次碰巧{side_best_zh}曲线的读数，"
+        "预测走势未必能再达到它。",
+        lang,
+        verb="falling" if falling else "rising",
+        verb_zh="下降" if falling else "上升",
+        side_best="above" if up else "below",
+        side_best_zh="高于" if up else "低于",
+        **fields,
+    )
 
 
 def little_left(r: dict[str, Any]) -> float | None:
@@ -346,7 +385,22 @@ def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
     if t["role"] == "eval" and o.get("stop_rule") == "levelling":
         return _levelled_in_practice(r, lang)
     worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
-    if worse:
+    if o.get("stop_rule_course_end") is not None and rec["significant"] and (rec["change"] or 0) * _sign(t) < 0:
+        # Still better over the window, which reaches back into the fall, but not since the best, and the
+        # forecast's course does not get back to it: levelled off there (the stop rule's reading too).
+        s = say(
+            "{w} it {moved} {rel} ({p}), but none of its readings since step {bs} beat the best {best} reached "
+            "there: it has levelled off.",
+            "{w}{moved} {rel}（{p}），但第 {bs} 步达到最好值 {best} 之后再没有读数比它更好：已经走平。",
+            lang,
+            w=window,
+            moved=("上升了" if _sign(t) < 0 else "下降了") if zh else ("rose" if _sign(t) < 0 else "fell"),
+            rel=pct(abs(rec["relative_change"] or 0.0), signed=False),
+            p=p,
+            best=num(t["best_value"]),
+            bs=t["best_step"],
+        )
+    elif worse:
         # Significantly worse, but not far enough from the best to call it diverging.
         s = say(
             "{w} it is getting worse again ({rel}, {p}); it is now {gap} worse than its best {best} at step {bs}.",

@@ -18,6 +18,10 @@ Rules, checked in this order (values oriented so that lower is better):
    p < 0.05 and the 95% interval excludes 0) and the fitted change over the window exceeds one
    reading's noise sigma. With many points a tiny drift becomes significant; the second test asks
    that it also be visible: the EMA-0.6 chart's +-2 sigma band is +-1 reading sigma wide.
+   A validation curve that passes both but has levelled off is plateaued instead: the default rule
+   levels it off, or its window still reaches back into the fall while the readings since its best
+   (as many as the rule waits for) and the rule's forecast course stay short of that best, the course
+   gaining less than `min_delta` on the latest reading.
 8. plateaued: everything else - the recent change is not significant or smaller than the noise, or it
    is a worsening too small to be diverging on a key that cannot be overfitting (a training loss back
    up a little). The contract's list of states has no word for that; the summary says it in words
@@ -31,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from losswatch.monitor.judgement import rule as stop_rule
+from losswatch.monitor.policy import Policy
 from losswatch.monitor.vocabulary import is_eval_key
 
 from .robust import rolling_median, thin_indices
@@ -90,6 +96,7 @@ class Reading:
     rise: float | None = None
     curve_range: float | None = None
     change_over_noise: float | None = None
+    since_best: int | None = None  # finite readings after the best reading
 
     def as_dict(self, sign: float) -> dict[str, Any]:
         def orig(v: float | None) -> float | None:
@@ -101,6 +108,7 @@ class Reading:
             "recent_level": orig(self.recent_level),
             "rise_above_best": self.rise,
             "change_over_noise": self.change_over_noise,
+            "readings_since_best": self.since_best,
         }
 
 
@@ -143,13 +151,14 @@ def classify(
     oriented_change = series.sign * change if change is not None else 0.0
     change_over_noise = abs(oriented_change) / noise if noise > 0 else None
     beyond_noise = abs(oriented_change) > noise
-    facts = {
+    facts: dict[str, Any] = {
         "start_level": start,
         "best_level": best,
         "recent_level": level,
         "rise": rise,
         "curve_range": curve_range,
         "change_over_noise": change_over_noise,
+        "since_best": int(x.size - 1 - int(np.argmin(x))),
     }
     if series.n < MIN_POINTS and stopped is not None:
         return Reading(stopped, **facts)
@@ -184,7 +193,8 @@ def classify(
     if improving:
         # Still falling beyond its noise, but by less than continuing is worth (the stopping rule's levelling
         # off): a person calls that a plateau, and the stop beside it says so.
-        return Reading("plateaued" if stopped == "plateaued" else "improving", **facts)
+        levelled = stopped == "plateaued" or _levelled_above_best(key, overfit, x, series.sign, facts["since_best"])
+        return Reading("plateaued" if levelled else "improving", **facts)
     return Reading("plateaued", **facts)
 
 
@@ -204,3 +214,20 @@ def _stopped_as(key: str, overfit: dict[str, Any] | None) -> str | None:
     if clause in RISEN_CLAUSES:
         return "diverging" if overfit.get("train_rising") else "overfitting"
     return "plateaued" if clause == "levelling" else None
+
+
+def _levelled_above_best(key: str, overfit: dict[str, Any] | None, x: np.ndarray, sign: float, since: int) -> bool:
+    """Whether a validation curve that still tests as falling (its window reaches back into the fall) has in
+    fact levelled off above its best: readings since the best, as many as the default rule needs before it
+    calls a rise (`waits_for`: one reading past the best is a bump as often as a turn); the rule's forecast
+    course does not get back to the best; and that course gains less than the rule's `min_delta` on the latest
+    reading. The last test keeps a noisy fall whose best was a lucky dip improving: its level is still
+    expected to fall, only not below that dip."""
+    end = None if overfit is None else overfit.get("stop_rule_course_end")
+    if end is None or not is_eval_key(key) or overfit is None or overfit.get("validation") != "key":
+        return False
+    p = Policy()
+    if since < stop_rule.waits_for(p):
+        return False
+    scale = abs(float(x.min())) if p.delta_mode == "rel" else 1.0
+    return float(x[-1]) - sign * float(end) < p.min_delta * scale

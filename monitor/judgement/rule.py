@@ -171,15 +171,15 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
                 f"({_fmt(fc.sigma)}) lets the luckiest reach 0"
             )
             facts["outlook"] = "floor"
-        elif since.size and sign * fc.value.expected > best:
+        elif since.size and fc.value.expected > best:
             # A curve that has turned, whose course ends worse than its best: any gain the forecast allows is a
             # lucky reading's. (A curve still setting new bests is not told so: a short series' flat family
             # ends above its latest reading.)
             msg += (
                 f"; the forecast's course to step {horizon} stays {_worse(sign)} it, ending at about "
-                f"{_fmt(fc.value.expected)}: only a lucky reading could improve on it"
+                f"{_fmt(sign * fc.value.expected)}: only a lucky reading could improve on it"
             )
-            facts.update(outlook="course_worse", end=fc.value.expected)
+            facts.update(outlook="course_worse", end=sign * fc.value.expected)
         else:
             msg += f"; continuing to step {horizon} is expected to improve on it by {_gain_text(fc, p.forecast_level)}"
             facts.update(outlook="gain", gain=_gain_facts(fc))

@@ -11,7 +11,8 @@ import pytest
 
 from bench.stop_quality import HF_PATIENCES, REGRET_GOAL, Curve, curves, hf_stop, outcome, policy_stop
 from losswatch.monitor.judgement.schedule import Schedule
-from losswatch.monitor.policy import RULE_DEFAULTS, Decision, Policy, Reason
+from losswatch.monitor.policy import RULE_DEFAULTS, Decision, Mode, Policy, Reason
+from losswatch.monitor.smoothing import finite_str
 from losswatch.monitor.stopping import Stopper, StopState
 from tests.curves import load, names, require
 
@@ -382,20 +383,45 @@ def test_guard_state_is_json_and_does_not_touch_the_eval_checks() -> None:
     assert back.guard == state.guard and back.guard["n"] == 3 and back.checks == 0
 
 
-def test_a_course_that_ends_above_the_best_is_said_so_not_sold_as_a_gain() -> None:
+@pytest.mark.parametrize(
+    ("monitor", "mode", "side"), [("eval_loss", "min", "above"), ("eval_accuracy", "max", "below")]
+)
+def test_a_course_that_ends_worse_than_the_best_is_said_so_not_sold_as_a_gain(
+    monitor: str, mode: Mode, side: str
+) -> None:
     # A smooth fall that turned up: the decision said "expected to improve on it by 13%" while the forecast's
-    # course ended 14% above the best.
+    # course ended 14% above the best. For a metric where higher is better the same curve upside down was read
+    # with the sign twice: a course still rising was called worse, and its end was stated negated ("-0.8887").
     steps = np.arange(20, 301, 20)
     # Readings that scatter by +-0.02 (a clean turn is stopped by the overfitting clause before it gets here).
     values = [
         float(1.5 * np.exp(-s / 80) + 0.5 + (0.002 * (s - 200) if s > 200 else 0.0) + 0.02 * (-1) ** (s // 20))
         for s in steps
     ]
-    stopper, state = Stopper(Policy(), Schedule.from_config({"max_steps": 600})), StopState()
+    # Higher is better: the same curve upside down, as an accuracy (positive, as accuracies are).
+    sign = 1.0 if mode == "min" else -1.0
+    policy = Policy(monitor=monitor, mode=mode)
+    stopper, state = Stopper(policy, Schedule.from_config({"max_steps": 600})), StopState()
     for s, v in zip(steps, values, strict=True):
-        d = stopper.check(state, step=int(s), value=v)
-    assert not d.should_stop and d.best_step == 220
-    assert "stays above it" in d.message and "expected to improve" not in d.message, d.message
+        d = stopper.check(state, step=int(s), value=v if mode == "min" else 3.0 - v)
+    assert not d.should_stop and d.best_step == 220 and d.facts is not None
+    assert f"stays {side} it" in d.message and "expected to improve" not in d.message, d.message
+    end, last = d.facts["end"], d.facts["value"]
+    # Worse than the best, in the metric's own direction, and near where the readings are.
+    assert d.best_value is not None and sign * end > sign * d.best_value and abs(end - last) < 0.1, d.facts
+    assert f"ending at about {finite_str(end)}" in d.message
+
+
+@pytest.mark.parametrize(("monitor", "mode"), [("eval_loss", "min"), ("eval_accuracy", "max")])
+def test_a_course_still_getting_better_is_stated_as_a_gain_in_either_direction(monitor: str, mode: Mode) -> None:
+    # Still improving beyond its noise, its latest readings just short of a lucky best.
+    steps = np.arange(1, 61, dtype=np.int64) * 50
+    loss = 0.1 + 0.4 * np.exp(-steps / 1500.0) + np.random.default_rng(0).normal(0, 0.004, steps.size)
+    stopper, state = Stopper(Policy(monitor=monitor, mode=mode)), StopState()
+    for s, v in zip(steps, loss, strict=True):
+        d = stopper.check(state, step=int(s), value=float(v if mode == "min" else 1.0 - v))
+    assert d.best_step is not None and d.best_step < int(steps[-1]) and not d.should_stop and d.facts is not None
+    assert d.facts["outlook"] == "gain" and "expected to improve" in d.message, d.message
 
 
 def _with_training(train: list[float], evals: list[float]) -> Decision:

@@ -335,6 +335,10 @@ REAL: list[tuple[str, str, str | None, set[str]]] = [
     ("17", "eval_loss", "loss", {"improving"}),
     ("17", "loss", "eval_loss", {"improving"}),
     ("20", "loss", None, {"improving"}),
+    ("22", "eval_loss", "loss", {"improving"}),
+    # 0.4761 -> 0.467 (step 1200), then 0.475 and 0.4731: improving, then flat just above its best.
+    ("42", "eval_loss", "loss", {"plateaued"}),
+    ("44", "eval_loss", "loss", {"plateaued"}),
     # Best at step 200, then up 9.7% and level there while training falls 9.72 -> 7.45: risen and stayed.
     ("35", "eval_loss", "loss", {"overfitting"}),
     # 7.4166 -> 7.401 over 9 evaluations while training falls 18.8 -> 7.4: stuck.
@@ -438,6 +442,46 @@ def test_state_with_a_constant_training_loss_does_not_depend_on_its_value(level:
     ts = _steps(100)
     result = diagnose(es, ev, key="eval_loss", companion=(ts, np.full(ts.size, level)), config={"max_steps": 1200})
     assert result["state"] == "overfitting" and not result["overfitting"]["train_rising"], result["summary"]
+
+
+# A fall that flattened a hair above its best: the trend window still reaches back into the fall, so the trend
+# test calls it falling, while the readings since the best and the forecast's course say it has levelled off.
+FLATTENED = [0.80, 0.66, 0.60, 0.570, 0.555, 0.547, 0.542, 0.540, 0.5392, 0.5402, 0.5398, 0.5404]
+
+
+@pytest.mark.parametrize(
+    ("values", "mode", "state", "says", "never"),
+    [
+        pytest.param(FLATTENED, "min", "plateaued", "it has levelled off", "Keep training", id="flat-above-the-best"),
+        pytest.param(
+            [1.0 - v for v in FLATTENED], "max", "plateaued", "it has levelled off", "Keep training", id="accuracy"
+        ),
+        # One evaluation past the best is a bump as often as a turn: not yet called level, nor "keep training".
+        pytest.param(FLATTENED[:-2], "min", "improving", "can still be a bump", "Keep training", id="one-past-best"),
+        pytest.param(
+            [*FLATTENED[:9], 0.5352, 0.531, 0.527], "min", "improving", "Keep training", "levelled", id="still-falling"
+        ),
+        # A noisy fall whose best was a lucky dip: its course still falls 4.6% from the latest reading, only not
+        # below the dip.
+        pytest.param(
+            [2.374, 2.436, 2.361, 2.293, 2.253, 2.247, 2.224, 2.131, 2.097, 1.967, 2.067, 2.098],
+            "min",
+            "improving",
+            "was a lucky reading below the curve",
+            "levelled",
+            id="lucky-dip",
+        ),
+    ],
+)
+def test_state_of_a_fall_that_flattened_above_its_best(
+    values: list[float], mode: str, state: str, says: str, never: str
+) -> None:
+    steps = _steps(len(values), every=100)
+    key = "eval_accuracy" if mode == "max" else "eval_loss"
+    result = diagnose(steps, np.array(values), key=key, mode=mode)
+    assert result["state"] == state and says in result["summary"] and never not in result["summary"], result["summary"]
+    zh = diagnose(steps, np.array(values), key=key, mode=mode, lang="zh")
+    assert zh["state"] == state and ("已经走平" in zh["summary"]) == (state == "plateaued"), zh["summary"]
 
 
 @pytest.mark.parametrize("plan", [1200, 4800])
