@@ -11,7 +11,7 @@ from typing import Any
 
 from losswatch.monitor.policy import RULE_DEFAULTS
 
-from .wording import num, pct, pval, say
+from .wording import num, pct, pval, say, sides
 
 # Recent improvement slower than a quarter of the whole run's average rate reads as "slowing".
 SLOWING_RATIO = 0.25
@@ -280,32 +280,24 @@ def _short_of_best(t: dict[str, Any], lang: str, *, falling: bool) -> str:
     """A curve still getting better whose forecast course stays short of its best: one evaluation past the best
     (a bump or a turn: the next one tells, and the state waits for it), or a level still moving by more than
     the default rule's `min_delta` towards a best that was a lucky reading."""
-    up = t["mode"] == "max"
-    fields = dict(
-        side="below" if up else "above",
-        side_zh="低于" if up else "高于",
-        best=num(t["best_value"]),
-        bs=t["best_step"],
-    )
+    fields = dict(sides(t["mode"] == "max"), best=num(t["best_value"]), bs=t["best_step"])
     if t.get("readings_since_best") == 1:
         return say(
-            "Its latest evaluation is {side} the best {best} at step {bs}; one evaluation past the best can still be "
-            "a bump: see whether the next one improves.",
-            "最新一次评估{side_zh}第 {bs} 步的最好值 {best}；最好值之后只有一次评估，也可能只是一次波动："
+            "Its latest evaluation is {worse} the best {best} at step {bs}; one evaluation past the best can still "
+            "be a bump: see whether the next one improves.",
+            "最新一次评估{worse_zh}第 {bs} 步的最好值 {best}；最好值之后只有一次评估，也可能只是一次波动："
             "看下一次评估是否改善。",
             lang,
             **fields,
         )
     return say(
-        "Keep training: the curve is still {verb}; its best {best} at step {bs} was a lucky reading {side_best} "
+        "Keep training: the curve is still {verb}; its best {best} at step {bs} was a lucky reading {better} "
         "the curve, which its course may not reach again.",
-        "继续训练即可：曲线仍在{verb_zh}；第 {bs} 步的最好值 {best} 是一次碰巧{side_best_zh}曲线的读数，"
+        "继续训练即可：曲线仍在{verb_zh}；第 {bs} 步的最好值 {best} 是一次碰巧{better_zh}曲线的读数，"
         "预测走势未必能再达到它。",
         lang,
         verb="falling" if falling else "rising",
         verb_zh="下降" if falling else "上升",
-        side_best="above" if up else "below",
-        side_best_zh="高于" if up else "低于",
         **fields,
     )
 

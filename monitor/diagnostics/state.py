@@ -31,7 +31,7 @@ Rules, checked in this order (values oriented so that lower is better):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -208,7 +208,7 @@ def _stopped_as(key: str, overfit: dict[str, Any] | None) -> str | None:
     risen from its best, overfitting, or, with the training loss rising too, training going wrong (diverging,
     as the decision says "not overfitting but training going wrong"); levelled off, plateaued. Read after the
     level-jump test, so a validation curve that jumped and stays up without a training loss is still diverging."""
-    if overfit is None or not is_eval_key(key) or overfit.get("validation") != "key":
+    if not _verdict_on(overfit, key):
         return None
     clause = overfit.get("stop_rule")
     if clause in RISEN_CLAUSES:
@@ -223,11 +223,17 @@ def _levelled_above_best(key: str, overfit: dict[str, Any] | None, x: np.ndarray
     course does not get back to the best; and that course gains less than the rule's `min_delta` on the latest
     reading. The last test keeps a noisy fall whose best was a lucky dip improving: its level is still
     expected to fall, only not below that dip."""
-    end = None if overfit is None else overfit.get("stop_rule_course_end")
-    if end is None or not is_eval_key(key) or overfit is None or overfit.get("validation") != "key":
+    end = overfit.get("stop_rule_course_end") if _verdict_on(overfit, key) else None
+    if end is None:
         return False
     p = Policy()
     if since < stop_rule.waits_for(p):
         return False
     scale = abs(float(x.min())) if p.delta_mode == "rel" else 1.0
     return float(x[-1]) - sign * float(end) < p.min_delta * scale
+
+
+def _verdict_on(overfit: dict[str, Any] | None, key: str) -> TypeGuard[dict[str, Any]]:
+    """Whether the default rule's verdict in `overfit` is on `key` itself: a validation key read on its own
+    (for a training key it is its validation companion's)."""
+    return overfit is not None and is_eval_key(key) and overfit.get("validation") == "key"

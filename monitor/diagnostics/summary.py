@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .readings import companion_overfits, reading
-from .wording import LANGS, join, num, pct, say
+from .wording import LANGS, join, num, pct, say, sides
 
 
 def _overview(r: dict[str, Any], lang: str) -> str:
@@ -154,13 +154,12 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
         # the forecast gains comes from a lucky reading, not from the curve. Saying "expected to lower it by
         # 13%" beside "stop now" read as a contradiction.
         return say(
-            "The forecast's course to step {h} stays {side} the best {best}, ending at about {e}: continuing is not "
+            "The forecast's course to step {h} stays {worse} the best {best}, ending at about {e}: continuing is not "
             "expected to beat the best, only a lucky reading could.",
-            "到第 {h} 步的预测走势一直{side_zh}目前的最好值 {best}，最后在 {e} 左右：继续训练预计无法超过最好值，"
+            "到第 {h} 步的预测走势一直{worse_zh}目前的最好值 {best}，最后在 {e} 左右：继续训练预计无法超过最好值，"
             "只有碰巧的好读数才可能。",
             lang,
-            side="below" if up else "above",
-            side_zh="低于" if up else "高于",
+            **sides(up),
             e=num(end),
             **fields,
         )

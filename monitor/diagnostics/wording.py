@@ -34,6 +34,17 @@ def pval(p: float | None) -> str:
     return "p<0.001" if p < 0.001 else f"p={p:.2g}"
 
 
+def sides(up: bool) -> dict[str, str]:
+    """Where a worse and a better value lie, for a metric where higher (`up`) or lower is better, in both
+    languages: the `say` fields {worse}, {worse_zh}, {better}, {better_zh}."""
+    return {
+        "worse": "below" if up else "above",
+        "worse_zh": "低于" if up else "高于",
+        "better": "above" if up else "below",
+        "better_zh": "高于" if up else "低于",
+    }
+
+
 def join(sentences: list[str], lang: str) -> str:
     return ("" if lang == "zh" else " ").join(s for s in sentences if s)
 
