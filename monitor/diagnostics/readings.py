@@ -255,8 +255,8 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         slow=(("，不过幅度已明显变小" if zh else ", though more slowly than earlier") if slowing else ""),
     )
     hi = little_left(r)
-    o, t = r["overfitting"] or {}, r["trend"]
-    if t["role"] == "eval" and o.get("stop_rule_course_end") is not None:
+    t = r["trend"]
+    if _course_short_of_best(r):
         # The forecast's course does not get back to the best: say why that is no turn (yet), so that "keep
         # training" and "not expected to beat the best" do not stand side by side unexplained.
         return [s, companion_overfits(r, lang) or _short_of_best(t, lang, falling=down)]
@@ -274,6 +274,13 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         md=pct(RULE_DEFAULTS["min_delta"], signed=False),
     )
     return [s, companion_overfits(r, lang) or todo]
+
+
+def _course_short_of_best(r: dict[str, Any]) -> bool:
+    """Whether the default rule, watching this validation key, found its forecast course ending worse than the
+    best. A training key's `overfitting` carries its validation companion's verdict, not its own."""
+    o = r["overfitting"] or {}
+    return r["trend"]["role"] == "eval" and o.get("stop_rule_course_end") is not None
 
 
 def _short_of_best(t: dict[str, Any], lang: str, *, falling: bool) -> str:
@@ -377,7 +384,7 @@ def _plateaued(r: dict[str, Any], lang: str) -> list[str]:
     if t["role"] == "eval" and o.get("stop_rule") == "levelling":
         return _levelled_in_practice(r, lang)
     worse = rec["significant"] and (t["change_over_noise"] or 0) > 1 and (rec["change"] or 0) * _sign(t) > 0
-    if o.get("stop_rule_course_end") is not None and rec["significant"] and (rec["change"] or 0) * _sign(t) < 0:
+    if _course_short_of_best(r) and rec["significant"] and (rec["change"] or 0) * _sign(t) < 0:
         # Still better over the window, which reaches back into the fall, but not since the best, and the
         # forecast's course does not get back to it: levelled off there (the stop rule's reading too).
         s = say(

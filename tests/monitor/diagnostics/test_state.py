@@ -484,6 +484,20 @@ def test_state_of_a_fall_that_flattened_above_its_best(
     assert zh["state"] == state and ("已经走平" in zh["summary"]) == (state == "plateaued"), zh["summary"]
 
 
+def test_state_of_a_training_loss_never_speaks_of_its_validation_companion_course() -> None:
+    # A slow noisy training fall, significant but within its noise, beside a validation curve that flattened above
+    # its best: the training loss's words said "none of its readings since step 1000 beat the best" from the
+    # validation curve's forecast.
+    ts = _steps(1200, every=1)
+    train = 0.9 - 0.00006 * ts + np.random.default_rng(3).normal(0, 0.03, ts.size)
+    result = diagnose(ts, train, key="loss", companion=(_steps(len(FLATTENED), every=100), np.array(FLATTENED)))
+    assert result["state"] == "plateaued" and result["overfitting"]["stop_rule_course_end"] is not None
+    assert (
+        "none of its readings since" not in result["summary"]
+        and "smaller than one reading's noise" in result["summary"]
+    ), result["summary"]
+
+
 @pytest.mark.parametrize("plan", [1200, 4800])
 def test_state_of_a_healthy_run_at_its_planned_end_does_not_read_a_lucky_best_as_overfitting(plan: int) -> None:
     # A noisy fall whose best (1.967) came two evaluations before the planned end: read as if the run went on,
