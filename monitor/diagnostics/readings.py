@@ -7,7 +7,7 @@ words whatever its state, since it moves by design.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from losswatch.monitor.policy import RULE_DEFAULTS
 
@@ -256,9 +256,10 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
     )
     hi = little_left(r)
     t = r["trend"]
-    if _course_short_of_best(r):
-        # The forecast's course does not get back to the best: say why that is no turn (yet), so that "keep
-        # training" and "not expected to beat the best" do not stand side by side unexplained.
+    if _course_short_of_best(r) or (t["role"] == "eval" and outlook_kind(r) == "course_worse"):
+        # The forecast's course does not get back to the best (the default rule's, or the one the outlook states
+        # to the planned end): say why that is no turn (yet), so that "keep training" and "not expected to beat
+        # the best" do not stand side by side unexplained.
         return [s, companion_overfits(r, lang) or _short_of_best(t, lang, falling=down)]
     todo = say(
         "Keep training."
@@ -274,6 +275,25 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         md=pct(RULE_DEFAULTS["min_delta"], signed=False),
     )
     return [s, companion_overfits(r, lang) or todo]
+
+
+def outlook_kind(r: dict[str, Any]) -> Literal["floor", "nothing_left", "course_worse", "gain"] | None:
+    """Which sentence the forecast in `r` calls for (the summary's outlook), None when there is none to state:
+    "floor" (the floor at 0 is speaking, not the curve: the spread the forecast allows each reading still to
+    come lets the luckiest reach 0; "lower by 100%, to 0" would be the floor's words), "nothing_left", "course_worse"
+    (a curve past its best whose course ends worse than that best: whatever the forecast gains is a lucky
+    reading's, and "expected to lower it by 13%" beside "stop now" read as a contradiction) or "gain"."""
+    f = r.get("forecast")
+    if not f or r["state"] in ("insufficient_data", "non_finite") or r["trend"]["schedule"]:
+        return None
+    up = r["trend"]["mode"] == "max"
+    high, end, best = f["gain"]["high"], f["value"]["expected"], f["best"]
+    if not up and best > 0 and (f["minimum"]["expected"] <= 0 or high >= 0.999):
+        return "floor"
+    if high < 0.001:
+        return "nothing_left"
+    past = r["trend"].get("best_step") not in (None, f["last_step"])
+    return "course_worse" if past and ((end < best) if up else (end > best)) else "gain"
 
 
 def _course_short_of_best(r: dict[str, Any]) -> bool:

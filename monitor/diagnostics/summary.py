@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .readings import companion_overfits, reading
+from .readings import companion_overfits, outlook_kind, reading
 from .wording import LANGS, join, num, pct, say, sides
 
 
@@ -113,9 +113,10 @@ def _noise(r: dict[str, Any], lang: str) -> str:
 
 def _outlook(r: dict[str, Any], lang: str) -> str:
     """What continuing is expected to buy, from the forecast, in numbers."""
-    f = r.get("forecast")
-    if not f or r["state"] in ("insufficient_data", "non_finite") or r["trend"]["schedule"]:
+    kind = outlook_kind(r)
+    if kind is None:
         return ""
+    f = r["forecast"]
     g = f["gain"]
     up = r["trend"]["mode"] == "max"
     fields = dict(
@@ -128,10 +129,7 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
         best=num(f["best"]),
         v=num(f["minimum"]["expected"]),
     )
-    if not up and f["best"] > 0 and (f["minimum"]["expected"] <= 0 or g["high"] >= 0.999):
-        # The floor at 0 is speaking, not the curve: the spread the forecast allows each reading still to come
-        # (read over the whole run, so wider than the recent noise) lets the luckiest of them reach 0. "Lower by
-        # 100%, to 0" would be the floor's words.
+    if kind == "floor":
         return say(
             "The forecast to step {h} says little here: the spread it allows each reading still to come (±{n}) "
             "lets the luckiest of them reach all the way down to 0.",
@@ -140,19 +138,14 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
             h=f["horizon"],
             n=num(f["noise"]),
         )
-    if g["high"] < 0.001:
+    if kind == "nothing_left":
         return say(
             "Continuing to step {h} is not expected to improve on the best {best} ({lvl} interval: at most {hi}).",
             "继续训练到第 {h} 步，预计也难以超过目前的最好值 {best}（{lvl} 区间：至多 {hi}）。",
             lang,
             **fields,
         )
-    end = f["value"]["expected"]
-    turned = r["trend"].get("best_step") not in (None, f["last_step"])
-    if turned and ((end < f["best"]) if up else (end > f["best"])):
-        # The course itself ends worse than the best (a curve that turned, or stays level above it): whatever
-        # the forecast gains comes from a lucky reading, not from the curve. Saying "expected to lower it by
-        # 13%" beside "stop now" read as a contradiction.
+    if kind == "course_worse":
         return say(
             "The forecast's course to step {h} stays {worse} the best {best}, ending at about {e}: continuing is not "
             "expected to beat the best, only a lucky reading could.",
@@ -160,7 +153,7 @@ def _outlook(r: dict[str, Any], lang: str) -> str:
             "只有碰巧的好读数才可能。",
             lang,
             **sides(up),
-            e=num(end),
+            e=num(f["value"]["expected"]),
             **fields,
         )
     return say(

@@ -14,9 +14,10 @@ Two clauses, judged at every check of the monitored key (values oriented lower-i
   The noise is the readings' own, from their second differences (`noise.reading_sigma`), so a curve
   that jumps about is not taken for one that turned up, and a smooth curve that turned up is not taken
   for a noisy one (the forecast's scatter, which counts how far its families miss the turn, is not used).
-- levelling off: the forecast to the planned end (the run's config; as far again as it has come without
-  one) says that even the optimistic end of its `forecast_level` interval, lucky draws included, would
-  improve on the best by less than `min_delta`: `patience` checks in a row stop the run.
+- levelling off: the forecast to the planned end (the run's config, while an evaluation is left before it; as
+  far again as it has come without one or with none left) says that even the optimistic end of its
+  `forecast_level` interval, lucky draws included, would improve on the best by less than `min_delta`:
+  `patience` checks in a row stop the run.
 
 Both need 3 readings (a noise scale needs 2 differences); before that the rule only watches. The best is
 the best reading itself, so the decision and the diagnosis name the same step and value.
@@ -73,7 +74,11 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         early = {"clause": "warming", "value": value, "have": int(y.size), "need": MIN_READINGS}
         return _decision(p, st, Reason.NONE, msg, step, stop=False, facts=early)
 
-    horizon = schedule.horizon(step)
+    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else float(step)
+    # With no evaluation left before the planned end the run is read as one at its plan, going on: read as one
+    # with a reading still to go, a healthy run's last evaluation after a lucky low stopped as overfitting, while
+    # the same run whose plan fell on that evaluation did not.
+    horizon = schedule.horizon(step, every=spacing)
     fc = forecast(np.asarray(steps), y, horizon=horizon, level=p.forecast_level)
     # The readings' own scatter, at the upper end of what this many readings allow (a few readings can look
     # quieter than the run is). Not the forecast's: a family that misses a smooth turn would read its miss
@@ -82,7 +87,6 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     # Whether the readings since the best are out of reach is judged with the plain spread as well: a run
     # whose evaluations jump between levels has a quiet median difference and loud jumps.
     reach = max(sigma, SPREAD_SHARE * (spread_sigma(y[-max(NOISE_MIN_POINTS, y.size // 2) :]) or 0.0))
-    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else float(step)
     ahead = max(1, int((horizon - step) // max(spacing, 1.0)))
     best = float(y[b])
     scale = abs(best) if best != 0 else 1.0

@@ -72,10 +72,11 @@ class Schedule:
             evaluates=evaluates,
         )
 
-    def horizon(self, step: int) -> int:
-        """Where the run is headed: its planned last step, or, past the plan or without one, as far again
-        as it has come (the careful guess: as much left as done)."""
-        if self.planned_steps is not None and self.planned_steps > step:
+    def horizon(self, step: int, every: float = 0.0) -> int:
+        """Where the run is headed: its planned last step while a reading taken `every` steps is still to come
+        before it; at or past the plan (no reading left) or without one, as far again as it has come (the
+        careful guess: as much left as done)."""
+        if self.planned_steps is not None and self.planned_steps > step and self.planned_steps - step >= every:
             return self.planned_steps
         return max(2 * step, step + 1)
 

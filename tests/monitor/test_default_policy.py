@@ -112,6 +112,16 @@ SEQUENCES = [
         None,
         Reason.NONE,
     ),
+    # A noisy fall whose planned end (1250) comes before its next evaluation would: its last evaluation, two after
+    # a lucky low (1.967), was stopped as "has been rising since its best", one reading being all that was left;
+    # the same run planned to end on that evaluation ran on. No evaluation left is read as a run at its plan.
+    (
+        "healthy-fall-whose-plan-ends-between-evaluations",
+        [2.374, 2.436, 2.361, 2.293, 2.253, 2.247, 2.224, 2.131, 2.097, 1.967, 2.067, 2.098],
+        {"max_steps": 1250},
+        None,
+        Reason.NONE,
+    ),
     ("nan-eval-stops-at-once", [1.0, 0.9, math.nan], {"max_steps": 6000}, 300, Reason.NON_FINITE),
     ("two-evals-are-too-few", [0.5, 0.9], {"max_steps": 300}, None, Reason.NONE),
 ]

@@ -104,3 +104,31 @@ def test_readings_of_a_rise_from_a_best_of_zero_state_no_share_of_it(lang: str) 
     assert result["state"] == "overfitting", result["summary"]
     # A share of 0 means nothing: "(0% worse than the best)" was said of a rise from 0 to 0.2.
     assert "worse than the best" not in result["summary"] and "比最好值差" not in result["summary"], result["summary"]
+
+
+# A slow fall whose best (0.8478, the 16th evaluation) came one evaluation before its latest, evaluated every 500
+# steps: the forecast's course to the planned end stays above that best.
+BUMP_AFTER_A_SLOW_FALL = np.round(
+    0.8
+    + 0.3 * np.arange(1, 18) ** -0.6
+    + 0.006 * np.array([0, 1, -1, 1, 0, -1, 1, -1, 0, 1, -1, 0, 1, 0, -1, -1.5, 0]),
+    4,
+)
+
+
+@pytest.mark.parametrize("plan", [8610, 8900, 9000], ids=lambda p: f"plan-{p}")
+@pytest.mark.parametrize(
+    ("lang", "bump", "keep"),
+    [("en", "can still be a bump", "Keep training."), ("zh", "看下一次评估是否改善", "继续训练即可。")],
+    ids=["en", "zh"],
+)
+def test_readings_never_say_keep_training_beside_a_course_short_of_the_best(
+    plan: int, lang: str, bump: str, keep: str
+) -> None:
+    # With a plan less than an evaluation away (8610, 8900) the default rule reads the run as going on and its course
+    # gets back to the best, while the outlook, to the plan, says it does not: the summary said "Keep training."
+    # beside "continuing is not expected to beat the best".
+    steps = np.arange(500, 8501, 500)
+    result = diagnose(steps, BUMP_AFTER_A_SLOW_FALL, key="eval_loss", config={"max_steps": plan}, lang=lang)
+    assert result["state"] == "improving"
+    assert bump in result["summary"] and keep not in result["summary"], result["summary"]

@@ -498,11 +498,13 @@ def test_state_of_a_training_loss_never_speaks_of_its_validation_companion_cours
     ), result["summary"]
 
 
-@pytest.mark.parametrize("plan", [1200, 4800])
+@pytest.mark.parametrize("plan", [1200, 1201, 1250, 4800])
 def test_state_of_a_healthy_run_at_its_planned_end_does_not_read_a_lucky_best_as_overfitting(plan: int) -> None:
     # A noisy fall whose best (1.967) came two evaluations before the planned end: read as if the run went on,
     # as the rule reads a run at its plan, it is still improving; read as if one more evaluation were all that
-    # was left, the rule would call it overfitting (healthy runs did, at their last two evaluations).
+    # was left, the rule would call it overfitting (healthy runs did, at their last two evaluations). A plan a
+    # few steps past the last evaluation (1201, 1250: HF's epochs rarely end on an evaluation) leaves no
+    # evaluation either, and is read the same way.
     steps = _steps(12, every=100)
     values = np.array([2.374, 2.436, 2.361, 2.293, 2.253, 2.247, 2.224, 2.131, 2.097, 1.967, 2.067, 2.098])
     result = diagnose(steps, values, key="eval_loss", config={"max_steps": plan}, ended=True)

@@ -32,6 +32,20 @@ def test_schedule_planned_steps(config: dict[str, Any], planned: int | None) -> 
     assert schedule.horizon(100) == (planned if planned and planned > 100 else 200)
 
 
+@pytest.mark.parametrize(
+    ("step", "horizon"),
+    [
+        pytest.param(800, 1000, id="two-readings-to-go"),
+        pytest.param(900, 1000, id="the-last-reading-lands-on-the-plan"),
+        pytest.param(950, 1900, id="the-next-reading-would-be-past-the-plan"),
+        pytest.param(1000, 2000, id="at-the-plan"),
+        pytest.param(1500, 3000, id="past-the-plan"),
+    ],
+)
+def test_schedule_horizon_is_the_plan_while_a_reading_is_left_before_it(step: int, horizon: int) -> None:
+    assert Schedule.from_config({"max_steps": 1000}).horizon(step, every=100) == horizon
+
+
 def test_schedule_warmup_ratio_needs_a_plan() -> None:
     assert Schedule.from_config({"max_steps": 1000, "warmup_ratio": 0.1}).warmup_steps == 100
     assert Schedule.from_config({"max_steps": 1e300, "warmup_ratio": 0.1}).warmup_steps == 0
