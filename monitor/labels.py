@@ -222,6 +222,8 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
         )
     if clause == "watching":
         text = f"{monitor} 第 {d.get('step')} 步为 {_num(f.get('value'))}；{best}"
+        if f.get("planned") is not None:
+            text += f"；计划的最后一步（第 {f.get('planned')} 步）之前已没有评估，按训练继续进行来看"
         outlook = f.get("outlook")
         if outlook == "gain" and gain:
             text += f"；继续训练到第 {f.get('horizon')} 步预计还能改善 {band}"

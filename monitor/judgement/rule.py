@@ -167,6 +167,11 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
     facts: dict[str, Any] = {"clause": "watching", "value": value, "horizon": horizon, "level": p.forecast_level}
+    planned = schedule.planned_steps
+    if fc is not None and planned is not None and planned != horizon:
+        # "Continuing to step 10000" on a run planned to end at step 5001 needs its reason.
+        msg += f"; no evaluation is left before its planned end (step {planned}), so it is read as going on"
+        facts["planned"] = planned
     if fc is not None:
         if sign > 0 and fc.best > 0 and (fc.minimum.expected <= 0 or fc.gain.high >= 0.999):
             # The floor at 0 would be speaking ("by 100%"), not the curve: say why the forecast cannot tell.

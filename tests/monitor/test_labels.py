@@ -106,10 +106,10 @@ def test_labels_decision_text_chinese_for_a_training_loss_monitor_says_it_got_wo
     assert "评估" in decision_text({**d, "monitor": "eval_loss"}, "zh")
 
 
-def _default_rule(values: list[float], monitor: str = "eval_loss") -> dict:
+def _default_rule(values: list[float], monitor: str = "eval_loss", plan: int = 3000) -> dict:
     from losswatch.monitor.judgement.schedule import Schedule
 
-    stopper, state = Stopper(Policy(monitor=monitor), Schedule.from_config({"max_steps": 3000})), StopState()
+    stopper, state = Stopper(Policy(monitor=monitor), Schedule.from_config({"max_steps": plan})), StopState()
     for i, value in enumerate(values, start=1):
         d = stopper.check(state, step=i * 100, value=value)
         if d.should_stop:
@@ -145,6 +145,17 @@ def test_labels_decision_text_chinese_says_what_the_default_rule_says(values: li
     missing = [n for n in numbers if n not in text and n not in ("1", "0")]
     assert not missing, (missing, d["message"], text)
     assert not re.search(r"[a-z]{4,}", text.replace("eval_loss", "").replace("min_delta", "")), text
+
+
+@pytest.mark.parametrize("plan", [600, 650], ids=["plan-on-the-last-evaluation", "plan-between-evaluations"])
+def test_labels_decision_text_says_why_it_looks_past_the_plan(plan: int) -> None:
+    # At the last evaluation the rule reads the run as going on, so its forecast runs to step 1200: the message
+    # said "continuing to step 1200" on a run planned to end at step 650, without saying why.
+    d = _default_rule([2.0, 1.5, 1.2, 1.1, 1.05, 1.02], plan=plan)
+    assert not d["should_stop"] and f"no evaluation is left before its planned end (step {plan})" in d["message"]
+    assert "continuing to step 1200" in d["message"], d["message"]
+    text = decision_text(d, "zh")
+    assert f"计划的最后一步（第 {plan} 步）之前已没有评估" in text and "第 1200 步" in text, text
 
 
 def test_labels_decision_text_chinese_says_a_run_going_wrong_is_not_overfitting() -> None:
