@@ -260,7 +260,8 @@ def _improving(r: dict[str, Any], lang: str) -> list[str]:
         # The forecast's course does not get back to the best (the default rule's, or the one the outlook states
         # to the planned end): say why that is no turn (yet), so that "keep training" and "not expected to beat
         # the best" do not stand side by side unexplained.
-        return [s, companion_overfits(r, lang) or _short_of_best(t, lang, falling=down)]
+        planned = (r["overfitting"] or {}).get("stop_rule_planned")
+        return [s, companion_overfits(r, lang) or _short_of_best(t, lang, falling=down, planned=planned)]
     todo = say(
         "Keep training."
         if hi is None
@@ -303,11 +304,22 @@ def _course_short_of_best(r: dict[str, Any]) -> bool:
     return r["trend"]["role"] == "eval" and o.get("stop_rule_course_end") is not None
 
 
-def _short_of_best(t: dict[str, Any], lang: str, *, falling: bool) -> str:
+def _short_of_best(t: dict[str, Any], lang: str, *, falling: bool, planned: int | None = None) -> str:
     """A curve still getting better whose forecast course stays short of its best: one evaluation past the best
-    (a bump or a turn: the next one tells, and the state waits for it), or a level still moving by more than
-    the default rule's `min_delta` towards a best that was a lucky reading."""
+    (a bump or a turn: the next one tells, and the state waits for it, unless the plan ends first), or a level
+    still moving by more than the default rule's `min_delta` towards a best that was a lucky reading.
+    `planned`: the run's planned end when the default rule reads past it (no evaluation is left before it)."""
     fields = dict(sides(t["mode"] == "max"), best=num(t["best_value"]), bs=t["best_step"])
+    if t.get("readings_since_best") == 1 and planned is not None and t["last_step"] <= planned:
+        return say(
+            "Its latest evaluation is {worse} the best {best} at step {bs}; one evaluation past the best can still "
+            "be a bump, and no evaluation is left before the planned end (step {plan}) to tell.",
+            "最新一次评估{worse_zh}第 {bs} 步的最好值 {best}；最好值之后只有一次评估，也可能只是一次波动，"
+            "但计划的最后一步（第 {plan} 步）之前已没有评估可以判断。",
+            lang,
+            plan=planned,
+            **fields,
+        )
     if t.get("readings_since_best") == 1:
         return say(
             "Its latest evaluation is {worse} the best {best} at step {bs}; one evaluation past the best can still "

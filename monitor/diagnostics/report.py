@@ -144,7 +144,9 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any
     rise with different yardsticks (the rule: one noise sigma and the readings still to come; the detector
     here: three sigmas and Prechelt's GL), and a run stopped as overfitting was read as "unstable", with
     advice to lower the learning rate, or as "plateaued" beside the stop."""
-    result.update(stop_rule=None, stop_rule_horizon=None, stop_rule_gain=None, stop_rule_course_end=None)
+    result.update(
+        stop_rule=None, stop_rule_horizon=None, stop_rule_gain=None, stop_rule_course_end=None, stop_rule_planned=None
+    )
     if ev.n < stop_rule.MIN_READINGS:
         return result
     steps = ev.fsteps
@@ -162,6 +164,8 @@ def _with_stop_rule(result: dict[str, Any], ev: Series, config: Mapping[str, Any
     # Watching a curve whose forecast course stays worse than its best: where that course ends.
     worse = not decision.should_stop and facts.get("outlook") == "course_worse"
     result["stop_rule_course_end"] = facts["end"] if worse else None
+    # The run's plan when the rule reads past it: no evaluation is left before it.
+    result["stop_rule_planned"] = facts.get("planned")
     if clause == "levelling":
         # What levelling off means here, in the rule's numbers: the most the forecast allows continuing to win.
         result.update(stop_rule_horizon=facts["horizon"], stop_rule_gain=facts["gain"]["high"])

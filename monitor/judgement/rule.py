@@ -79,6 +79,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
     # with a reading still to go, a healthy run's last evaluation after a lucky low stopped as overfitting, while
     # the same run whose plan fell on that evaluation did not.
     horizon = schedule.horizon(step, every=spacing)
+    # The plan, when the horizon is not it: "continuing to step 10000" on a run planned to end at 5001 needs its reason.
+    planned = schedule.planned_steps if schedule.planned_steps != horizon else None
     fc = forecast(np.asarray(steps), y, horizon=horizon, level=p.forecast_level)
     # The readings' own scatter, at the upper end of what this many readings allow (a few readings can look
     # quieter than the run is). Not the forecast's: a family that misses a smooth turn would read its miss
@@ -124,6 +126,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             f"{_fmt(margin)} (max of {_fmt(p.overfit_sigmas or 0.0)} sigma of its noise {_fmt(sigma)} and "
             f"{pct(p.regret)} of the best), and even the luckiest of the {ahead} {_readings(p)}(s) left before "
             f"step {horizon} is not expected to come back within {pct(p.regret)} of the best"
+            f"{_past_plan(p, step, planned)}"
         )
         overfit_facts = {
             "clause": "overfitting",
@@ -136,6 +139,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             "regret": p.regret,
             "ahead": ahead,
             "horizon": horizon,
+            "planned": planned,
         }
         return _decision(p, st, Reason.PATIENCE_EXHAUSTED, msg, step, stop=True, facts=overfit_facts)
     if j["flat"] >= p.patience and may_stop and fc is not None:
@@ -150,6 +154,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             f"{p.monitor} {shape}: continuing to step {horizon} is expected to improve on the best "
             f"{_fmt(values[b])} (step {steps[b]}) by {_gain_text(fc, p.forecast_level)}, less than min_delta "
             f"{_fmt(p.min_delta)}{' (relative)' if p.delta_mode == 'rel' else ''}, {j['flat']} check(s) in a row"
+            f"{_past_plan(p, step, planned)}"
         )
         flat_facts = {
             "clause": "turned" if turned else "levelling",
@@ -160,6 +165,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
             "min_delta": p.min_delta,
             "relative": p.delta_mode == "rel",
             "in_a_row": j["flat"],
+            "planned": planned,
         }
         # A curve that rose from its best is overfitting whichever clause saw it first; the reason says so.
         reason = Reason.PATIENCE_EXHAUSTED if turned else Reason.PLATEAU
@@ -167,10 +173,8 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
     facts: dict[str, Any] = {"clause": "watching", "value": value, "horizon": horizon, "level": p.forecast_level}
-    planned = schedule.planned_steps
-    if fc is not None and planned is not None and planned != horizon:
-        # "Continuing to step 10000" on a run planned to end at step 5001 needs its reason.
-        msg += f"; no evaluation is left before its planned end (step {planned}), so it is read as going on"
+    if fc is not None and planned is not None:
+        msg += _past_plan(p, step, planned)
         facts["planned"] = planned
     if fc is not None:
         if sign > 0 and fc.best > 0 and (fc.minimum.expected <= 0 or fc.gain.high >= 0.999):
@@ -271,6 +275,14 @@ def turned_up(steps: list[int], y: np.ndarray) -> bool:
 def _readings(p: Policy) -> str:
     """What one check is: an evaluation of a validation key, a reading of anything else."""
     return "evaluation" if is_eval_key(p.monitor) else "reading"
+
+
+def _past_plan(p: Policy, step: int, planned: int | None) -> str:
+    """Why the forecast runs past the run's plan: no reading is left before it, or the run is at or past it."""
+    if planned is None:
+        return ""
+    where = f"no {_readings(p)} is left before" if step < planned else "it is at" if step == planned else "it is past"
+    return f"; {where} its planned end (step {planned}), so it is read as going on"
 
 
 def _overfits(p: Policy, train_up: tuple[float, float] | None = None) -> str:

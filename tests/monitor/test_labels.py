@@ -118,6 +118,7 @@ def _default_rule(values: list[float], monitor: str = "eval_loss", plan: int = 3
 
 
 RISE = [2.0, 1.5, 1.2, 1.1, *(1.1 + 0.2 * k for k in range(1, 8))]
+FALL = [2.0, 1.5, 1.2, 1.1, 1.05, 1.02]
 LEVEL = [2.0, 1.5, 1.2, 1.1, 1.09, 1.088, 1.087, 1.087, 1.0869, *[1.0868] * 24]
 TURNED = [
     float(1.5 * math.exp(-s / 80) + 0.5 + (0.002 * (s - 200) if s > 200 else 0.0) + 0.02 * (-1) ** (s // 20))
@@ -147,15 +148,42 @@ def test_labels_decision_text_chinese_says_what_the_default_rule_says(values: li
     assert not re.search(r"[a-z]{4,}", text.replace("eval_loss", "").replace("min_delta", "")), text
 
 
-@pytest.mark.parametrize("plan", [600, 650], ids=["plan-on-the-last-evaluation", "plan-between-evaluations"])
-def test_labels_decision_text_says_why_it_looks_past_the_plan(plan: int) -> None:
-    # At the last evaluation the rule reads the run as going on, so its forecast runs to step 1200: the message
-    # said "continuing to step 1200" on a run planned to end at step 650, without saying why.
-    d = _default_rule([2.0, 1.5, 1.2, 1.1, 1.05, 1.02], plan=plan)
-    assert not d["should_stop"] and f"no evaluation is left before its planned end (step {plan})" in d["message"]
-    assert "continuing to step 1200" in d["message"], d["message"]
+PAST_PLAN = [
+    # id, values (every 100 steps), monitor, plan, what the message says, what the Chinese says
+    ("between-evaluations", FALL, "eval_loss", 650, "no evaluation is left before", "第 650 步）之前已没有评估"),
+    ("on-the-last-evaluation", FALL, "eval_loss", 600, "it is at", "已到计划的最后一步（第 600 步）"),
+    ("past-the-plan", FALL, "eval_loss", 500, "it is past", "已超过计划的最后一步（第 500 步）"),
+    ("training-loss", FALL, "loss", 650, "no reading is left before", "第 650 步）之前已没有读数"),
+    (
+        "overfitting-stop",
+        [2.0, 1.5, 1.2, 1.0, 0.9, 0.85, 1.0, 1.2],
+        "eval_loss",
+        850,
+        "no evaluation is left before",
+        "第 850 步）之前已没有评估",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("values", "monitor", "plan", "says", "says_zh"), [c[1:] for c in PAST_PLAN], ids=[c[0] for c in PAST_PLAN]
+)
+def test_labels_decision_text_says_why_it_looks_past_the_plan(
+    values: list[float], monitor: str, plan: int, says: str, says_zh: str
+) -> None:
+    # At a run's last evaluation the rule reads the run as going on, so its forecast runs to twice the step: the
+    # message said "continuing to step 1200" on a run planned to end at step 650, without saying why.
+    d = _default_rule(values, monitor=monitor, plan=plan)
+    horizon = 2 * d["step"]
+    assert f"{says} its planned end (step {plan}), so it is read as going on" in d["message"], d["message"]
+    assert f"step {horizon}" in d["message"], d["message"]
     text = decision_text(d, "zh")
-    assert f"计划的最后一步（第 {plan} 步）之前已没有评估" in text and "第 1200 步" in text, text
+    assert says_zh in text and f"第 {horizon} 步" in text and "因此按训练仍会继续来判断" in text, text
+
+
+def test_labels_decision_text_leaves_the_plan_unsaid_while_evaluations_are_left() -> None:
+    d = _default_rule(FALL, plan=3000)
+    assert "planned end" not in d["message"] and "计划" not in decision_text(d, "zh"), d["message"]
 
 
 def test_labels_decision_text_chinese_says_a_run_going_wrong_is_not_overfitting() -> None:

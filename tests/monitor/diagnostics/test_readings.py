@@ -116,19 +116,28 @@ BUMP_AFTER_A_SLOW_FALL = np.round(
 )
 
 
-@pytest.mark.parametrize("plan", [8610, 8900, 9000], ids=lambda p: f"plan-{p}")
-@pytest.mark.parametrize(
-    ("lang", "bump", "keep"),
-    [("en", "can still be a bump", "Keep training."), ("zh", "看下一次评估是否改善", "继续训练即可。")],
-    ids=["en", "zh"],
+NEXT_TELLS = ("see whether the next one improves", "看下一次评估是否改善")
+NONE_LEFT = (
+    "no evaluation is left before the planned end (step {plan}) to tell",
+    "第 {plan} 步）之前已没有评估可以判断",
 )
+
+
+@pytest.mark.parametrize(
+    ("plan", "bump"),
+    [(8610, NONE_LEFT), (8900, NONE_LEFT), (9000, NEXT_TELLS)],
+    ids=["plan-8610", "plan-8900", "plan-9000-on-the-next-evaluation"],
+)
+@pytest.mark.parametrize(("lang", "keep"), [("en", "Keep training."), ("zh", "继续训练即可。")], ids=["en", "zh"])
 def test_readings_never_say_keep_training_beside_a_course_short_of_the_best(
-    plan: int, lang: str, bump: str, keep: str
+    plan: int, bump: tuple[str, str], lang: str, keep: str
 ) -> None:
     # With a plan less than an evaluation away (8610, 8900) the default rule reads the run as going on and its course
     # gets back to the best, while the outlook, to the plan, says it does not: the summary said "Keep training."
-    # beside "continuing is not expected to beat the best".
+    # beside "continuing is not expected to beat the best". Nor does it ask to wait for an evaluation the plan leaves
+    # no room for.
     steps = np.arange(500, 8501, 500)
     result = diagnose(steps, BUMP_AFTER_A_SLOW_FALL, key="eval_loss", config={"max_steps": plan}, lang=lang)
     assert result["state"] == "improving"
-    assert bump in result["summary"] and keep not in result["summary"], result["summary"]
+    said = bump[LANGS.index(lang)].format(plan=plan)
+    assert said in result["summary"] and keep not in result["summary"], result["summary"]
