@@ -205,7 +205,7 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
             f"{_num(f.get('rise'))}，超过了 {_num(f.get('margin'))}（噪声 {_num(f.get('sigma'))} 的 "
             f"{_num(f.get('sigmas'))} 倍与最好值的 {pct(f.get('regret'))} 中较大的一个）；到第 {f.get('horizon')} 步前"
             f"还剩 {f.get('ahead')} {unit}，即使最幸运的一次也预计回不到最好值的 {pct(f.get('regret'))} 以内"
-            f"{_zh_past_plan(d, f, unit)}"
+            f"{_zh_past_plan(d, f, evals)}"
         )
     gain = f.get("gain") if isinstance(f.get("gain"), dict) else None
     band = ""
@@ -219,11 +219,11 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
         delta = f"{_num(f.get('min_delta'))}{'（相对值）' if f.get('relative') else ''}"
         return (
             f"{monitor} {shape}：继续训练到第 {f.get('horizon')} 步，预计只能比{best}再改善 {band}，"
-            f"小于 min_delta {delta}，已连续 {f.get('in_a_row')} 次{_zh_past_plan(d, f, unit)}"
+            f"小于 min_delta {delta}，已连续 {f.get('in_a_row')} 次{_zh_past_plan(d, f, evals)}"
         )
     if clause == "watching":
         text = f"{monitor} 第 {d.get('step')} 步为 {_num(f.get('value'))}；{best}"
-        text += _zh_past_plan(d, f, unit)
+        text += _zh_past_plan(d, f, evals)
         outlook = f.get("outlook")
         if outlook == "gain" and gain:
             text += f"；继续训练到第 {f.get('horizon')} 步预计还能改善 {band}"
@@ -242,13 +242,13 @@ def _zh_facts(f: dict[str, Any], d: dict[str, Any], monitor: str) -> str | None:
     return None
 
 
-def _zh_past_plan(d: dict[str, Any], f: dict[str, Any], unit: str) -> str:
+def _zh_past_plan(d: dict[str, Any], f: dict[str, Any], evals: bool) -> str:
     """Why the rule's forecast runs past the run's plan (`planned`, set only then), in Chinese."""
     planned, step = f.get("planned"), d.get("step")
     if not isinstance(planned, int) or not isinstance(step, int):
         return ""
     where = (
-        f"计划的最后一步（第 {planned} 步）之前已没有{unit.lstrip('次个')}"
+        f"计划的最后一步（第 {planned} 步）之前已没有{'评估' if evals else '读数'}"
         if step < planned
         else f"已{'到' if step == planned else '超过'}计划的最后一步（第 {planned} 步）"
     )

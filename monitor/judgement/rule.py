@@ -74,7 +74,7 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
         early = {"clause": "warming", "value": value, "have": int(y.size), "need": MIN_READINGS}
         return _decision(p, st, Reason.NONE, msg, step, stop=False, facts=early)
 
-    spacing = float(np.median(np.diff(steps))) if len(steps) > 1 else float(step)
+    spacing = float(np.median(np.diff(steps)))  # MIN_READINGS (3) steps at least
     # With no evaluation left before the planned end the run is read as one at its plan, going on: read as one
     # with a reading still to go, a healthy run's last evaluation after a lucky low stopped as overfitting, while
     # the same run whose plan fell on that evaluation did not.
@@ -173,10 +173,10 @@ def check(p: Policy, schedule: Schedule, st: StopState, step: int, value: float)
 
     msg = f"{p.monitor} {_fmt(value)} at step {step}; best {_fmt(values[b])} at step {steps[b]}"
     facts: dict[str, Any] = {"clause": "watching", "value": value, "horizon": horizon, "level": p.forecast_level}
-    if fc is not None and planned is not None:
-        msg += _past_plan(p, step, planned)
-        facts["planned"] = planned
     if fc is not None:
+        if planned is not None:
+            msg += _past_plan(p, step, planned)
+            facts["planned"] = planned
         if sign > 0 and fc.best > 0 and (fc.minimum.expected <= 0 or fc.gain.high >= 0.999):
             # The floor at 0 would be speaking ("by 100%"), not the curve: say why the forecast cannot tell.
             msg += (
