@@ -12,7 +12,9 @@ Lightning's EarlyStopping with its defaults (Lightning itself), the best patienc
 curve on its own, the transformers patience from 1 to 10 that saves the most while its regret on that
 curve stays within 1%: a patience chosen per run by someone who has seen the run's end, which no setting
 chosen in advance can beat), and the hindsight oracle (the first evaluation whose best-so-far is within 1%
-of the run's best; no rule can save more at that regret).
+of the run's best; no rule can save more at that regret). Below them, the shipped default and transformers'
+patience 3 on runs made from the shared ones (thinned, noisier) and on runs whose truth is known
+(bench/synthetic.py): how often each stops a healthy run on noise.
     python bench/stop_quality.py
 """
 
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import synthetic  # noqa: E402
 from bench.common import write_section  # noqa: E402
 from losswatch.monitor.importers import read_log  # noqa: E402
 from losswatch.monitor.judgement import forecast as forecast_module  # noqa: E402
@@ -195,6 +198,66 @@ def measure_variants(data: list[Curve]) -> Variants:
     return out
 
 
+SYNTHETIC_RUNS = 200
+
+
+def measure_synthetic(count: int = SYNTHETIC_RUNS) -> Variants:
+    """{column: {(kind, run): outcome}} on runs whose truth is known (bench/synthetic.py)."""
+    out: Variants = {"default": {}, "hf p3": {}, "hindsight": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in synthetic.KINDS:
+            for run in synthetic.runs(kind, count):
+                key = (kind, run.name)
+                out["default"][key] = outcome(run.evals, run.end, default_stop(run.evals, None, run.config))
+                out["hf p3"][key] = outcome(run.evals, run.end, hf_stop(run.evals, 3, tmp))
+                out["hindsight"][key] = outcome(run.evals, run.end, hindsight_stop(run.evals))
+    return out
+
+
+def noise_quartiles(data: list[Curve]) -> list[float]:
+    """The shared curves' reading noise as a share of their level: its quartiles."""
+    shares = []
+    for c in data:
+        y = np.array([v for _, v in c.evals])
+        sigma = noise.reading_sigma(y)
+        if sigma is not None and np.median(y) != 0:
+            shares.append(sigma / abs(float(np.median(y))))
+    return [float(q) for q in np.quantile(shares, [0.25, 0.5, 0.75])]
+
+
+def synthetic_text(found: Variants, quartiles: list[float]) -> str:
+    """The shipped default beside transformers' patience 3 on runs whose truth is known."""
+    lines = [
+        "Runs whose truth is known (`bench/synthetic.py`): "
+        f"{SYNTHETIC_RUNS} noisy healthy falls (falling until their planned end, so a stop beyond the "
+        f"{REGRET_GOAL:.0%} goal is a false alarm raised on noise) and {SYNTHETIC_RUNS} noisy overfits "
+        f"(falling, turning between {synthetic.TURN[0]:.0%} and {synthetic.TURN[1]:.0%} of the run, climbing); "
+        f"{synthetic.EVALS[0]} to {synthetic.EVALS[-1]} evaluations, the plan ending on the last one, reading "
+        f"noise {', '.join(f'{s:.1%}' for s in synthetic.NOISE_SHARES)} of the level (the shared curves' "
+        f"quartiles: {', '.join(f'{q:.1%}' for q in quartiles)}). The constants were not chosen on these.",
+        "",
+        "| runs | count | default: beyond the goal / worst regret / mean saved / saved / hindsight's "
+        "| hf p3: beyond the goal / worst regret / mean saved | hindsight: mean saved |",
+        "|---|---|---|---|---|",
+    ]
+    for kind in synthetic.KINDS:
+        keys = [k for k in found["default"] if k[0] == kind]
+
+        def summary(col: str, keys: list[tuple[str, str]] = keys) -> tuple[int, float, float]:
+            rows = [found[col][k] for k in keys]
+            over = sum(o.regret > REGRET_GOAL for o in rows)
+            return over, max(o.regret for o in rows), float(np.mean([o.saved for o in rows]))
+
+        (do, dw, ds), (ho, hw, hs), (_, _, os_) = summary("default"), summary("hf p3"), summary("hindsight")
+        n = len(keys)
+        ratio = f"{ds / os_:.2f}" if os_ > 0 else "—"
+        lines.append(
+            f"| {kind} | {n} | {do} ({do / n:.1%}) / {dw:.2%} / {ds:.3f} / {ratio} "
+            f"| {ho} ({ho / n:.1%}) / {hw:.2%} / {hs:.3f} | {os_:.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 @functools.cache
 def _cached_forecast(steps: tuple[int, ...], values: tuple[float, ...], horizon: int, level: float) -> Any:
     return _real_forecast(np.asarray(steps), np.asarray(values), horizon=horizon, level=level)
@@ -290,6 +353,8 @@ def measure() -> tuple[dict[str, dict[str, Outcome]], dict[str, Any]]:
         "n_grid": len(grid),
         "delayed": delayed,
         "variants": measure_variants(data),
+        "synthetic": measure_synthetic(),
+        "noise_quartiles": noise_quartiles(data),
     }
     return out, meta
 
@@ -397,6 +462,8 @@ def main() -> None:
         f"{meta['all']}, {agree} the shipped defaults (`RULE_DEFAULTS` in monitor/policy.py).\n\n"
         + delayed_text(meta["delayed"], mean_saved(results, "hindsight"))
         + variants_text(meta["variants"])
+        + "\n"
+        + synthetic_text(meta["synthetic"], meta["noise_quartiles"])
     )
     write_section("stop_quality", body)
     print(body)
