@@ -36,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import synthetic  # noqa: E402
 from bench.common import write_section  # noqa: E402
+from bench.runs import Curve, Evals  # noqa: E402
 from losswatch.monitor.importers import read_log  # noqa: E402
 from losswatch.monitor.judgement import forecast as forecast_module  # noqa: E402
 from losswatch.monitor.judgement import noise  # noqa: E402
@@ -69,16 +70,6 @@ GRID: dict[str, tuple[Any, ...]] = {
     "min_delta": (0.0025, 0.005, 0.0075),
     "forecast_level": (0.8, 0.9),
 }
-
-Evals = list[tuple[int, float]]
-
-
-@dataclass(frozen=True)
-class Curve:
-    name: str
-    evals: Evals
-    end: int
-    config: dict[str, Any]
 
 
 @dataclass(frozen=True)

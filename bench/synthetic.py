@@ -12,12 +12,9 @@ Nothing is chosen on these runs: they test the shipped default against transform
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 
-Evals = list[tuple[int, float]]
+from bench.runs import Curve
 
 EVERY = 100
 EVALS = (6, 8, 12, 20, 30, 50)
@@ -35,15 +32,6 @@ FLOOR, DROP = 1.0, 1.5
 KINDS = ("healthy", "overfit")
 
 
-@dataclass(frozen=True)
-class Run:
-    name: str
-    kind: str
-    evals: Evals
-    config: dict[str, Any]
-    end: int
-
-
 def course(kind: str, steps: np.ndarray, tau: float, turn: float, length: float) -> np.ndarray:
     """The noise-free loss: a fall towards FLOOR with time constant `tau`; an overfit stops falling at `turn`
     and climbs from there, by CLIMB of the floor per run length."""
@@ -54,8 +42,8 @@ def course(kind: str, steps: np.ndarray, tau: float, turn: float, length: float)
     return loss
 
 
-def runs(kind: str, count: int, seed: int = 0) -> list[Run]:
-    """`count` runs of `kind`, the same ones for the same seed."""
+def runs(kind: str, count: int, seed: int = 0) -> list[Curve]:
+    """`count` runs of `kind`, named "<kind> <i>", the same ones for the same seed."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     rng = np.random.default_rng([seed, KINDS.index(kind)])
@@ -70,5 +58,5 @@ def runs(kind: str, count: int, seed: int = 0) -> list[Run]:
         values = course(kind, steps, tau, turn, length) * (1.0 + share * rng.standard_normal(n))
         evals = [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
         config = {"max_steps": int(steps[-1]), "eval_steps": EVERY}
-        out.append(Run(f"{kind} {i}", kind, evals, config, int(steps[-1])))
+        out.append(Curve(f"{kind} {i}", evals, int(steps[-1]), config))
     return out
