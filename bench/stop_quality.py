@@ -183,10 +183,22 @@ def measure_variants(data: list[Curve]) -> Variants:
     with tempfile.TemporaryDirectory() as tmp:
         for c in data:
             for label, (evals, config) in variants(c).items():
-                out["default"][c.name, label] = outcome(evals, c.end, default_stop(evals, None, config))
-                out["hf p3"][c.name, label] = outcome(evals, c.end, hf_stop(evals, 3, tmp))
-                out["hindsight"][c.name, label] = outcome(evals, c.end, hindsight_stop(evals))
+                side_by_side(out, (c.name, label), Curve(c.name, evals, c.end, config), tmp)
     return out
+
+
+def side_by_side(out: Variants, key: tuple[str, str], run: Curve, tmp: str) -> None:
+    """The shipped default, transformers' patience 3 and hindsight on one run, filed under `key`."""
+    out["default"][key] = outcome(run.evals, run.end, default_stop(run.evals, None, run.config))
+    out["hf p3"][key] = outcome(run.evals, run.end, hf_stop(run.evals, 3, tmp))
+    out["hindsight"][key] = outcome(run.evals, run.end, hindsight_stop(run.evals))
+
+
+def summarise(found: Variants, col: str, keys: list[tuple[str, str]]) -> tuple[int, float, float]:
+    """Of the runs `keys` in column `col`: how many stops cost more than the goal, the worst regret, the mean saved."""
+    rows = [found[col][k] for k in keys]
+    over = sum(o.regret > REGRET_GOAL for o in rows)
+    return over, max(o.regret for o in rows), float(np.mean([o.saved for o in rows]))
 
 
 SYNTHETIC_RUNS = 200
@@ -198,10 +210,7 @@ def measure_synthetic(count: int = SYNTHETIC_RUNS) -> Variants:
     with tempfile.TemporaryDirectory() as tmp:
         for kind in synthetic.KINDS:
             for run in synthetic.runs(kind, count):
-                key = (kind, run.name)
-                out["default"][key] = outcome(run.evals, run.end, default_stop(run.evals, None, run.config))
-                out["hf p3"][key] = outcome(run.evals, run.end, hf_stop(run.evals, 3, tmp))
-                out["hindsight"][key] = outcome(run.evals, run.end, hindsight_stop(run.evals))
+                side_by_side(out, (kind, run.name), run, tmp)
     return out
 
 
@@ -237,13 +246,8 @@ def synthetic_text(found: Variants, quartiles: list[float]) -> str:
         keys = [k for k in found["default"] if k[0] == kind]
         if not keys:
             continue
-
-        def summary(col: str, keys: list[tuple[str, str]] = keys) -> tuple[int, float, float]:
-            rows = [found[col][k] for k in keys]
-            over = sum(o.regret > REGRET_GOAL for o in rows)
-            return over, max(o.regret for o in rows), float(np.mean([o.saved for o in rows]))
-
-        (do, dw, ds), (ho, hw, hs), (_, _, os_) = summary("default"), summary("hf p3"), summary("hindsight")
+        (do, dw, ds), (ho, hw, hs) = summarise(found, "default", keys), summarise(found, "hf p3", keys)
+        os_ = summarise(found, "hindsight", keys)[2]
         n = len(keys)
         ratio = f"{ds / os_:.2f}" if os_ > 0 else "—"
         lines.append(
@@ -404,12 +408,8 @@ def variants_text(found: Variants) -> str:
     ]
     for fam in [*THINNED, "noise"]:
         keys = [k for k in found["default"] if family(k[1]) == fam]
-
-        def summary(col: str, keys: list[tuple[str, str]] = keys) -> tuple[float, float]:
-            rows = [found[col][k] for k in keys]
-            return max(o.regret for o in rows), float(np.mean([o.saved for o in rows]))
-
-        (dw, ds), (hw, hs), (_, os_) = summary("default"), summary("hf p3"), summary("hindsight")
+        (_, dw, ds), (_, hw, hs) = summarise(found, "default", keys), summarise(found, "hf p3", keys)
+        os_ = summarise(found, "hindsight", keys)[2]
         lines.append(
             f"| {fam} | {len(keys)} | {dw:.2%} / {ds:.3f} / {ds / os_:.2f} | {hw:.2%} / {hs:.3f} | {os_:.3f} |"
         )
