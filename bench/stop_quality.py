@@ -201,7 +201,7 @@ def summarise(found: Variants, col: str, keys: list[tuple[str, str]]) -> tuple[i
     return over, max(o.regret for o in rows), float(np.mean([o.saved for o in rows]))
 
 
-SYNTHETIC_RUNS = 200
+SYNTHETIC_RUNS = 600
 
 
 def measure_synthetic(count: int = SYNTHETIC_RUNS) -> Variants:

@@ -201,7 +201,8 @@ def test_a_higher_is_better_metric_falling_from_its_best_is_said_falling() -> No
 
 def test_a_training_loss_monitor_speaks_of_readings_not_evaluations() -> None:
     stopper, state = Stopper(Policy(monitor="loss")), StopState()
-    for i, value in enumerate([0.5, 0.9, 1.4, 1.6, 1.7, 1.8], start=1):
+    # A stepwise climb: the overfitting clause, which counts readings, speaks before the levelling one.
+    for i, value in enumerate([0.5, 0.55, 0.9, 1.0, 1.3, 1.35, 1.6, 1.7], start=1):
         d = stopper.check(state, step=10 * i, value=value)
         if d.should_stop:
             break

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from losswatch.monitor.judgement.noise import luckiest_of
-from losswatch.monitor.judgement.rule import return_chance, theil_alpha
+from losswatch.monitor.judgement.rule import TREND_READINGS, return_chance, theil_alpha
 
 
 @pytest.mark.parametrize("ahead", [1, 5, 40])
@@ -26,6 +26,9 @@ def test_return_chance_of_a_flat_level_is_the_best_of_independent_draws(ahead: i
         pytest.param([1.00, 1.00, 1.00, 1.00, 1.00], 0.1, 30, 0.5, 1.0, id="flat-and-near-many-draws-left"),
         pytest.param([1.00, 1.05, 1.10, 1.15, 1.20], 0.1, 30, 0.0, 0.05, id="climbing-leaves-few-lucky-draws"),
         pytest.param([1.20, 1.15, 1.10, 1.05, 1.00], 0.1, 30, 0.5, 1.0, id="falling-back-is-read-as-flat"),
+        # Three readings that rise in a row are as often chance as a climb: read as a flat level.
+        pytest.param([1.00, 1.05, 1.10], 0.1, 30, 0.5, 1.0, id="three-rising-are-read-as-flat"),
+        pytest.param([1.00, 1.05, 1.10, 1.15], 0.1, 30, 0.0, 0.05, id="four-rising-are-a-climb"),
     ],
 )
 def test_return_chance_on_sequences(
@@ -58,3 +61,14 @@ def test_return_chance_answers_every_level_a_policy_may_set(level: float) -> Non
 @pytest.mark.parametrize(("level", "alpha"), [(0.95, 0.9), (0.8, 0.6), (0.75, 0.5), (0.6, 0.5), (0.5, 0.5), (0.1, 0.5)])
 def test_theil_alpha_is_the_two_sided_interval_never_narrower_than_half(level: float, alpha: float) -> None:
     assert theil_alpha(level) == pytest.approx(alpha)
+
+
+def test_return_chance_reads_a_climb_from_trend_readings_on() -> None:
+    # Below TREND_READINGS readings the chance is the flat level's, however steeply they rise.
+    level, reach, ahead, gap = 0.8, 0.1, 20, 0.1
+    steep = np.arange(TREND_READINGS, dtype=np.float64)
+    flat = np.ones(TREND_READINGS)
+    assert return_chance(steep[:-1], gap, reach, ahead, level) == pytest.approx(
+        return_chance(flat[:-1], gap, reach, ahead, level)
+    )
+    assert return_chance(steep, gap, reach, ahead, level) < return_chance(flat, gap, reach, ahead, level) / 10
