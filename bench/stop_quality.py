@@ -236,7 +236,9 @@ def synthetic_text(found: Variants, quartiles: list[float]) -> str:
         "climbs); "
         f"{synthetic.EVALS[0]} to {synthetic.EVALS[-1]} evaluations, the plan ending on the last one, reading "
         f"noise {', '.join(f'{s:.1%}' for s in synthetic.NOISE_SHARES)} of the level (the shared curves' "
-        f"quartiles: {', '.join(f'{q:.1%}' for q in quartiles)}). The constants were not chosen on these.",
+        f"quartiles: {', '.join(f'{q:.1%}' for q in quartiles)}). The constants were chosen on the shared "
+        "curves; the one also measured on runs like these is TREND_READINGS (monitor/judgement/rule.py), on these "
+        "and on two other seeds.",
         "",
         "| runs | count | default: stops beyond the goal / worst regret / mean saved / that ÷ hindsight's "
         "| hf p3: stops beyond the goal / worst regret / mean saved | hindsight: mean saved |",

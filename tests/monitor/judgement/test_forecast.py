@@ -347,7 +347,7 @@ def _slow_start(noise: float = 0.0005, seed: int = 0) -> tuple[np.ndarray, np.nd
     [
         pytest.param(list(_slow_start()[1]), 2, id="slow-start-then-steep-fall"),
         pytest.param(list(_decay(np.arange(50, 1201, 50))), 0, id="decay-steepest-first"),
-        # A spike and the drop back from it is no fall: the drop does not set a new best.
+        # A spike and the drop back from it is no fall: the drop does not start from the best so far.
         pytest.param([2.0, 1.6, 1.4, 1.3, 3.0, 1.25, 1.22, 1.2, 1.19, 1.18], 0, id="drop-back-from-a-spike"),
         pytest.param([1.0, 1.1, 1.15, 1.2, 1.1, 1.3, 1.35, 1.4, 1.42, 1.45], 0, id="rising"),
         pytest.param([1.0, 0.99, 0.9, 0.6, 0.5, 0.45], 0, id="too-short-to-leave-any-out"),
