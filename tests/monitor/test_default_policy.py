@@ -66,11 +66,13 @@ SEQUENCES = [
         None,
         Reason.NONE,
     ),
+    # Its readings alternate by 0.0004: at 1200 the latest is the high one, which the forecast's course starts from
+    # but its optimistic end does not, so the stop comes with the next (low) reading.
     (
         "smooth-plateau-stops-as-levelling-off",
         [2.0, 1.6, 1.45, 1.4] + [1.38 + (0.0004 if i % 2 else 0.0) for i in range(16)],
         {"max_steps": 3000},
-        1200,
+        1300,
         Reason.PLATEAU,
     ),
     # A smooth fall that turns and climbs (a U): stopped three evaluations after its best. The noise used to come
@@ -119,6 +121,31 @@ SEQUENCES = [
         "healthy-fall-whose-plan-ends-between-evaluations",
         [2.374, 2.436, 2.361, 2.293, 2.253, 2.247, 2.224, 2.131, 2.097, 1.967, 2.067, 2.098],
         {"max_steps": 1250},
+        None,
+        Reason.NONE,
+    ),
+    # A noisy healthy fall (6% reading noise) whose 46th reading is a high draw (1.77 after 1.428 and 1.676): the
+    # forecast's course, moved up towards that reading, lifted its optimistic end as far, and the run was stopped
+    # there as "rising since its best", 3.1% short of the best it reached at its 49th evaluation.
+    (
+        "noisy-healthy-fall-after-one-high-reading",
+        [2.706, 2.655, 2.521, 2.448, 2.368, 2.508, 2.385, 2.295, 2.189, 2.047, 2.181, 2.424, 2.094, 2.052, 2.081]
+        + [2.063, 1.998, 2.125, 2.065, 2.148, 2.057, 1.988, 1.701, 1.951, 1.835, 2.014, 1.882, 1.772, 1.78, 1.692]
+        + [1.748, 1.825, 1.901, 1.815, 1.83, 1.823, 1.682, 1.85, 1.551, 1.686, 1.608, 1.453, 1.797, 1.428, 1.676]
+        + [1.77, 1.567, 1.563, 1.385, 1.529],
+        {"max_steps": 5000},
+        None,
+        Reason.NONE,
+    ),
+    # A slow fall that first rises for three evaluations (2.46 to 2.499): at the fourth it was stopped as "rising
+    # since its best", the course starting from the latest reading; its best came at the 49th, 19% lower.
+    (
+        "slow-fall-that-starts-with-a-small-rise",
+        [2.46, 2.487, 2.496, 2.499, 2.45, 2.465, 2.414, 2.413, 2.403, 2.423, 2.42, 2.378, 2.374, 2.42, 2.345, 2.316]
+        + [2.339, 2.323, 2.332, 2.323, 2.3, 2.304, 2.3, 2.268, 2.242, 2.237, 2.291, 2.291, 2.248, 2.266, 2.206, 2.2]
+        + [2.219, 2.185, 2.171, 2.163, 2.163, 2.154, 2.176, 2.109, 2.114, 2.069, 2.119, 2.107, 2.117, 2.101, 2.111]
+        + [2.085, 2.063, 2.068],
+        {"max_steps": 5000},
         None,
         Reason.NONE,
     ),

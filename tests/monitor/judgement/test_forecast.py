@@ -283,6 +283,23 @@ def test_forecast_starts_from_the_last_reading_within_one_noise(lift: float, mov
     assert moved[0] <= shift <= moved[1], shift
 
 
+@pytest.mark.parametrize("lift", [pytest.param(1.0, id="one-noise-high"), pytest.param(20.0, id="a-spike")])
+def test_forecast_optimistic_minimum_is_not_raised_by_a_high_last_reading(lift: float) -> None:
+    steps, values = _noisy_flat()
+    course = _course(steps[:-1], values[:-1], 6000)
+    on, high = values.copy(), values.copy()
+    on[-1] = course.value.expected
+    high[-1] = course.value.expected + lift * course.sigma
+    fc_on, fc_high = forecast(steps, on, horizon=6000), forecast(steps, high, horizon=6000)
+    assert fc_on is not None and fc_high is not None
+    # The lucky readings ahead can beat the best so far, so the optimistic end is the forecast's, not the best's.
+    assert fc_on.minimum.low < fc_on.best and fc_on.gain.high > 0.0
+    # The point forecast follows the high reading up; the optimistic end of the minimum stays where it was.
+    assert fc_high.value.expected > fc_on.value.expected + 0.5 * fc_on.sigma
+    assert fc_high.minimum.low <= fc_on.minimum.low + 0.1 * fc_on.sigma
+    assert fc_high.gain.high >= fc_on.gain.high - 0.1 * fc_on.sigma / fc_on.best
+
+
 @pytest.mark.parametrize(
     ("ends", "end_sd", "kept"),
     [
