@@ -29,8 +29,8 @@ seven of ten cuts; anchored and damped, it beats the course as fitted in two run
 
 "minimum" is the best *reading* reached by the horizon: the lowest point of the expected course, less
 what the best of the remaining readings gains by chance (`noise.expected_best_of`), never worse than
-the best so far; its optimistic end is the lower of the anchored course's and the families' own. "gain" is
-how much that improves on the best so far, relative to its magnitude.
+the best so far; its optimistic end is the lower of the course's and the families' course as fitted (not
+moved, not damped). "gain" is how much that improves on the best so far, relative to its magnitude.
 """
 
 from __future__ import annotations
@@ -600,7 +600,7 @@ def project(
     min_var = scale2 * (np.maximum(level_var, 0.0) + (0.5 * sigma) ** 2)
     at_min = _band(mean_arr[:, 1 + i_min], min_var, weights, level)
     # Whether the last reading sits off the families' level because the curve turned or because that reading was
-    # noisy, the anchor cannot tell; the optimistic end of the minimum keeps the families' own level (`_optimistic`).
+    # noisy, the anchor cannot tell; the optimistic end of the minimum keeps the families' course as fitted too.
     at_min = _optimistic(at_min, _band(fitted_arr[:, 1 + i_min], min_var, weights, level))
     best = float(y.min())
     minimum = Band(
@@ -660,12 +660,14 @@ def _anchored(
 
 
 def _optimistic(anchored: Band, as_fitted: Band) -> Band:
-    """The anchored band with the lower of the two optimistic ends (values oriented lower-is-better).
+    """The anchored band with the lower of its optimistic end and that of the families' course as fitted (values
+    oriented lower-is-better).
 
-    The anchor moves the course by up to a reading noise towards the last reading: the better point forecast,
-    but no reason for the optimistic end to rise with one high reading. Anchored alone, it did: on noisy healthy
-    runs of known truth (bench/synthetic.py) a reading one noise high lifted that end by as much, and the
-    levelling-off clause stopped them at that reading, 5 of the 16 healthy runs stopped beyond the 1% goal."""
+    The course is moved up to a reading noise towards the last reading, and its change is damped by its doubt:
+    the better point forecast (ANCHOR_SIGMAS, DAMPING), but no reason for the optimistic end to rise with one
+    high reading. With the anchored course alone, it did: on noisy healthy runs of known truth
+    (bench/synthetic.py, seed 0) a reading one noise high lifted that end by as much, and the levelling-off
+    clause stopped them at that reading, 5 of the 16 healthy runs stopped beyond the 1% goal."""
     return Band(anchored.expected, min(anchored.low, as_fitted.low), anchored.high)
 
 
